@@ -1,0 +1,25 @@
+import { RecordBatchError } from "../errors.ts";
+
+/** Default ceiling on the decompressed size of one batch's records. */
+export const DEFAULT_MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024;
+
+export interface DecompressOptions {
+  /** Refuse to produce more than this many bytes (guards against decompression bombs). */
+  maxOutputBytes?: number;
+}
+
+export function outputLimit(options: DecompressOptions | undefined): number {
+  return options?.maxOutputBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
+}
+
+export function tooLarge(path: string, codec: string, limit: number): RecordBatchError {
+  return new RecordBatchError(path, `${codec} output exceeds the limit of ${limit} bytes`);
+}
+
+/** Wraps a failure of an underlying codec library into a typed error. */
+export function codecFailure(path: string, codec: string, cause: unknown, limit: number): RecordBatchError {
+  if (cause instanceof RecordBatchError) return cause;
+  if ((cause as { code?: string })?.code === "ERR_BUFFER_TOO_LARGE") return tooLarge(path, codec, limit);
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return new RecordBatchError(path, `${codec} data is corrupt (${message})`, { cause });
+}

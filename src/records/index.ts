@@ -1,0 +1,54 @@
+export {
+  Attribute,
+  BATCH_HEADER_SIZE,
+  BatchLayout,
+  CURRENT_MAGIC,
+  LegacyMessageSetEntry,
+  LOG_OVERHEAD,
+  RecordBatchView,
+  TimestampType,
+  type TimestampTypeId,
+} from "./batch-view.ts";
+export {
+  type BatchHeaderInput,
+  type BatchInput,
+  buildBatch,
+  buildEmptyBatch,
+  type EmptyBatchInput,
+  headerOf,
+  type ProducerState,
+  type RebuildOptions,
+  type RecordTransform,
+  rebuildBatch,
+  withBaseOffset,
+  withPartitionLeaderEpoch,
+  withProducerState,
+} from "./builder.ts";
+export {
+  COMPRESSION_NAMES,
+  type CompressionId,
+  type CompressionName,
+  CompressionType,
+  compress,
+  compressionId,
+  compressionName,
+  DEFAULT_MAX_DECOMPRESSED_BYTES,
+  type DecompressOptions,
+  decompress,
+  zstdAvailable,
+} from "./compression/index.ts";
+export { crc32c, crc32cImplementation, crc32cJs } from "./crc32c.ts";
+export { RecordBatchError, UnsupportedCompressionError } from "./errors.ts";
+export { type BatchEntry, iterateBatches, PartialBatch, type SplitBatches, splitBatches } from "./iterate.ts";
+export {
+  type Bytes,
+  type DecodeOptions,
+  decodeRecords,
+  decompressedRecordsData,
+  encodeRecords,
+  iterateRecords,
+  type KafkaRecord,
+  type RecordHeader,
+  type RecordHeaderInput,
+  type RecordInput,
+} from "./records.ts";
