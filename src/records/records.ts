@@ -2,7 +2,14 @@ import type { RecordBatchView } from "./batch-view.ts";
 import { decompress } from "./compression/index.ts";
 import type { DecompressOptions } from "./compression/limits.ts";
 import { RecordBatchError } from "./errors.ts";
-import { type Cursor, readVarint, readVarlong, varintSize, writeVarint } from "./varint.ts";
+import {
+  type Cursor,
+  MAX_VARLONG_MAGNITUDE,
+  readVarint,
+  readVarlong,
+  varintSize,
+  writeVarint,
+} from "./varint.ts";
 
 export interface RecordHeader {
   key: string;
@@ -181,10 +188,10 @@ export function encodeRecords(records: readonly RecordInput[], headroom = 0): Bu
   for (let index = 0; index < count; index++) {
     const record = records[index];
     const timestampDelta = record.timestampDelta ?? 0;
-    if (!Number.isSafeInteger(timestampDelta)) {
+    if (!Number.isInteger(timestampDelta) || Math.abs(timestampDelta) > MAX_VARLONG_MAGNITUDE) {
       throw new RecordBatchError(
         `records[${index}].timestampDelta`,
-        `${timestampDelta} is not a safe integer`,
+        `${timestampDelta} is not an integer within ±2^52`,
       );
     }
     pos = writeVarint(out, pos, bodySizes[index]);

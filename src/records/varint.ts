@@ -29,7 +29,10 @@ export function readVarint(cursor: Cursor, path: string): number {
   return (result >>> 1) ^ -(result & 1);
 }
 
-/** Zigzag varlong (int64) as a number; values outside the safe integer range raise. */
+/** Largest magnitude a varlong may hold here: its zigzag form must stay a safe integer. */
+export const MAX_VARLONG_MAGNITUDE = 2 ** 52;
+
+/** Zigzag varlong (int64) as a number; magnitudes above 2^52 raise. */
 export function readVarlong(cursor: Cursor, path: string): number {
   const { buf, end } = cursor;
   let pos = cursor.pos;
@@ -56,7 +59,7 @@ export function readVarlong(cursor: Cursor, path: string): number {
     if (byte < 0x80) break;
     scale *= 128;
   }
-  if (unsigned > Number.MAX_SAFE_INTEGER) throw new RecordBatchError(path, "varlong beyond 2^53");
+  if (unsigned > Number.MAX_SAFE_INTEGER) throw new RecordBatchError(path, "varlong beyond 2^52");
   cursor.pos = pos;
   return unsigned % 2 === 0 ? unsigned / 2 : -(unsigned + 1) / 2;
 }
