@@ -1,0 +1,263 @@
+import { readFileSync } from "node:fs";
+import { parseDocument } from "yaml";
+import { configSchema, type ParsedConfig, type RawConfig } from "./schema.ts";
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(source: string, problems: string[]) {
+    super(`invalid configuration in ${source}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface PartitionRule {
+  pattern: RegExp;
+  source: string;
+  virtualPartitions: number;
+  physicalPartitions: number;
+}
+
+export interface ProxyConfig {
+  raw: ParsedConfig;
+  listen: HostPort;
+  advertisedHost: string;
+  advertisedBootstrapPort: number;
+  maxConnections: number;
+  brokerPortFor(brokerId: number): number | undefined;
+  bootstrapServers: HostPort[];
+  connectionTimeoutMs: number;
+  requestTimeoutMs: number;
+  metadataRefreshMs: number;
+  maxFrameBytes: number;
+  maxInFlightBytes: number;
+  shutdownGraceMs: number;
+  metrics: { enabled: boolean; address: HostPort };
+  logging: { level: ParsedConfig["logging"]["level"]; json: boolean };
+  partitionRules: PartitionRule[];
+  neverVirtualize: RegExp[];
+  warnings: string[];
+}
+
+const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+function substituteEnv(value: unknown, path: string, env: NodeJS.ProcessEnv, problems: string[]): unknown {
+  if (typeof value === "string") {
+    return value.replace(ENV_REFERENCE, (_match, name: string, fallback: string | undefined) => {
+      const found = env[name];
+      if (found !== undefined) return found;
+      if (fallback !== undefined) return fallback;
+      problems.push(`${path || "(root)"}: environment variable ${name} is not set`);
+      return "";
+    });
+  }
+  if (Array.isArray(value))
+    return value.map((item, i) => substituteEnv(item, `${path}[${i}]`, env, problems));
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      out[key] = substituteEnv(item, path ? `${path}.${key}` : key, env, problems);
+    }
+    return out;
+  }
+  return value;
+}
+
+function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = "";
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || "(root)";
+}
+
+export function parseHostPort(text: string): HostPort {
+  const index = text.lastIndexOf(":");
+  const host = text.slice(0, index).replace(/^\[(.*)\]$/, "$1");
+  return { host, port: Number(text.slice(index + 1)) };
+}
+
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): ProxyConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ConfigError(file, [`cannot read file: ${(error as Error).message}`]);
+  }
+  return parseConfigText(text, file, env);
+}
+
+export function parseConfigText(
+  text: string,
+  source: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ProxyConfig {
+  const document = parseDocument(text, { prettyErrors: true });
+  if (document.errors.length > 0) {
+    throw new ConfigError(
+      source,
+      document.errors.map((e) => `YAML syntax: ${e.message.split("\n")[0]}`),
+    );
+  }
+  const problems: string[] = [];
+  const substituted = substituteEnv(document.toJS() ?? {}, "", env, problems);
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return buildConfig(substituted, source);
+}
+
+export function buildConfig(input: unknown, source = "config"): ProxyConfig {
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(
+      source,
+      result.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`),
+    );
+  }
+  return normalize(result.data, source);
+}
+
+function compileRegex(pattern: string, path: string, problems: string[]): RegExp {
+  try {
+    return new RegExp(`^(?:${pattern})$`);
+  } catch (error) {
+    problems.push(`${path}: invalid regular expression: ${(error as Error).message}`);
+    return /$^/;
+  }
+}
+
+function normalize(raw: ParsedConfig, source: string): ProxyConfig {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const listen = parseHostPort(raw.listen.address);
+
+  let advertisedHost = listen.host === "0.0.0.0" || listen.host === "::" ? "127.0.0.1" : listen.host;
+  let advertisedBootstrapPort = listen.port;
+  if (raw.listen.advertised_address) {
+    const text = raw.listen.advertised_address;
+    if (/:\d+$/.test(text)) {
+      const parsed = parseHostPort(text);
+      advertisedHost = parsed.host;
+      advertisedBootstrapPort = parsed.port;
+    } else {
+      advertisedHost = text;
+    }
+  }
+
+  const portBase = raw.listen.broker_port_base ?? listen.port + 1;
+  const idBase = raw.listen.broker_id_base;
+  const portCount = raw.listen.broker_port_count;
+  const explicitPorts = new Map(Object.entries(raw.listen.broker_ports).map(([id, p]) => [Number(id), p]));
+  const brokerPortFor = (brokerId: number): number | undefined => {
+    const explicit = explicitPorts.get(brokerId);
+    if (explicit !== undefined) return explicit;
+    const offset = brokerId - idBase;
+    if (offset < 0 || offset >= portCount) return undefined;
+    const port = portBase + offset;
+    return port <= 65535 ? port : undefined;
+  };
+  if (portBase <= listen.port && listen.port < portBase + portCount) {
+    problems.push(
+      `listen.broker_port_base: broker ports ${portBase}-${portBase + portCount - 1} overlap the bootstrap port ${listen.port}`,
+    );
+  }
+
+  if (raw.listen.security && raw.listen.security.protocol !== "PLAINTEXT") {
+    problems.push(
+      `listen.security.protocol: ${raw.listen.security.protocol} is not supported yet; use PLAINTEXT`,
+    );
+  }
+  if (raw.kafka.security_protocol !== "PLAINTEXT") {
+    problems.push(
+      `kafka.security_protocol: ${raw.kafka.security_protocol} is not supported yet; use PLAINTEXT`,
+    );
+  }
+
+  const partitionRules: PartitionRule[] = [];
+  const mapping = raw.mapping;
+  if (mapping) {
+    if (mapping.offset_range !== undefined) {
+      warnings.push(
+        "mapping.offset_range is ignored: virtual partitions keep Kafka's own offsets, so no offset range exists",
+      );
+    }
+    const resolveRule = (
+      rule: { virtual_partitions?: number; physical_partitions?: number; ratio?: number },
+      path: string,
+    ) => {
+      let virtualPartitions = rule.virtual_partitions ?? mapping.virtual_partitions;
+      let physicalPartitions = rule.physical_partitions ?? mapping.physical_partitions;
+      if (rule.ratio !== undefined) {
+        if (virtualPartitions !== undefined && rule.physical_partitions === undefined) {
+          physicalPartitions = virtualPartitions / rule.ratio;
+        } else if (physicalPartitions !== undefined) {
+          virtualPartitions = physicalPartitions * rule.ratio;
+        }
+      }
+      if (virtualPartitions === undefined || physicalPartitions === undefined) {
+        problems.push(`${path}: needs virtual_partitions and physical_partitions (or one of them and ratio)`);
+        return undefined;
+      }
+      if (!Number.isInteger(physicalPartitions) || physicalPartitions < 1) {
+        problems.push(`${path}: physical_partitions must be a positive integer`);
+        return undefined;
+      }
+      if (virtualPartitions < physicalPartitions) {
+        problems.push(
+          `${path}: virtual_partitions (${virtualPartitions}) is less than physical_partitions (${physicalPartitions})`,
+        );
+        return undefined;
+      }
+      if (virtualPartitions % physicalPartitions !== 0) {
+        problems.push(
+          `${path}: virtual_partitions (${virtualPartitions}) must be a multiple of physical_partitions (${physicalPartitions})`,
+        );
+        return undefined;
+      }
+      return { virtualPartitions, physicalPartitions };
+    };
+    for (const [pattern, rule] of Object.entries(mapping.topics)) {
+      const path = `mapping.topics.${pattern}`;
+      const counts = resolveRule(rule, path);
+      if (counts)
+        partitionRules.push({ pattern: compileRegex(pattern, path, problems), source: pattern, ...counts });
+    }
+    if (mapping.virtual_partitions !== undefined || mapping.physical_partitions !== undefined) {
+      const counts = resolveRule({}, "mapping");
+      if (counts) partitionRules.push({ pattern: /^.*$/, source: "(default)", ...counts });
+    }
+  }
+  const neverVirtualize = (mapping?.never_virtualize ?? []).map((p, i) =>
+    compileRegex(p, `mapping.never_virtualize[${i}]`, problems),
+  );
+
+  if (problems.length > 0) throw new ConfigError(source, problems);
+
+  return {
+    raw,
+    listen,
+    advertisedHost,
+    advertisedBootstrapPort,
+    maxConnections: raw.listen.max_connections,
+    brokerPortFor,
+    bootstrapServers: raw.kafka.bootstrap_servers.map(parseHostPort),
+    connectionTimeoutMs: raw.kafka.connection_timeout_ms,
+    requestTimeoutMs: raw.kafka.request_timeout_ms,
+    metadataRefreshMs: Math.round(raw.kafka.metadata_refresh_interval_secs * 1000),
+    maxFrameBytes: raw.proxy.max_frame_bytes,
+    maxInFlightBytes: raw.proxy.max_in_flight_bytes,
+    shutdownGraceMs: raw.proxy.shutdown_grace_ms,
+    metrics: { enabled: raw.metrics.enabled, address: parseHostPort(raw.metrics.address) },
+    logging: { level: raw.logging.level, json: raw.logging.json ?? raw.logging.format !== "text" },
+    partitionRules,
+    neverVirtualize,
+    warnings,
+  };
+}
+
+export type { RawConfig };

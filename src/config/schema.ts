@@ -1,0 +1,112 @@
+import { z } from "zod";
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, "expected host:port, for example 127.0.0.1:9092");
+
+const hostWithOptionalPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+)(:\d{1,5})?$/, "expected host or host:port");
+
+const numberFromText = (value: unknown) =>
+  typeof value === "string" && /^-?\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value;
+const booleanFromText = (value: unknown) => (value === "true" ? true : value === "false" ? false : value);
+
+const num = (min = Number.NEGATIVE_INFINITY) => z.preprocess(numberFromText, z.number().min(min));
+const int = (min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess(numberFromText, z.number().int().min(min).max(max));
+const bool = () => z.preprocess(booleanFromText, z.boolean());
+
+const port = z.preprocess(numberFromText, z.number().int().min(1).max(65535));
+
+const bootstrapServers = z.preprocess(
+  (value) =>
+    typeof value === "string"
+      ? value
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : value,
+  z.array(hostPort).min(1, "at least one bootstrap server is required"),
+);
+
+const securityProtocol = z.enum(["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]);
+
+const partitionRule = z
+  .object({
+    virtual_partitions: int(1).optional(),
+    physical_partitions: int(1).optional(),
+    ratio: int(1).optional(),
+    offset_range: num().optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    listen: z
+      .object({
+        address: hostPort.default("127.0.0.1:9092"),
+        advertised_address: hostWithOptionalPort.nullish(),
+        max_connections: int(1).default(1000),
+        broker_port_base: port.nullish(),
+        broker_id_base: int(0).default(0),
+        broker_port_count: int(1, 10000).default(100),
+        broker_ports: z.record(z.string().regex(/^\d+$/, "broker id"), port).default({}),
+        security: z
+          .object({ protocol: securityProtocol.default("PLAINTEXT") })
+          .passthrough()
+          .nullish(),
+      })
+      .strict()
+      .prefault({}),
+    kafka: z
+      .object({
+        bootstrap_servers: bootstrapServers,
+        connection_timeout_ms: int(1).default(10000),
+        request_timeout_ms: int(1).default(30000),
+        metadata_refresh_interval_secs: num(0.1).default(30),
+        security_protocol: securityProtocol.default("PLAINTEXT"),
+        tls: z.record(z.string(), z.unknown()).nullish(),
+        sasl: z.record(z.string(), z.unknown()).nullish(),
+      })
+      .strict(),
+    mapping: z
+      .object({
+        virtual_partitions: int(1).optional(),
+        physical_partitions: int(1).optional(),
+        offset_range: num().optional(),
+        topics: z.record(z.string(), partitionRule).default({}),
+        never_virtualize: z.array(z.string()).default([]),
+        marker_header: z.string().min(1).default("__kpp_vp"),
+        keep_marker: bool().default(false),
+      })
+      .strict()
+      .optional(),
+    proxy: z
+      .object({
+        max_frame_bytes: int(1024).default(100 * 1024 * 1024),
+        max_in_flight_bytes: int(64 * 1024).default(8 * 1024 * 1024),
+        shutdown_grace_ms: int(0).default(10000),
+      })
+      .strict()
+      .prefault({}),
+    metrics: z
+      .object({
+        enabled: bool().default(true),
+        address: hostPort.default("127.0.0.1:9644"),
+      })
+      .strict()
+      .prefault({}),
+    logging: z
+      .object({
+        level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+        json: bool().optional(),
+        format: z.enum(["json", "text"]).optional(),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type RawConfig = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;

@@ -1,0 +1,226 @@
+import { EventEmitter } from "node:events";
+import net from "node:net";
+import type { Logger } from "../log/logger.ts";
+import { FrameReader } from "./frame-reader.ts";
+
+export interface BrokerAddress {
+  host: string;
+  port: number;
+}
+
+export interface ResponseHandler {
+  onResponse(frame: Buffer): void;
+  onFailure(error: Error): void;
+}
+
+interface InFlight {
+  correlationId: number;
+  handler: ResponseHandler;
+  sentAt: number;
+  timeoutMs: number;
+}
+
+export interface UpstreamOptions {
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxFrameBytes: number;
+  log: Logger;
+  label: string;
+}
+
+export class UpstreamError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UpstreamError";
+  }
+}
+
+const TIMEOUT_CHECK_MS = 1000;
+
+/**
+ * One TCP connection to a broker. Requests are sent with the proxy's own correlation ids; responses arrive in
+ * request order (Kafka answers each connection in order), so in-flight requests form a FIFO queue.
+ * Events: "drain" when writable again after write() returned false, "close" once, with the error if any.
+ */
+export class UpstreamConnection extends EventEmitter {
+  readonly address: BrokerAddress;
+  private readonly socket: net.Socket;
+  private readonly reader: FrameReader;
+  private readonly inFlight: InFlight[] = [];
+  private inFlightHead = 0;
+  private nextCorrelationId = 1;
+  private closed = false;
+  private connected = false;
+  private readonly options: UpstreamOptions;
+  private timer: NodeJS.Timeout | undefined;
+  readonly ready: Promise<void>;
+
+  constructor(address: BrokerAddress, options: UpstreamOptions) {
+    super();
+    this.address = address;
+    this.options = options;
+    this.reader = new FrameReader(options.maxFrameBytes, false);
+    this.socket = net.connect({ host: address.host, port: address.port, noDelay: true });
+    this.socket.setKeepAlive(true, 10_000);
+    this.ready = new Promise((resolve, reject) => {
+      const connectTimer = setTimeout(() => {
+        const error = new UpstreamError(
+          `connect to broker ${address.host}:${address.port} timed out after ${options.connectTimeoutMs} ms`,
+        );
+        reject(error);
+        this.fail(error);
+      }, options.connectTimeoutMs);
+      this.socket.once("connect", () => {
+        clearTimeout(connectTimer);
+        this.connected = true;
+        resolve();
+      });
+      this.socket.once("close", () => {
+        clearTimeout(connectTimer);
+        reject(new UpstreamError(`connection to broker ${address.host}:${address.port} closed`));
+      });
+    });
+    this.ready.catch(() => {});
+    this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    this.socket.on("drain", () => this.emit("drain"));
+    this.socket.on("error", (error) =>
+      this.fail(new UpstreamError(`broker ${address.host}:${address.port}: ${error.message}`)),
+    );
+    this.socket.on("close", () =>
+      this.fail(new UpstreamError(`broker ${address.host}:${address.port} closed the connection`)),
+    );
+  }
+
+  get isConnected(): boolean {
+    return this.connected && !this.closed;
+  }
+
+  get pendingCount(): number {
+    return this.inFlight.length - this.inFlightHead;
+  }
+
+  get writableLength(): number {
+    return this.socket.writableLength;
+  }
+
+  /**
+   * Sends a request frame (with its length prefix). The correlation id inside the frame is overwritten with the
+   * connection's own. With no handler, no response is expected (Produce acks=0). Returns false when the socket
+   * buffer is full; wait for "drain" before sending more.
+   */
+  send(
+    frame: Buffer,
+    handler: ResponseHandler | undefined,
+    timeoutMs = this.options.requestTimeoutMs,
+  ): boolean {
+    if (this.closed) {
+      handler?.onFailure(
+        new UpstreamError(`connection to broker ${this.address.host}:${this.address.port} is closed`),
+      );
+      return true;
+    }
+    const correlationId = this.nextCorrelationId;
+    this.nextCorrelationId = (this.nextCorrelationId + 1) & 0x7fffffff || 1;
+    frame.writeInt32BE(correlationId, 8);
+    if (handler) {
+      this.inFlight.push({ correlationId, handler, sentAt: Date.now(), timeoutMs });
+      this.armTimer();
+    }
+    return this.socket.write(frame);
+  }
+
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
+  close(): void {
+    this.fail(undefined);
+  }
+
+  private onData(chunk: Buffer): void {
+    try {
+      this.reader.push(chunk, (frame) => this.onFrame(frame));
+    } catch (error) {
+      this.fail(
+        new UpstreamError(
+          `broker ${this.address.host}:${this.address.port} sent a bad frame: ${(error as Error).message}`,
+        ),
+      );
+    }
+  }
+
+  private onFrame(frame: Buffer): void {
+    if (frame.length < 8) {
+      this.fail(
+        new UpstreamError(
+          `broker ${this.address.host}:${this.address.port} sent a ${frame.length}-byte frame`,
+        ),
+      );
+      return;
+    }
+    const entry = this.inFlight[this.inFlightHead];
+    const correlationId = frame.readInt32BE(4);
+    if (!entry || entry.correlationId !== correlationId) {
+      this.fail(
+        new UpstreamError(
+          `broker ${this.address.host}:${this.address.port} answered correlation id ${correlationId}, expected ${entry?.correlationId ?? "none"}`,
+        ),
+      );
+      return;
+    }
+    this.inFlight[this.inFlightHead] = undefined as unknown as InFlight;
+    this.inFlightHead++;
+    if (this.inFlightHead > 1024 && this.inFlightHead * 2 > this.inFlight.length) {
+      this.inFlight.splice(0, this.inFlightHead);
+      this.inFlightHead = 0;
+    }
+    entry.handler.onResponse(frame);
+  }
+
+  private armTimer(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.checkTimeouts(), TIMEOUT_CHECK_MS);
+    this.timer.unref();
+  }
+
+  private checkTimeouts(): void {
+    const head = this.inFlight[this.inFlightHead];
+    if (!head) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+      return;
+    }
+    if (Date.now() - head.sentAt > head.timeoutMs) {
+      this.fail(
+        new UpstreamError(
+          `broker ${this.address.host}:${this.address.port} did not answer within ${head.timeoutMs} ms`,
+        ),
+      );
+    }
+  }
+
+  private fail(error: Error | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.socket.destroy();
+    const pending = this.inFlight.slice(this.inFlightHead);
+    this.inFlight.length = 0;
+    this.inFlightHead = 0;
+    const failure = error ?? new UpstreamError("connection closed by the proxy");
+    for (const entry of pending) entry.handler.onFailure(failure);
+    this.emit("close", error);
+  }
+}

@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import { FrameError, FrameReader } from "../../../src/net/frame-reader.ts";
+
+const frame = (payload: Buffer) => {
+  const out = Buffer.alloc(4 + payload.length);
+  out.writeInt32BE(payload.length, 0);
+  payload.copy(out, 4);
+  return out;
+};
+
+test("splits frames across arbitrary chunk boundaries", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.uint8Array({ minLength: 0, maxLength: 300 }), { minLength: 1, maxLength: 8 }),
+      fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 20 }),
+      (payloads, cuts) => {
+        const stream = Buffer.concat(payloads.map((p) => frame(Buffer.from(p))));
+        const reader = new FrameReader(1 << 20, true);
+        const seen: Buffer[] = [];
+        let offset = 0;
+        let i = 0;
+        while (offset < stream.length) {
+          const size = cuts[i++ % cuts.length]!;
+          reader.push(stream.subarray(offset, offset + size), (f) => seen.push(Buffer.from(f.subarray(4))));
+          offset += size;
+        }
+        assert.deepEqual(
+          seen,
+          payloads.map((p) => Buffer.from(p)),
+        );
+        assert.equal(reader.bufferedBytes, 0);
+      },
+    ),
+  );
+});
+
+const firstError = (bytes: Buffer): FrameError => {
+  const reader = new FrameReader(1 << 20, true);
+  try {
+    reader.push(bytes, () => {});
+  } catch (error) {
+    assert.ok(error instanceof FrameError);
+    return error;
+  }
+  assert.fail("expected a FrameError");
+};
+
+test("names TLS and HTTP clients on a plaintext port", () => {
+  assert.equal(firstError(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01])).kind, "TLS_ON_PLAINTEXT");
+  assert.match(
+    firstError(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00])).message,
+    /TLS client on a plaintext listener/,
+  );
+  assert.equal(firstError(Buffer.from("GET / HTTP/1.1\r\n")).kind, "HTTP_ON_PLAINTEXT");
+});
+
+test("rejects absurd and negative lengths before buffering them", () => {
+  const huge = Buffer.alloc(8);
+  huge.writeInt32BE(0x7fffffff, 0);
+  assert.equal(firstError(huge).kind, "TOO_LARGE");
+  const negative = Buffer.alloc(8);
+  negative.writeInt32BE(-5, 0);
+  assert.equal(firstError(negative).kind, "NEGATIVE_LENGTH");
+});
+
+test("keeps a frame that arrives in one chunk as a slice of it", () => {
+  const chunk = frame(Buffer.from("hello"));
+  const reader = new FrameReader(1024, true);
+  reader.push(chunk, (f) => assert.equal(f.buffer, chunk.buffer));
+});
