@@ -42,6 +42,8 @@ export interface BatchHeaderInput {
 
 export interface BatchInput extends BatchHeaderInput {
   records: readonly RecordInput[];
+  /** Codec level; the codec's default (as the Java producer uses) when absent. */
+  compressionLevel?: number;
 }
 
 export interface ProducerState {
@@ -99,7 +101,9 @@ export function buildBatch(input: BatchInput): Buffer {
   if (compression === 0) {
     batch = encodeRecords(records, BATCH_HEADER_SIZE);
   } else {
-    const compressed = compress(compression, encodeRecords(records), "records");
+    const compressed = compress(compression, encodeRecords(records), "records", {
+      level: input.compressionLevel,
+    });
     batch = Buffer.allocUnsafe(BATCH_HEADER_SIZE + compressed.length);
     compressed.copy(batch, BATCH_HEADER_SIZE);
   }
@@ -163,6 +167,7 @@ export interface RebuildOptions extends DecodeOptions {
   keepOffsetSpan?: boolean;
   /** Recompress with another codec instead of the batch's own. */
   compression?: CompressionName | number;
+  compressionLevel?: number;
 }
 
 /**
@@ -187,6 +192,7 @@ export function rebuildBatch(
   return buildBatch({
     ...header,
     compression: options?.compression ?? header.compression,
+    compressionLevel: options?.compressionLevel,
     lastOffsetDelta: keepSpan ? Math.max(header.lastOffsetDelta, lastDeltaOf(records)) : undefined,
     maxTimestamp: keepMaxTimestamp ? header.maxTimestamp : undefined,
     records,

@@ -29,6 +29,7 @@ export {
   type CompressionId,
   type CompressionName,
   CompressionType,
+  type CompressOptions,
   compress,
   compressionId,
   compressionName,

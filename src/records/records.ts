@@ -1,6 +1,6 @@
 import type { RecordBatchView } from "./batch-view.ts";
 import { decompress } from "./compression/index.ts";
-import type { DecompressOptions } from "./compression/limits.ts";
+import type { DecompressOptions } from "./compression/options.ts";
 import { RecordBatchError } from "./errors.ts";
 import {
   type Cursor,

@@ -1,12 +1,12 @@
 import { RecordBatchError } from "../errors.ts";
 import { gzipCompress, gzipDecompress } from "./gzip.ts";
-import type { DecompressOptions } from "./limits.ts";
 import { lz4Compress, lz4Decompress } from "./lz4.ts";
+import type { CompressOptions, DecompressOptions } from "./options.ts";
 import { snappyCompress, snappyDecompress } from "./snappy.ts";
 import { zstdCompress, zstdDecompress } from "./zstd.ts";
 
-export { DEFAULT_MAX_DECOMPRESSED_BYTES, type DecompressOptions } from "./limits.ts";
 export { inspectLz4Frame, type Lz4FrameLayout } from "./lz4.ts";
+export { type CompressOptions, DEFAULT_MAX_DECOMPRESSED_BYTES, type DecompressOptions } from "./options.ts";
 export { snappyCompressRaw, XERIAL_BLOCK_SIZE, XERIAL_MAGIC } from "./snappy.ts";
 export { zstdAvailable } from "./zstd.ts";
 
@@ -34,18 +34,23 @@ export function compressionId(codec: CompressionName | number, path = "compressi
 }
 
 /** Compresses as the Java producer would for that codec (snappy: xerial framing; lz4: frame format). */
-export function compress(codec: CompressionName | number, data: Buffer, path = "records"): Buffer {
+export function compress(
+  codec: CompressionName | number,
+  data: Buffer,
+  path = "records",
+  options?: CompressOptions,
+): Buffer {
   switch (compressionId(codec, path)) {
     case CompressionType.none:
       return data;
     case CompressionType.gzip:
-      return gzipCompress(data);
+      return gzipCompress(data, options);
     case CompressionType.snappy:
       return snappyCompress(data, path);
     case CompressionType.lz4:
       return lz4Compress(data, path);
     case CompressionType.zstd:
-      return zstdCompress(data, path);
+      return zstdCompress(data, path, options);
   }
 }
 

@@ -1,6 +1,6 @@
 import { RecordBatchError } from "../errors.ts";
-import { codecFailure, type DecompressOptions, outputLimit, tooLarge } from "./limits.ts";
 import { loadNativeCodec } from "./native.ts";
+import { codecFailure, type DecompressOptions, outputLimit, tooLarge } from "./options.ts";
 
 interface Lz4Module {
   compressFrameSync(data: Buffer): Buffer;

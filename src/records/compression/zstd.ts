@@ -1,8 +1,19 @@
 import * as zlib from "node:zlib";
 import { UnsupportedCompressionError } from "../errors.ts";
-import { codecFailure, type DecompressOptions, outputLimit } from "./limits.ts";
+import {
+  type CompressOptions,
+  codecFailure,
+  type DecompressOptions,
+  outputLimit,
+  zlibChunkSize,
+} from "./options.ts";
 
-type ZstdFunction = (data: Buffer, options?: { maxOutputLength?: number }) => Buffer;
+type ZstdFunction = (
+  data: Buffer,
+  options?: { maxOutputLength?: number; chunkSize?: number; params?: Record<number, number> },
+) => Buffer;
+
+const ZSTD_C_COMPRESSION_LEVEL = (zlib.constants as Record<string, number>).ZSTD_c_compressionLevel ?? 100;
 
 const zstdApi = zlib as unknown as { zstdCompressSync?: ZstdFunction; zstdDecompressSync?: ZstdFunction };
 
@@ -15,16 +26,23 @@ function unavailable(path: string): UnsupportedCompressionError {
   );
 }
 
-export function zstdCompress(data: Buffer, path = "zstd"): Buffer {
+export function zstdCompress(data: Buffer, path = "zstd", options?: CompressOptions): Buffer {
   if (!zstdApi.zstdCompressSync) throw unavailable(path);
-  return zstdApi.zstdCompressSync(data);
+  const level = options?.level;
+  return zstdApi.zstdCompressSync(
+    data,
+    level === undefined ? undefined : { params: { [ZSTD_C_COMPRESSION_LEVEL]: level } },
+  );
 }
 
 export function zstdDecompress(data: Buffer, path: string, options?: DecompressOptions): Buffer {
   if (!zstdApi.zstdDecompressSync) throw unavailable(path);
   const limit = outputLimit(options);
   try {
-    return zstdApi.zstdDecompressSync(data, { maxOutputLength: limit });
+    return zstdApi.zstdDecompressSync(data, {
+      maxOutputLength: limit,
+      chunkSize: zlibChunkSize(data.length, limit),
+    });
   } catch (error) {
     throw codecFailure(path, "zstd", error, limit);
   }

@@ -68,6 +68,16 @@ describe("codecs", () => {
     }
   }
 
+  test("gzip and zstd honour a compression level", () => {
+    const data = sampleData(200_000);
+    for (const codec of ["gzip", "zstd"] as const) {
+      const fast = compress(codec, data, "records", { level: 1 });
+      const small = compress(codec, data, "records", { level: 9 });
+      assert.notDeepEqual(fast, small);
+      assert.ok(decompress(codec, fast).equals(data) && decompress(codec, small).equals(data));
+    }
+  });
+
   test("unknown codec id is a typed error", () => {
     assert.throws(() => decompress(5, Buffer.alloc(1)), /unknown compression codec 5/);
   });

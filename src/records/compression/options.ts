@@ -8,6 +8,17 @@ export interface DecompressOptions {
   maxOutputBytes?: number;
 }
 
+export interface CompressOptions {
+  /** Codec level (gzip 1-9, zstd 1-22); each codec's default when absent, as the Java producer uses. */
+  level?: number;
+}
+
+/** zlib output chunk size for an input: big enough to avoid many small chunks, small for small inputs. */
+export function zlibChunkSize(inputLength: number, limit: number): number {
+  const wanted = Math.min(1 << 20, Math.max(1 << 16, inputLength * 4));
+  return Math.max(64, Math.min(wanted, limit));
+}
+
 export function outputLimit(options: DecompressOptions | undefined): number {
   return options?.maxOutputBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
 }
