@@ -70,22 +70,6 @@ function benchCodecs(): void {
   );
 }
 
-function sampleBatchFrom(
-  codec: (typeof COMPRESSION_NAMES)[number],
-  records: ReturnType<typeof sampleRecords>,
-) {
-  return rebuildFromInputs(codec, records);
-}
-
-import { buildBatch } from "../../src/records/index.ts";
-
-function rebuildFromInputs(
-  codec: (typeof COMPRESSION_NAMES)[number],
-  records: ReturnType<typeof sampleRecords>,
-) {
-  return buildBatch({ compression: codec, baseTimestamp: 0n, records });
-}
-
 console.log(`node ${process.versions.node}, budget ${budgetMs} ms per measurement`);
 benchCrc();
 benchCodecs();

@@ -69,11 +69,11 @@ describe("codecs", () => {
   }
 
   test("gzip and zstd honour a compression level", () => {
-    const data = sampleData(200_000);
+    const data = Buffer.from(Array.from({ length: 20_000 }, (_, i) => `w${(i * 7919) % 1013}`).join(" "));
     for (const codec of ["gzip", "zstd"] as const) {
       const fast = compress(codec, data, "records", { level: 1 });
-      const small = compress(codec, data, "records", { level: 9 });
-      assert.notDeepEqual(fast, small);
+      const small = compress(codec, data, "records", { level: 19 - (codec === "gzip" ? 10 : 0) });
+      assert.ok(small.length < fast.length, `${codec} ${small.length} < ${fast.length}`);
       assert.ok(decompress(codec, fast).equals(data) && decompress(codec, small).equals(data));
     }
   });
