@@ -7,6 +7,7 @@ import {
   mkdtempSync,
   openSync,
   readFileSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -452,8 +453,7 @@ function requireState(dir: string): ClusterInfo {
 function writeState(info: ClusterInfo): void {
   const file = join(info.dir, STATE_FILE);
   writeFileSync(`${file}.tmp`, JSON.stringify(info, null, 1));
-  writeFileSync(file, JSON.stringify(info, null, 1));
-  rmSync(`${file}.tmp`, { force: true });
+  renameSync(`${file}.tmp`, file);
 }
 
 /** Kills the cluster's JVMs (only those whose command line names its dir) and deletes its directory. */
@@ -464,7 +464,7 @@ export async function stop(dir: string, options: { keepData?: boolean } = {}): P
   const pids = new Set([...(state?.brokers.map((b) => b.pid) ?? []), ...pidsWithMarker(marker)]);
   await killWithMarker([...pids], marker);
   if (!options.keepData && (state || existsSync(join(absolute, "broker-1")))) {
-    rmSync(absolute, { recursive: true, force: true });
+    rmSync(absolute, { recursive: true, force: true, maxRetries: 3 });
   }
 }
 

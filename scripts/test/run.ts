@@ -1,0 +1,97 @@
+/**
+ * Test runner behind `npm test`: runs `node --test` with a run id, then kills every process the run left
+ * behind (JVMs carry `-Dkpp.run=<id>`) and removes the run's temp dir, also on Ctrl-C, failures and timeouts.
+ *
+ * usage: node scripts/test/run.ts [--unit | --integration] [node --test flags] [files or globs...]
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { killWithMarker, pidsWithMarker } from "../kafka/processes.ts";
+
+const UNIT = "test/unit/**/*.test.ts";
+const INTEGRATION = "test/integration/**/*.test.ts";
+const DEFAULT_RUN_TIMEOUT_MS = 45 * 60_000;
+const DEFAULT_TEST_TIMEOUT_MS = 10 * 60_000;
+const SHUTDOWN_GRACE_MS = 10_000;
+
+function plan(argv: string[]): { patterns: string[]; flags: string[] } {
+  const flags: string[] = [];
+  const patterns: string[] = [];
+  for (const arg of argv) {
+    if (arg === "--unit") patterns.push(UNIT);
+    else if (arg === "--integration") patterns.push(INTEGRATION);
+    else if (arg.startsWith("-")) flags.push(arg);
+    else patterns.push(arg);
+  }
+  if (patterns.length === 0) patterns.push(UNIT, INTEGRATION);
+  return { patterns, flags };
+}
+
+async function main(): Promise<number> {
+  const { patterns, flags } = plan(process.argv.slice(2));
+  const runId = `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
+  const runTmp = join(tmpdir(), `kpp-test-${runId}`);
+  mkdirSync(runTmp, { recursive: true });
+  const onlyUnit = patterns.every((p) => p.startsWith("test/unit/"));
+  const concurrency = onlyUnit ? Math.max(1, availableParallelism()) : 1;
+  const args = [
+    "--test",
+    `--test-concurrency=${concurrency}`,
+    `--test-timeout=${process.env.KPP_TEST_TIMEOUT_MS ?? DEFAULT_TEST_TIMEOUT_MS}`,
+    ...flags,
+    ...patterns,
+  ];
+  const child = spawn(process.execPath, args, {
+    stdio: "inherit",
+    env: { ...process.env, KPP_RUN_ID: runId, KPP_TEST_TMP: runTmp },
+  });
+
+  let interrupted: NodeJS.Signals | undefined;
+  const forward = (signal: NodeJS.Signals) => {
+    interrupted = signal;
+    child.kill(signal);
+    setTimeout(() => child.kill("SIGKILL"), SHUTDOWN_GRACE_MS).unref();
+  };
+  process.on("SIGINT", forward);
+  process.on("SIGTERM", forward);
+  process.on("SIGHUP", forward);
+  const runTimeoutMs = Number(process.env.KPP_RUN_TIMEOUT_MS ?? DEFAULT_RUN_TIMEOUT_MS);
+  const runTimer = setTimeout(() => {
+    process.stderr.write(`test run exceeded ${runTimeoutMs} ms; stopping it\n`);
+    forward("SIGTERM");
+  }, runTimeoutMs);
+
+  const exitCode = await new Promise<number>((resolve) => {
+    child.on("error", (error) => {
+      process.stderr.write(`could not start node --test: ${error.message}\n`);
+      resolve(1);
+    });
+    child.on("close", (code, signal) => resolve(code ?? (signal ? 128 + signalNumber(signal) : 1)));
+  });
+  clearTimeout(runTimer);
+  await sweep(runId);
+  rmSync(runTmp, { recursive: true, force: true, maxRetries: 3 });
+  if (interrupted) return 128 + signalNumber(interrupted);
+  return exitCode;
+}
+
+/** Kills whatever the run left: JVMs (marked `-Dkpp.run=<id>`) and harness reapers watching its dirs. */
+async function sweep(runId: string): Promise<void> {
+  const marker = `-Dkpp.run=${runId}`;
+  const leftovers = pidsWithMarker(marker);
+  if (leftovers.length > 0) {
+    process.stderr.write(`stopping ${leftovers.length} process(es) left by test run ${runId}\n`);
+    await killWithMarker(leftovers, marker);
+  }
+  const tmpMarker = `kpp-test-${runId}`;
+  await killWithMarker(pidsWithMarker(tmpMarker), tmpMarker);
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }[signal as string] ?? 1;
+}
+
+process.exitCode = await main();
