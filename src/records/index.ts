@@ -36,6 +36,12 @@ export {
   DEFAULT_MAX_DECOMPRESSED_BYTES,
   type DecompressOptions,
   decompress,
+  inspectLz4Frame,
+  type Lz4FrameLayout,
+  snappyBlockLengths,
+  snappyCompressRaw,
+  XERIAL_BLOCK_SIZE,
+  XERIAL_MAGIC,
   zstdAvailable,
 } from "./compression/index.ts";
 export { crc32c, crc32cImplementation, crc32cJs } from "./crc32c.ts";

@@ -7,7 +7,7 @@ import { zstdCompress, zstdDecompress } from "./zstd.ts";
 
 export { inspectLz4Frame, type Lz4FrameLayout } from "./lz4.ts";
 export { type CompressOptions, DEFAULT_MAX_DECOMPRESSED_BYTES, type DecompressOptions } from "./options.ts";
-export { snappyCompressRaw, XERIAL_BLOCK_SIZE, XERIAL_MAGIC } from "./snappy.ts";
+export { snappyBlockLengths, snappyCompressRaw, XERIAL_BLOCK_SIZE, XERIAL_MAGIC } from "./snappy.ts";
 export { zstdAvailable } from "./zstd.ts";
 
 /** Codec ids as stored in attribute bits 0-2. */

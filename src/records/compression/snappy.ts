@@ -66,16 +66,14 @@ export function snappyCompressRaw(data: Buffer, path = "snappy"): Buffer {
   return snappyModule(path).compressSync(data);
 }
 
-/** Reads raw snappy or xerial-framed snappy, as Kafka's SnappyInputStream does. */
-export function snappyDecompress(data: Buffer, path: string, options?: DecompressOptions): Buffer {
-  const snappy = snappyModule(path);
-  const limit = outputLimit(options);
-  if (!startsWithXerialMagic(data, 0)) {
-    if (rawUncompressedLength(data, 0, data.length, path) > limit) throw tooLarge(path, "snappy", limit);
-    return uncompressRaw(snappy, data, path, limit);
-  }
+/** The uncompressed length of each snappy block (one for raw snappy, one per xerial chunk). */
+export function snappyBlockLengths(data: Buffer, path = "snappy"): number[] {
+  if (!startsWithXerialMagic(data, 0)) return [rawUncompressedLength(data, 0, data.length, path)];
+  return xerialBlocks(data, path).map((block) => rawUncompressedLength(block, 0, block.length, path));
+}
+
+function xerialBlocks(data: Buffer, path: string): Buffer[] {
   const blocks: Buffer[] = [];
-  let total = 0;
   let pos = 0;
   while (pos < data.length) {
     if (startsWithXerialMagic(data, pos)) {
@@ -88,11 +86,25 @@ export function snappyDecompress(data: Buffer, path: string, options?: Decompres
     if (blockLength < 0 || blockLength > data.length - pos) {
       throw new RecordBatchError(path, `xerial snappy block of ${blockLength} bytes runs past end`);
     }
-    const block = data.subarray(pos, pos + blockLength);
+    blocks.push(data.subarray(pos, pos + blockLength));
     pos += blockLength;
+  }
+  return blocks;
+}
+
+/** Reads raw snappy or xerial-framed snappy, as Kafka's SnappyInputStream does. */
+export function snappyDecompress(data: Buffer, path: string, options?: DecompressOptions): Buffer {
+  const snappy = snappyModule(path);
+  const limit = outputLimit(options);
+  if (!startsWithXerialMagic(data, 0)) {
+    if (rawUncompressedLength(data, 0, data.length, path) > limit) throw tooLarge(path, "snappy", limit);
+    return uncompressRaw(snappy, data, path, limit);
+  }
+  const blocks = xerialBlocks(data, path);
+  let total = 0;
+  for (const block of blocks) {
     total += rawUncompressedLength(block, 0, block.length, path);
     if (total > limit) throw tooLarge(path, "snappy", limit);
-    blocks.push(block);
   }
   if (blocks.length === 1) return uncompressRaw(snappy, blocks[0], path, limit);
   const output = Buffer.allocUnsafe(total);

@@ -1,7 +1,7 @@
 """Produces the sample records with librdkafka (confluent-kafka) using one compression codec.
 
 Usage: python3 librdkafka_produce.py BOOTSTRAP TOPIC CODEC COUNT
-Keep sample_record in step with sample-records.ts.
+Keep sample_record in step with test/fixtures/records/sample-records.ts.
 """
 
 import sys
