@@ -221,10 +221,12 @@ async function checkPrerequisites(): Promise<void> {
   }
 }
 
+const DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1";
+
 function runMaven(dir: string, options: ResolveOptions): Promise<string[]> {
   const outputFile = join(dir, "classpath.txt");
   rmSync(outputFile, { force: true });
-  const args = ["-q", "-B", "dependency:build-classpath", `-Dmdep.outputFile=${outputFile}`];
+  const args = ["-q", "-B", `${DEPENDENCY_PLUGIN}:build-classpath`, `-Dmdep.outputFile=${outputFile}`];
   if (options.localRepository) args.push(`-Dmaven.repo.local=${options.localRepository}`);
   if (options.settingsFile) args.push("-s", options.settingsFile);
   options.log?.(`mvn ${args.join(" ")} (in ${dir})`);
