@@ -8,7 +8,8 @@ export type ProtocolErrorCode =
   | "INVALID_VALUE"
   | "UNKNOWN_API"
   | "UNSUPPORTED_VERSION"
-  | "TOO_LARGE";
+  | "TOO_LARGE"
+  | "TRAILING_BYTES";
 
 /**
  * A malformed or unsupported Kafka protocol message. The message names the API, the version and the

@@ -86,8 +86,9 @@ export class Writer {
   }
 
   int8(value: number): void {
+    if ((value << 24) >> 24 !== value) throw outOfRange("int8", value);
     this.ensure(1);
-    this.#pos = this.#slab.writeInt8(value, this.#pos);
+    this.#slab[this.#pos++] = value;
   }
 
   bool(value: boolean): void {
@@ -96,62 +97,78 @@ export class Writer {
   }
 
   int16(value: number): void {
-    this.ensure(2);
-    this.#pos = this.#slab.writeInt16BE(value, this.#pos);
+    if ((value << 16) >> 16 !== value) throw outOfRange("int16", value);
+    this.#put16(value);
   }
 
   uint16(value: number): void {
+    if ((value & 0xffff) !== value) throw outOfRange("uint16", value);
+    this.#put16(value);
+  }
+
+  #put16(value: number): void {
     this.ensure(2);
-    this.#pos = this.#slab.writeUInt16BE(value, this.#pos);
+    const b = this.#slab;
+    const p = this.#pos;
+    b[p] = value >>> 8;
+    b[p + 1] = value;
+    this.#pos = p + 2;
   }
 
   int32(value: number): void {
-    this.ensure(4);
-    this.#pos = this.#slab.writeInt32BE(value, this.#pos);
+    if ((value | 0) !== value) throw outOfRange("int32", value);
+    this.#put32(value);
   }
 
   uint32(value: number): void {
+    if (value >>> 0 !== value) throw outOfRange("uint32", value);
+    this.#put32(value);
+  }
+
+  #put32(value: number): void {
     this.ensure(4);
-    this.#pos = this.#slab.writeUInt32BE(value, this.#pos);
+    const b = this.#slab;
+    const p = this.#pos;
+    b[p] = value >>> 24;
+    b[p + 1] = value >>> 16;
+    b[p + 2] = value >>> 8;
+    b[p + 3] = value;
+    this.#pos = p + 4;
   }
 
   int64(value: bigint): void {
+    if (typeof value !== "bigint" || BigInt.asIntN(64, value) !== value) throw outOfRange("int64", value);
     this.ensure(8);
     this.#pos = this.#slab.writeBigInt64BE(value, this.#pos);
   }
 
   float64(value: number): void {
+    if (typeof value !== "number") throw outOfRange("float64", value);
     this.ensure(8);
     this.#pos = this.#slab.writeDoubleBE(value, this.#pos);
   }
 
   unsignedVarint(value: number): void {
-    if (!(value >= 0 && value <= 0xffffffff) || value !== Math.floor(value)) {
-      throw new KafkaProtocolError("INVALID_VALUE", `unsigned varint out of range: ${value}`);
-    }
+    if (value >>> 0 !== value) throw outOfRange("unsigned varint", value);
     this.ensure(5);
     const b = this.#slab;
     let p = this.#pos;
     let v = value;
     while (v >= 0x80) {
       b[p++] = (v & 0x7f) | 0x80;
-      v = Math.floor(v / 128);
+      v >>>= 7;
     }
     b[p++] = v;
     this.#pos = p;
   }
 
   varint(value: number): void {
-    if (!(value >= -0x80000000 && value <= 0x7fffffff) || value !== Math.floor(value)) {
-      throw new KafkaProtocolError("INVALID_VALUE", `varint out of range: ${value}`);
-    }
+    if ((value | 0) !== value) throw outOfRange("varint", value);
     this.unsignedVarint(((value << 1) ^ (value >> 31)) >>> 0);
   }
 
   varlong(value: bigint): void {
-    if (value < -0x8000000000000000n || value > 0x7fffffffffffffffn) {
-      throw new KafkaProtocolError("INVALID_VALUE", `varlong out of range: ${value}`);
-    }
+    if (typeof value !== "bigint" || BigInt.asIntN(64, value) !== value) throw outOfRange("varlong", value);
     let v = BigInt.asUintN(64, (value << 1n) ^ (value >> 63n));
     this.ensure(10);
     const b = this.#slab;
@@ -270,6 +287,10 @@ export class Writer {
   fillLength(mark: LengthMark): void {
     mark.slot.writeInt32BE(this.length - mark.startLength, 0);
   }
+}
+
+function outOfRange(type: string, value: unknown): KafkaProtocolError {
+  return new KafkaProtocolError("INVALID_VALUE", `${type} out of range: ${String(value)}`);
 }
 
 function stringTooLong(length: number): KafkaProtocolError {

@@ -1,0 +1,241 @@
+/**
+ * Whole-frame conveniences over the generated codecs. Frames handed to the decoders exclude the 4-byte
+ * length prefix; the encoders produce length-prefixed frames ready for the socket.
+ */
+import { KafkaProtocolError } from "./errors.ts";
+import { apiInfo, requestHeaderVersion, responseHeaderVersion } from "./generated/api-keys.ts";
+import {
+  decodeRequestHeader,
+  decodeResponseHeader,
+  encodeRequestHeader,
+  encodeResponseHeader,
+  REQUEST_CODECS,
+  RESPONSE_CODECS,
+} from "./generated/index.ts";
+import type { RequestHeader } from "./generated/messages/request-header.ts";
+import type { ResponseHeader } from "./generated/messages/response-header.ts";
+import type { MessageCodec } from "./message-codec.ts";
+import { Reader } from "./primitives/reader.ts";
+import { readTaggedFields } from "./primitives/tagged.ts";
+import { Writer } from "./primitives/writer.ts";
+
+export interface PeekedRequestHeader {
+  apiKey: number;
+  apiVersion: number;
+  correlationId: number;
+  clientId: string | null;
+  /** 0, 1 or 2; for an API key the codec does not know, 1 is assumed (the client id is still read). */
+  headerVersion: 0 | 1 | 2;
+  /** Offset of the request body in the frame. */
+  bodyOffset: number;
+  /** Whether the codec knows the API key (API_KEYS). */
+  knownApi: boolean;
+}
+
+/** Reads only the request header of `frame` (no length prefix). */
+export function peekRequestHeader(frame: Buffer): PeekedRequestHeader {
+  const r = new Reader(frame);
+  let headerVersion: 0 | 1 | 2 = 1;
+  let apiKey = -1;
+  let apiVersion = -1;
+  try {
+    apiKey = r.int16();
+    apiVersion = r.int16();
+    const correlationId = r.int32();
+    const knownApi = apiInfo(apiKey) !== undefined;
+    if (knownApi || (apiKey === 7 && apiVersion === 0))
+      headerVersion = requestHeaderVersion(apiKey, apiVersion);
+    const clientId = headerVersion >= 1 ? r.nullableString() : "";
+    if (headerVersion === 2) readTaggedFields(r);
+    return { apiKey, apiVersion, correlationId, clientId, headerVersion, bodyOffset: r.offset, knownApi };
+  } catch (error) {
+    throw asHeaderError(error, headerVersion);
+  }
+}
+
+function asHeaderError(error: unknown, headerVersion: number): KafkaProtocolError {
+  const e =
+    error instanceof KafkaProtocolError ? error : new KafkaProtocolError("INVALID_VALUE", String(error));
+  return e.inMessage("RequestHeader", headerVersion);
+}
+
+export interface DecodedRequest<T = unknown> {
+  header: RequestHeader;
+  headerVersion: 0 | 1 | 2;
+  apiKey: number;
+  apiVersion: number;
+  body: T;
+}
+
+export function requestCodec(apiKey: number, apiVersion: number): MessageCodec {
+  return codecFor(REQUEST_CODECS, "request", apiKey, apiVersion);
+}
+
+export function responseCodec(apiKey: number, apiVersion: number): MessageCodec {
+  return codecFor(RESPONSE_CODECS, "response", apiKey, apiVersion);
+}
+
+function codecFor(
+  table: ReadonlyArray<MessageCodec | undefined>,
+  kind: string,
+  apiKey: number,
+  apiVersion: number,
+): MessageCodec {
+  const codec = table[apiKey];
+  if (codec === undefined) {
+    throw new KafkaProtocolError("UNKNOWN_API", `unknown API key ${apiKey} (${kind})`);
+  }
+  if (apiVersion < codec.minVersion || apiVersion > codec.maxVersion) {
+    throw new KafkaProtocolError(
+      "UNSUPPORTED_VERSION",
+      `version ${apiVersion} is not supported (supported: ${codec.minVersion}-${codec.maxVersion})`,
+      codec.label,
+      apiVersion,
+    );
+  }
+  return codec;
+}
+
+/** Decodes a whole request frame (no length prefix); every byte must belong to the request. */
+export function decodeRequest(frame: Buffer): DecodedRequest {
+  const peeked = peekRequestHeader(frame);
+  const codec = requestCodec(peeked.apiKey, peeked.apiVersion);
+  const r = new Reader(frame);
+  const header = decodeRequestHeader(r, peeked.headerVersion);
+  const body = codec.decode(r, peeked.apiVersion);
+  expectEnd(r, codec.label, peeked.apiVersion);
+  return {
+    header,
+    headerVersion: peeked.headerVersion,
+    apiKey: peeked.apiKey,
+    apiVersion: peeked.apiVersion,
+    body,
+  };
+}
+
+export interface DecodedResponse<T = unknown> {
+  header: ResponseHeader;
+  correlationId: number;
+  body: T;
+}
+
+/** Decodes a whole response frame (no length prefix) of the given request's API key and version. */
+export function decodeResponse(apiKey: number, apiVersion: number, frame: Buffer): DecodedResponse {
+  const codec = responseCodec(apiKey, apiVersion);
+  const r = new Reader(frame);
+  const header = decodeResponseHeader(r, responseHeaderVersion(apiKey, apiVersion));
+  const body = codec.decode(r, apiVersion);
+  expectEnd(r, codec.label, apiVersion);
+  return { header, correlationId: header.correlationId, body };
+}
+
+function expectEnd(r: Reader, label: string, version: number): void {
+  if (r.remaining() !== 0) {
+    throw new KafkaProtocolError(
+      "TRAILING_BYTES",
+      `${r.remaining()} bytes left after the message`,
+      label,
+      version,
+    );
+  }
+}
+
+/** The correlation id of a response frame (no length prefix). */
+export function peekResponseCorrelationId(frame: Buffer): number {
+  if (frame.length < 4) throw new KafkaProtocolError("TRUNCATED", "response frame shorter than 4 bytes");
+  return frame.readInt32BE(0);
+}
+
+export interface RequestHeaderFields {
+  apiKey: number;
+  apiVersion: number;
+  correlationId: number;
+  clientId: string | null;
+}
+
+/** Writes a length-prefixed request frame into `w`. */
+export function writeRequestFrame(w: Writer, header: RequestHeaderFields, body: unknown): void {
+  const codec = requestCodec(header.apiKey, header.apiVersion);
+  const mark = w.reserveInt32();
+  encodeRequestHeader(w, requestHeaderVersion(header.apiKey, header.apiVersion), {
+    requestApiKey: header.apiKey,
+    requestApiVersion: header.apiVersion,
+    correlationId: header.correlationId,
+    clientId: header.clientId,
+  });
+  codec.encode(w, header.apiVersion, body);
+  w.fillLength(mark);
+}
+
+/** Writes a length-prefixed response frame into `w`. */
+export function writeResponseFrame(
+  w: Writer,
+  apiKey: number,
+  apiVersion: number,
+  correlationId: number,
+  body: unknown,
+): void {
+  const codec = responseCodec(apiKey, apiVersion);
+  const mark = w.reserveInt32();
+  encodeResponseHeader(w, responseHeaderVersion(apiKey, apiVersion), { correlationId });
+  codec.encode(w, apiVersion, body);
+  w.fillLength(mark);
+}
+
+/**
+ * Writers for the one-shot helpers. Finished output is never overwritten (the writer's slabs only move
+ * forward), so one shared writer serves every call.
+ */
+const shared = new Writer();
+
+function oneShot<T>(write: (w: Writer) => void, finish: (w: Writer) => T): T {
+  try {
+    write(shared);
+  } catch (error) {
+    shared.reset();
+    throw error;
+  }
+  return finish(shared);
+}
+
+/** A complete length-prefixed request frame as one Buffer. */
+export function encodeRequest(header: RequestHeaderFields, body: unknown): Buffer {
+  return oneShot(
+    (w) => writeRequestFrame(w, header, body),
+    (w) => w.finish(),
+  );
+}
+
+/** A complete length-prefixed request frame as chunks; large record Buffers are referenced, not copied. */
+export function encodeRequestChunks(header: RequestHeaderFields, body: unknown): Buffer[] {
+  return oneShot(
+    (w) => writeRequestFrame(w, header, body),
+    (w) => w.finishChunks(),
+  );
+}
+
+/** A complete length-prefixed response frame as one Buffer. */
+export function encodeResponse(
+  apiKey: number,
+  apiVersion: number,
+  correlationId: number,
+  body: unknown,
+): Buffer {
+  return oneShot(
+    (w) => writeResponseFrame(w, apiKey, apiVersion, correlationId, body),
+    (w) => w.finish(),
+  );
+}
+
+/** A complete length-prefixed response frame as chunks; large record Buffers are referenced, not copied. */
+export function encodeResponseChunks(
+  apiKey: number,
+  apiVersion: number,
+  correlationId: number,
+  body: unknown,
+): Buffer[] {
+  return oneShot(
+    (w) => writeResponseFrame(w, apiKey, apiVersion, correlationId, body),
+    (w) => w.finishChunks(),
+  );
+}
