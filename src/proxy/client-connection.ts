@@ -1,0 +1,258 @@
+import type net from "node:net";
+import type { Logger } from "../log/logger.ts";
+import { FrameError, FrameReader } from "../net/frame-reader.ts";
+import { type BrokerAddress, type ResponseHandler, UpstreamConnection } from "../net/upstream.ts";
+import type { ExchangeContext } from "./feature.ts";
+import type { Pipeline } from "./pipeline.ts";
+import {
+  frameApiKey,
+  frameApiVersion,
+  frameClientId,
+  frameCorrelationId,
+  produceAcks,
+  REQUEST_HEADER_MIN_BYTES,
+} from "./request-peek.ts";
+
+export interface ClientConnectionOptions {
+  id: number;
+  brokerId: number | undefined;
+  maxFrameBytes: number;
+  maxInFlightBytes: number;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  log: Logger;
+  pipeline: Pipeline;
+  upstreamFor(brokerId: number | undefined): BrokerAddress | undefined;
+  onClosed(connection: ClientConnection): void;
+}
+
+interface ResponseSlot {
+  frame: Buffer | undefined;
+}
+
+const JOIN_GROUP = 11;
+const PRODUCE = 0;
+const LONG_WAIT_APIS = new Set([JOIN_GROUP]);
+
+/**
+ * One client connection. Requests are forwarded to the upstream broker the listener stands for; responses go
+ * back to the client in request order. Frames that no feature intercepts are forwarded as the bytes received,
+ * with only the correlation id rewritten in place.
+ */
+export class ClientConnection {
+  readonly id: number;
+  readonly socket: net.Socket;
+  readonly remote: string;
+  private readonly options: ClientConnectionOptions;
+  private readonly reader: FrameReader;
+  private readonly log: Logger;
+  private upstream: UpstreamConnection | undefined;
+  private readonly slots: ResponseSlot[] = [];
+  private slotsHead = 0;
+  private clientId: string | null = null;
+  private closed = false;
+  private draining = false;
+  private pausedForUpstream = false;
+  private pendingResponseBytes = 0;
+
+  constructor(socket: net.Socket, options: ClientConnectionOptions) {
+    this.id = options.id;
+    this.socket = socket;
+    this.options = options;
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.log = options.log.child({
+      conn: options.id,
+      client: this.remote,
+      broker: options.brokerId ?? "bootstrap",
+    });
+    this.reader = new FrameReader(options.maxFrameBytes, true);
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("drain", () => this.upstream?.resumeReading());
+    socket.on("error", (error) => this.close(`client socket error: ${error.message}`, "debug"));
+    socket.on("close", () => this.close(undefined));
+    socket.on("end", () => this.close(undefined));
+    this.connectUpstream();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get inFlight(): number {
+    return this.slots.length - this.slotsHead;
+  }
+
+  /** Stops reading requests; closes once every forwarded request is answered. */
+  drain(): void {
+    if (this.closed || this.draining) return;
+    this.draining = true;
+    this.socket.pause();
+    if (this.inFlight === 0) this.close(undefined);
+  }
+
+  close(reason: string | undefined, level: "info" | "warn" | "debug" = "info"): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (reason) this.log[level]({ reason }, "closing client connection");
+    this.upstream?.close();
+    if (this.draining) this.socket.end();
+    else this.socket.destroy();
+    this.options.onClosed(this);
+  }
+
+  private connectUpstream(): void {
+    const address = this.options.upstreamFor(this.options.brokerId);
+    if (!address) {
+      this.close(`no upstream address is known for broker ${this.options.brokerId}`, "warn");
+      return;
+    }
+    const upstream = new UpstreamConnection(address, {
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      requestTimeoutMs: this.options.requestTimeoutMs,
+      maxFrameBytes: Math.max(this.options.maxFrameBytes, 1024 * 1024 * 1024),
+      log: this.log,
+      label: `${address.host}:${address.port}`,
+    });
+    this.upstream = upstream;
+    upstream.on("drain", () => {
+      if (this.pausedForUpstream && !this.draining) {
+        this.pausedForUpstream = false;
+        this.socket.resume();
+      }
+    });
+    upstream.on("close", (error?: Error) => {
+      if (!this.closed) this.close(error ? `upstream: ${error.message}` : "upstream closed", "info");
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    try {
+      this.upstream?.cork();
+      this.reader.push(chunk, (frame) => this.onRequest(frame));
+    } catch (error) {
+      if (error instanceof FrameError) this.close(error.message, "warn");
+      else this.close(`failed to handle a request: ${(error as Error).stack ?? error}`, "warn");
+    } finally {
+      this.upstream?.uncork();
+    }
+  }
+
+  private onRequest(frame: Buffer): void {
+    if (this.closed) return;
+    if (frame.length < REQUEST_HEADER_MIN_BYTES) {
+      this.close(
+        `malformed request: a ${frame.length - 4}-byte frame is shorter than a request header`,
+        "warn",
+      );
+      return;
+    }
+    const apiKey = frameApiKey(frame);
+    const apiVersion = frameApiVersion(frame);
+    const correlationId = frameCorrelationId(frame);
+    if (this.clientId === null) this.clientId = frameClientId(frame);
+    const pipeline = this.options.pipeline;
+    if (!pipeline.knowsApi(apiKey)) {
+      this.close(`malformed request: unknown api key ${apiKey} (version ${apiVersion})`, "warn");
+      return;
+    }
+    pipeline.metrics.countRequest(apiKey, frame.length);
+    const context = this.context(apiKey, apiVersion);
+
+    const local = pipeline.answerLocally(context, frame);
+    if (local) {
+      const slot: ResponseSlot = {
+        frame: pipeline.encodeResponse(apiKey, local.version, correlationId, local.body),
+      };
+      this.slots.push(slot);
+      this.flush();
+      return;
+    }
+
+    let expectsResponse = true;
+    if (apiKey === PRODUCE) {
+      const acks = produceAcks(frame, apiVersion);
+      if (acks === undefined) {
+        this.close(`malformed Produce v${apiVersion} request: header or acks field truncated`, "warn");
+        return;
+      }
+      expectsResponse = acks !== 0;
+    }
+
+    const upstream = this.upstream!;
+    let writable: boolean;
+    if (expectsResponse) {
+      const slot: ResponseSlot = { frame: undefined };
+      this.slots.push(slot);
+      const handler: ResponseHandler = {
+        onResponse: (response) => this.onResponse(slot, response, correlationId, context),
+        onFailure: (error) => this.close(`upstream request failed: ${error.message}`, "info"),
+      };
+      const timeout = LONG_WAIT_APIS.has(apiKey) ? 10 * 60_000 : this.options.requestTimeoutMs + 5000;
+      writable = upstream.send(frame, handler, timeout);
+    } else {
+      writable = upstream.send(frame, undefined);
+    }
+    if (!writable && !this.pausedForUpstream) {
+      this.pausedForUpstream = true;
+      this.socket.pause();
+    }
+  }
+
+  private onResponse(
+    slot: ResponseSlot,
+    response: Buffer,
+    correlationId: number,
+    context: ExchangeContext,
+  ): void {
+    if (this.closed) return;
+    response.writeInt32BE(correlationId, 4);
+    let out: Buffer;
+    try {
+      out = this.options.pipeline.transformResponse(context, response);
+    } catch (error) {
+      this.close(
+        `cannot process the broker's ${this.options.pipeline.apiName(context.apiKey)} v${context.apiVersion} response: ${(error as Error).message}`,
+        "warn",
+      );
+      return;
+    }
+    this.options.pipeline.metrics.countResponse(context.apiKey, out.length);
+    slot.frame = out;
+    this.pendingResponseBytes += out.length;
+    this.flush();
+  }
+
+  private flush(): void {
+    const socket = this.socket;
+    let wrote = false;
+    let writable = true;
+    while (this.slotsHead < this.slots.length) {
+      const slot = this.slots[this.slotsHead]!;
+      if (!slot.frame) break;
+      if (!wrote) {
+        socket.cork();
+        wrote = true;
+      }
+      writable = socket.write(slot.frame);
+      this.pendingResponseBytes -= slot.frame.length;
+      slot.frame = undefined;
+      this.slotsHead++;
+    }
+    if (this.slotsHead === this.slots.length) {
+      this.slots.length = 0;
+      this.slotsHead = 0;
+    } else if (this.slotsHead > 1024) {
+      this.slots.splice(0, this.slotsHead);
+      this.slotsHead = 0;
+    }
+    if (wrote) socket.uncork();
+    if (!writable || this.pendingResponseBytes > this.options.maxInFlightBytes) this.upstream?.pauseReading();
+    if (this.draining && this.inFlight === 0) this.close(undefined);
+  }
+
+  private context(apiKey: number, apiVersion: number): ExchangeContext {
+    return { apiKey, apiVersion, clientId: this.clientId, brokerId: this.options.brokerId, log: this.log };
+  }
+}

@@ -1,0 +1,73 @@
+import { ProxyMetrics } from "../admin/metrics.ts";
+import { API_KEYS } from "../protocol/generated/api-keys.ts";
+import type { ExchangeContext, RequestFeature, ResponseFeature } from "./feature.ts";
+import { buildResponseFrame, decodeResponseWithHeader } from "./frames.ts";
+
+type Feature = ResponseFeature | RequestFeature;
+
+/** The features composed for this proxy, indexed by the api keys they intercept. */
+export class Pipeline {
+  readonly metrics: ProxyMetrics;
+  private readonly known: boolean[] = [];
+  private readonly names: string[] = [];
+  private readonly responseFeatures: (ResponseFeature[] | undefined)[] = [];
+  private readonly requestFeatures: (RequestFeature[] | undefined)[] = [];
+
+  constructor(features: Feature[]) {
+    for (const api of API_KEYS) {
+      this.known[api.apiKey] = true;
+      this.names[api.apiKey] = api.name;
+    }
+    this.metrics = new ProxyMetrics((apiKey) => this.apiName(apiKey));
+    for (const feature of features) {
+      if ("responseApiKeys" in feature) {
+        for (const key of feature.responseApiKeys) (this.responseFeatures[key] ??= []).push(feature);
+      }
+      if ("requestApiKeys" in feature) {
+        for (const key of feature.requestApiKeys) (this.requestFeatures[key] ??= []).push(feature);
+      }
+    }
+  }
+
+  knowsApi(apiKey: number): boolean {
+    return this.known[apiKey] === true;
+  }
+
+  apiName(apiKey: number): string {
+    return this.names[apiKey] ?? `api-${apiKey}`;
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: generated response body
+  answerLocally(context: ExchangeContext, frame: Buffer): { version: number; body: any } | undefined {
+    const features = this.requestFeatures[context.apiKey];
+    if (!features) return undefined;
+    for (const feature of features) {
+      const answer = feature.answerLocally?.(context, frame);
+      if (answer) return answer;
+    }
+    return undefined;
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: generated response body
+  encodeResponse(apiKey: number, version: number, correlationId: number, body: any): Buffer {
+    return buildResponseFrame(apiKey, version, correlationId, body);
+  }
+
+  /** Returns the response frame to send to the client: the same buffer unless a feature changed it. */
+  transformResponse(context: ExchangeContext, frame: Buffer): Buffer {
+    const features = this.responseFeatures[context.apiKey];
+    if (!features) return frame;
+    let wanted = false;
+    for (const feature of features) {
+      if (!feature.wantsResponse || feature.wantsResponse(context, frame)) wanted = true;
+    }
+    if (!wanted) return frame;
+    const { header, body } = decodeResponseWithHeader(context.apiKey, context.apiVersion, frame);
+    let changed = false;
+    for (const feature of features) {
+      if (feature.onResponse(context, body)) changed = true;
+    }
+    if (!changed) return frame;
+    return buildResponseFrame(context.apiKey, context.apiVersion, header.correlationId, body, header);
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Reads the few request fields the pass-through path needs straight from a frame that includes its 4-byte
+ * length prefix, without decoding the request.
+ */
+
+export const REQUEST_HEADER_MIN_BYTES = 4 + 2 + 2 + 4 + 2;
+
+export function frameApiKey(frame: Buffer): number {
+  return frame.readInt16BE(4);
+}
+
+export function frameApiVersion(frame: Buffer): number {
+  return frame.readInt16BE(6);
+}
+
+export function frameCorrelationId(frame: Buffer): number {
+  return frame.readInt32BE(8);
+}
+
+export function frameClientId(frame: Buffer): string | null {
+  const length = frame.readInt16BE(12);
+  if (length < 0) return null;
+  const end = 14 + length;
+  if (end > frame.length) return null;
+  return frame.toString("utf8", 14, end);
+}
+
+function skipUnsignedVarint(frame: Buffer, offset: number): [value: number, next: number] {
+  let value = 0;
+  let shift = 0;
+  for (let i = 0; i < 5; i++) {
+    if (offset >= frame.length) return [-1, -1];
+    const byte = frame[offset++]!;
+    value |= (byte & 0x7f) << shift;
+    if ((byte & 0x80) === 0) return [value >>> 0, offset];
+    shift += 7;
+  }
+  return [-1, -1];
+}
+
+/** Offset of the request body, or -1 when the header is malformed. */
+export function requestBodyOffset(frame: Buffer, headerVersion: number): number {
+  let offset = 12;
+  if (headerVersion >= 1) {
+    if (frame.length < offset + 2) return -1;
+    const length = frame.readInt16BE(offset);
+    offset += 2 + Math.max(length, 0);
+  }
+  if (headerVersion >= 2) {
+    let count: number;
+    [count, offset] = skipUnsignedVarint(frame, offset);
+    for (let i = 0; i < count && offset >= 0; i++) {
+      [, offset] = skipUnsignedVarint(frame, offset);
+      if (offset < 0) break;
+      let size: number;
+      [size, offset] = skipUnsignedVarint(frame, offset);
+      if (offset < 0) break;
+      offset += size;
+    }
+  }
+  return offset >= 0 && offset <= frame.length ? offset : -1;
+}
+
+const PRODUCE_FIRST_FLEXIBLE_VERSION = 9;
+
+/** The acks field of a Produce request frame, or undefined when the frame is malformed. */
+export function produceAcks(frame: Buffer, apiVersion: number): number | undefined {
+  const flexible = apiVersion >= PRODUCE_FIRST_FLEXIBLE_VERSION;
+  let offset = requestBodyOffset(frame, flexible ? 2 : 1);
+  if (offset < 0) return undefined;
+  if (apiVersion >= 3) {
+    if (flexible) {
+      let length: number;
+      [length, offset] = skipUnsignedVarint(frame, offset);
+      if (offset < 0) return undefined;
+      offset += Math.max(length - 1, 0);
+    } else {
+      if (offset + 2 > frame.length) return undefined;
+      offset += 2 + Math.max(frame.readInt16BE(offset), 0);
+    }
+  }
+  if (offset + 2 > frame.length) return undefined;
+  return frame.readInt16BE(offset);
+}

@@ -1,0 +1,207 @@
+import type http from "node:http";
+import net from "node:net";
+import { startAdminServer } from "../admin/http-server.ts";
+import type { ProxyMetrics } from "../admin/metrics.ts";
+import { ClusterView, type UpstreamBroker } from "../cluster/cluster-view.ts";
+import type { ProxyConfig } from "../config/load.ts";
+import { AddressRewrite } from "../features/address-rewrite/address-rewrite.ts";
+import { ApiVersionsClamp } from "../features/api-versions/api-versions.ts";
+import type { Logger } from "../log/logger.ts";
+import { ClientConnection } from "./client-connection.ts";
+import { Pipeline } from "./pipeline.ts";
+
+interface Listener {
+  server: net.Server;
+  brokerId: number | undefined;
+  port: number;
+  label: string;
+}
+
+/** The proxy: a bootstrap listener, one listener per upstream broker, and the admin HTTP server. */
+export class ProxyServer {
+  readonly config: ProxyConfig;
+  readonly log: Logger;
+  readonly cluster: ClusterView;
+  readonly pipeline: Pipeline;
+  readonly metrics: ProxyMetrics;
+  private bootstrap: Listener | undefined;
+  private readonly brokerListeners = new Map<number, Listener>();
+  private readonly connections = new Set<ClientConnection>();
+  private admin: http.Server | undefined;
+  private nextConnectionId = 1;
+  private stopping = false;
+
+  constructor(config: ProxyConfig, log: Logger) {
+    this.config = config;
+    this.log = log;
+    this.cluster = new ClusterView({
+      bootstrapServers: config.bootstrapServers,
+      connectTimeoutMs: config.connectionTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      refreshIntervalMs: config.metadataRefreshMs,
+      log: log.child({ component: "cluster" }),
+    });
+    this.pipeline = new Pipeline([new AddressRewrite(config, this.cluster), new ApiVersionsClamp()]);
+    this.metrics = this.pipeline.metrics;
+    this.cluster.on("brokers", (brokers: UpstreamBroker[]) => this.syncBrokerListeners(brokers));
+  }
+
+  get bootstrapPort(): number {
+    return this.bootstrap?.port ?? this.config.listen.port;
+  }
+
+  brokerPort(brokerId: number): number | undefined {
+    return this.brokerListeners.get(brokerId)?.port;
+  }
+
+  async start(): Promise<void> {
+    for (const warning of this.config.warnings) this.log.warn(warning);
+    this.bootstrap = await this.listen(undefined, this.config.listen.port);
+    if (this.config.metrics.enabled) {
+      this.admin = await startAdminServer(
+        this.config.metrics.address,
+        this.metrics,
+        { ready: () => this.cluster.isReady, describe: () => this.describe() },
+        this.log.child({ component: "admin" }),
+      );
+    }
+    try {
+      await this.cluster.start();
+    } catch (error) {
+      this.log.warn(
+        { err: (error as Error).message },
+        "upstream cluster not reachable yet; clients will be served once it answers",
+      );
+    }
+  }
+
+  describe(): unknown {
+    return {
+      bootstrap: `${this.config.advertisedHost}:${this.config.advertisedBootstrapPort}`,
+      upstreamClusterId: this.cluster.clusterId,
+      brokers: this.cluster.list().map((b) => ({
+        nodeId: b.nodeId,
+        upstream: `${b.host}:${b.port}`,
+        rack: b.rack,
+        proxyPort: this.brokerListeners.get(b.nodeId)?.port ?? null,
+      })),
+      connections: this.connections.size,
+    };
+  }
+
+  /** Stops accepting, lets in-flight requests finish within the grace period, then closes everything. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const servers = [this.bootstrap, ...this.brokerListeners.values()].filter((l): l is Listener => !!l);
+    await Promise.all(
+      servers.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve()))).concat(),
+    );
+    for (const connection of this.connections) connection.drain();
+    const deadline = Date.now() + this.config.shutdownGraceMs;
+    while (this.connections.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    for (const connection of this.connections) connection.close("proxy shutting down");
+    this.cluster.stop();
+    await new Promise<void>((resolve) => (this.admin ? this.admin.close(() => resolve()) : resolve()));
+    this.admin?.closeAllConnections();
+  }
+
+  private syncBrokerListeners(brokers: UpstreamBroker[]): void {
+    if (this.stopping) return;
+    this.metrics.upstreamBrokers.set(brokers.length);
+    const present = new Set(brokers.map((b) => b.nodeId));
+    for (const broker of brokers) {
+      if (this.brokerListeners.has(broker.nodeId)) continue;
+      const port = this.config.brokerPortFor(broker.nodeId);
+      if (port === undefined) {
+        this.log.error(
+          { nodeId: broker.nodeId },
+          "no client-facing port for this broker id: widen listen.broker_port_count or set listen.broker_ports",
+        );
+        continue;
+      }
+      const placeholder: Listener = {
+        server: net.createServer(),
+        brokerId: broker.nodeId,
+        port,
+        label: `broker-${broker.nodeId}`,
+      };
+      this.brokerListeners.set(broker.nodeId, placeholder);
+      this.listen(broker.nodeId, port).then(
+        (listener) => {
+          if (this.brokerListeners.get(broker.nodeId) === placeholder && !this.stopping) {
+            this.brokerListeners.set(broker.nodeId, listener);
+          } else {
+            listener.server.close();
+          }
+        },
+        (error: Error) => {
+          this.brokerListeners.delete(broker.nodeId);
+          this.log.error({ nodeId: broker.nodeId, port, err: error.message }, "cannot listen for broker");
+        },
+      );
+    }
+    for (const [nodeId, listener] of this.brokerListeners) {
+      if (present.has(nodeId)) continue;
+      this.brokerListeners.delete(nodeId);
+      listener.server.close();
+      this.log.info({ nodeId, port: listener.port }, "broker left the cluster; listener closed");
+    }
+  }
+
+  private listen(brokerId: number | undefined, port: number): Promise<Listener> {
+    const label = brokerId === undefined ? "bootstrap" : `broker-${brokerId}`;
+    const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) =>
+      this.accept(socket, brokerId, label),
+    );
+    server.maxConnections = this.config.maxConnections * 4;
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ port, host: this.config.listen.host, backlog: 1024 }, () => {
+        server.off("error", reject);
+        server.on("error", (error) =>
+          this.log.error({ err: error.message, listener: label }, "listener error"),
+        );
+        const bound = (server.address() as net.AddressInfo).port;
+        this.log.info({ listener: label, address: `${this.config.listen.host}:${bound}` }, "listening");
+        resolve({ server, brokerId, port: bound, label });
+      });
+    });
+  }
+
+  private accept(socket: net.Socket, brokerId: number | undefined, label: string): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    if (this.connections.size >= this.config.maxConnections) {
+      this.metrics.connectionsRejected.labels("max_connections").inc();
+      this.log.warn(
+        { limit: this.config.maxConnections, client: socket.remoteAddress },
+        "connection limit reached; refusing client",
+      );
+      socket.destroy();
+      return;
+    }
+    this.metrics.connectionsAccepted.labels(label).inc();
+    this.metrics.connections.labels(label).inc();
+    const connection = new ClientConnection(socket, {
+      id: this.nextConnectionId++,
+      brokerId,
+      maxFrameBytes: this.config.maxFrameBytes,
+      maxInFlightBytes: this.config.maxInFlightBytes,
+      connectTimeoutMs: this.config.connectionTimeoutMs,
+      requestTimeoutMs: this.config.requestTimeoutMs,
+      log: this.log,
+      pipeline: this.pipeline,
+      upstreamFor: (id) => (id === undefined ? this.cluster.anyAddress() : this.cluster.address(id)),
+      onClosed: (closed) => {
+        this.connections.delete(closed);
+        this.metrics.connections.labels(label).dec();
+      },
+    });
+    if (!connection.isClosed) this.connections.add(connection);
+  }
+}
