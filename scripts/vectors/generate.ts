@@ -1,0 +1,233 @@
+// Byte-compatibility vectors against Kafka's Java implementation.
+//
+//   npm run vectors [-- --count N] [--seed S] [--allow-mismatch] [--dry-run]
+//
+// For every API key in API_KEYS, every version, request and response (plus request headers v0-2 and
+// response headers v0-1), builds --count seeded random instances (default 3) with randomMessage, encodes
+// them with our codec and hands the bytes to tools/java/vectors (kafka-clients' generated *Data classes
+// parse them, must consume every byte, and serialize them again). Cases where Kafka's bytes equal ours
+// become vectors in test/vectors/protocol-<kafka-clients version>.jsonl.gz; any other outcome is a
+// mismatch, listed with both byte strings and Kafka's reading of the message, and makes the script exit
+// non-zero unless --allow-mismatch. The API table is also checked against kafka-clients' ApiMessageType.
+// Needs Java 17+ and Maven (the first run resolves kafka-clients from Maven Central; later runs are offline).
+import { parseArgs } from "node:util";
+import { API_KEYS } from "../../src/protocol/generated/api-keys.ts";
+import {
+  encodeRequestHeader,
+  encodeResponseHeader,
+  REQUEST_CODECS,
+  RESPONSE_CODECS,
+} from "../../src/protocol/generated/index.ts";
+import { Writer } from "../../src/protocol/primitives/writer.ts";
+import { randomMessage, randomMessageByName, seededRng } from "../../src/protocol/testing/random-message.ts";
+import {
+  KAFKA_CLIENTS_VERSION,
+  kafkaApiVersions,
+  type RefereeCase,
+  type RefereeVerdict,
+  reserializeWithKafka,
+} from "./java-referee.ts";
+import { type Vector, vectorFilePath, writeVectors } from "./vector-file.ts";
+
+// Request header v0 (ControlledShutdown v0 only) is outside kafka-clients 4.x's RequestHeaderData, whose
+// validVersions are 1-2 and whose reader expects a client id unconditionally: Java cannot referee it.
+const REQUEST_HEADER_VERSIONS = [1, 2];
+const RESPONSE_HEADER_VERSIONS = [0, 1];
+
+interface Case extends RefereeCase {
+  seed: number;
+  message: unknown;
+}
+
+interface Mismatch {
+  what: string;
+  ours: string;
+  kafka: string;
+  detail: string;
+}
+
+const { values: options } = parseArgs({
+  options: {
+    count: { type: "string", default: "3" },
+    seed: { type: "string", default: "20261122" },
+    "allow-mismatch": { type: "boolean", default: false },
+    "dry-run": { type: "boolean", default: false },
+  },
+});
+const count = Number(options.count);
+const baseSeed = Number(options.seed);
+
+function caseSeed(kind: string, apiKey: number, version: number, index: number): number {
+  let h = baseSeed >>> 0;
+  for (const part of [kind, String(apiKey), String(version), String(index)]) {
+    for (let i = 0; i < part.length; i++) h = Math.imul(h ^ part.charCodeAt(i), 0x01000193) >>> 0;
+    h = Math.imul(h ^ 0x2f, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+function encodeCase(kind: RefereeCase["kind"], apiKey: number, version: number, message: unknown): string {
+  const w = new Writer();
+  if (kind === "request") REQUEST_CODECS[apiKey]!.encode(w, version, message as never);
+  else if (kind === "response") RESPONSE_CODECS[apiKey]!.encode(w, version, message as never);
+  else if (kind === "requestHeader") encodeRequestHeader(w, version, message as never);
+  else encodeResponseHeader(w, version, message as never);
+  return w.finish().toString("hex");
+}
+
+function buildCases(): { cases: Case[]; failures: Mismatch[] } {
+  const cases: Case[] = [];
+  const failures: Mismatch[] = [];
+  const add = (
+    kind: RefereeCase["kind"],
+    apiKey: number,
+    version: number,
+    make: (seed: number) => unknown,
+  ) => {
+    for (let index = 0; index < count; index++) {
+      const seed = caseSeed(kind, apiKey, version, index);
+      let message: unknown;
+      try {
+        message = make(seed);
+        cases.push({ kind, apiKey, version, seed, message, hex: encodeCase(kind, apiKey, version, message) });
+      } catch (error) {
+        failures.push({
+          what: `${describeCase({ kind, apiKey, version })} seed ${seed}`,
+          ours: "(our encoder threw)",
+          kafka: "",
+          detail: String(error instanceof Error ? (error.stack ?? error.message) : error),
+        });
+      }
+    }
+  };
+  for (const api of API_KEYS) {
+    for (let version = api.minVersion; version <= api.maxVersion; version++) {
+      for (const kind of ["request", "response"] as const) {
+        add(kind, api.apiKey, version, (seed) => randomMessage(api.apiKey, kind, version, seededRng(seed)));
+      }
+    }
+  }
+  for (const version of REQUEST_HEADER_VERSIONS) {
+    add("requestHeader", 0, version, (seed) =>
+      randomMessageByName("RequestHeader", version, seededRng(seed)),
+    );
+  }
+  for (const version of RESPONSE_HEADER_VERSIONS) {
+    add("responseHeader", 0, version, (seed) =>
+      randomMessageByName("ResponseHeader", version, seededRng(seed)),
+    );
+  }
+  return { cases, failures };
+}
+
+const apiNames = new Map(API_KEYS.map((api) => [api.apiKey, api.name]));
+
+function describeCase(c: Pick<RefereeCase, "kind" | "apiKey" | "version">): string {
+  if (c.kind === "requestHeader" || c.kind === "responseHeader") return `${c.kind} v${c.version}`;
+  return `${apiNames.get(c.apiKey) ?? "?"}(${c.apiKey}) ${c.kind} v${c.version}`;
+}
+
+function firstDifference(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return Math.floor(i / 2);
+}
+
+function jsonOf(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => {
+    if (typeof v === "bigint") return `${v}n`;
+    if (v && typeof v === "object" && v.type === "Buffer" && Array.isArray(v.data)) {
+      return `<Buffer ${Buffer.from(v.data).toString("hex")}>`;
+    }
+    return v;
+  });
+}
+
+function checkApiTable(): Mismatch[] {
+  const kafka = new Map(kafkaApiVersions().map((api) => [api.apiKey, api]));
+  const problems: Mismatch[] = [];
+  for (const api of API_KEYS) {
+    const reference = kafka.get(api.apiKey);
+    const ours = `${api.name} ${api.minVersion}..${api.maxVersion}`;
+    const theirs = reference
+      ? `${reference.name} ${reference.minVersion}..${reference.maxVersion}`
+      : "(absent)";
+    if (ours !== theirs)
+      problems.push({ what: `API table key ${api.apiKey}`, ours, kafka: theirs, detail: "" });
+  }
+  for (const reference of kafka.values()) {
+    if (reference.maxVersion >= reference.minVersion && !apiNames.has(reference.apiKey)) {
+      problems.push({
+        what: `API table key ${reference.apiKey}`,
+        ours: "(absent)",
+        kafka: `${reference.name} ${reference.minVersion}..${reference.maxVersion}`,
+        detail: "",
+      });
+    }
+  }
+  return problems;
+}
+
+function main(): void {
+  const started = performance.now();
+  const mismatches = checkApiTable();
+  const { cases, failures } = buildCases();
+  mismatches.push(...failures);
+  const verdicts = reserializeWithKafka(cases);
+  const vectors: Vector[] = [];
+  const disagreeing: Case[] = [];
+  cases.forEach((c, i) => {
+    const verdict = verdicts[i]!;
+    if (verdict.ok && verdict.hex === c.hex)
+      vectors.push({ kind: c.kind, apiKey: c.apiKey, version: c.version, hex: c.hex });
+    else disagreeing.push(c);
+  });
+  if (disagreeing.length > 0) {
+    const described = reserializeWithKafka(disagreeing, true);
+    disagreeing.forEach((c, i) => {
+      mismatches.push(explain(c, described[i]!));
+    });
+  }
+
+  const covered = new Set(vectors.map((v) => `${v.kind} ${v.apiKey} ${v.version}`));
+  const uncovered = cases.filter((c) => !covered.has(`${c.kind} ${c.apiKey} ${c.version}`));
+  const uncoveredNames = [...new Set(uncovered.map((c) => describeCase(c)))];
+
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(
+    `${cases.length} cases, ${vectors.length} agree with kafka-clients ${KAFKA_CLIENTS_VERSION} (${seconds} s)`,
+  );
+  if (mismatches.length > 0) {
+    console.error(`\n${mismatches.length} MISMATCHES between our codec and Kafka's Java classes:`);
+    for (const m of mismatches) {
+      console.error(
+        `\n- ${m.what}\n  ours:  ${m.ours}\n  kafka: ${m.kafka}${m.detail ? `\n  ${m.detail}` : ""}`,
+      );
+    }
+    console.error(
+      `\n(${mismatches.length} mismatches; ${uncoveredNames.length} message versions without a vector)`,
+    );
+    if (uncoveredNames.length > 0) console.error(`without a vector: ${uncoveredNames.join(", ")}`);
+  }
+  if (!options["dry-run"]) {
+    const path = vectorFilePath(KAFKA_CLIENTS_VERSION);
+    const bytes = writeVectors(path, vectors);
+    console.log(`wrote ${vectors.length} vectors to ${path} (${(bytes / 1024).toFixed(1)} KiB)`);
+  }
+  if (mismatches.length > 0 && !options["allow-mismatch"]) process.exitCode = 1;
+}
+
+function explain(c: Case, verdict: RefereeVerdict): Mismatch {
+  const what = `${describeCase(c)} seed ${c.seed}`;
+  const ourMessage = `our message: ${jsonOf(c.message)}`;
+  if (!verdict.ok) return { what, ours: c.hex, kafka: `rejected: ${verdict.error}`, detail: ourMessage };
+  const offset = firstDifference(c.hex, verdict.hex);
+  return {
+    what: `${what}: bytes differ from offset ${offset} (ours ${c.hex.length / 2} B, kafka ${verdict.hex.length / 2} B)`,
+    ours: c.hex,
+    kafka: verdict.hex,
+    detail: `kafka read: ${verdict.description ?? ""}\n  ${ourMessage}`,
+  };
+}
+
+main();

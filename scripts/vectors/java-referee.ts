@@ -1,0 +1,102 @@
+// Runs the Java referee in tools/java/vectors: Kafka's own generated message classes parse each
+// case and re-serialize it. Builds the jar with Maven when it is missing or older than its sources.
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+export const KAFKA_CLIENTS_VERSION = "4.4.0";
+
+export type VectorKind = "request" | "response" | "requestHeader" | "responseHeader";
+
+export interface RefereeCase {
+  kind: VectorKind;
+  apiKey: number;
+  version: number;
+  hex: string;
+}
+
+export type RefereeVerdict = { ok: true; hex: string; description?: string } | { ok: false; error: string };
+
+export interface JavaApiVersions {
+  apiKey: number;
+  name: string;
+  minVersion: number;
+  maxVersion: number;
+}
+
+const projectDir = resolve(import.meta.dirname, "../../tools/java/vectors");
+const jarPath = join(projectDir, "target/kafka-protocol-vectors.jar");
+
+function newestSourceMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSourceMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+export function ensureRefereeJar(): string {
+  const sourcesMtime = Math.max(
+    statSync(join(projectDir, "pom.xml")).mtimeMs,
+    newestSourceMtime(join(projectDir, "src")),
+  );
+  if (existsSync(jarPath) && statSync(jarPath).mtimeMs >= sourcesMtime) return jarPath;
+  const build = spawnSync("mvn", ["-q", "-B", "-Dstyle.color=never", "package"], {
+    cwd: projectDir,
+    stdio: "inherit",
+    timeout: 540_000,
+  });
+  if (build.status !== 0 || !existsSync(jarPath)) {
+    throw new Error(`Maven build of ${projectDir} failed (exit ${build.status ?? build.signal})`);
+  }
+  return jarPath;
+}
+
+function runJava(args: string[], input: string): string {
+  const jar = ensureRefereeJar();
+  const result = spawnSync("java", ["-Xmx512m", "-XX:+UseSerialGC", "-jar", jar, ...args], {
+    input,
+    encoding: "utf8",
+    maxBuffer: 1 << 30,
+    timeout: 300_000,
+  });
+  if (result.status !== 0) {
+    throw new Error(`Java referee exited with ${result.status ?? result.signal}: ${result.stderr}`);
+  }
+  return result.stdout;
+}
+
+/** Sends every case to the Java referee in one process; verdicts come back in input order. */
+export function reserializeWithKafka(cases: readonly RefereeCase[], describe = false): RefereeVerdict[] {
+  const input = cases.map((c) => `${c.kind} ${c.apiKey} ${c.version} ${c.hex}\n`).join("");
+  const lines = runJava(describe ? ["--describe"] : [], input).split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  if (lines.length !== cases.length) {
+    throw new Error(`Java referee answered ${lines.length} lines for ${cases.length} cases`);
+  }
+  return lines.map((line): RefereeVerdict => {
+    if (line.startsWith("ERROR ")) return { ok: false, error: line.slice("ERROR ".length) };
+    const tab = line.indexOf("\t");
+    const fields = (tab < 0 ? line : line.slice(0, tab)).split(" ");
+    const verdict: RefereeVerdict = { ok: true, hex: fields[3] ?? "" };
+    if (tab >= 0) verdict.description = line.slice(tab + 1);
+    return verdict;
+  });
+}
+
+/** The API table of kafka-clients' ApiMessageType (versions include unstable ones). */
+export function kafkaApiVersions(): JavaApiVersions[] {
+  return runJava(["--versions"], "")
+    .trim()
+    .split("\n")
+    .map((line) => {
+      const [apiKey, name, minVersion, maxVersion] = line.split(" ");
+      return {
+        apiKey: Number(apiKey),
+        name: name!,
+        minVersion: Number(minVersion),
+        maxVersion: Number(maxVersion),
+      };
+    });
+}

@@ -1,0 +1,109 @@
+// Byte compatibility with Kafka's Java implementation: every checked-in vector is a message as
+// kafka-clients serialized it; our codec must decode all of it and re-encode the identical bytes.
+// Regenerate with `npm run vectors` (see test/vectors/README.md).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { KAFKA_CLIENTS_VERSION } from "../../../../scripts/vectors/java-referee.ts";
+import { readVectors, type Vector, vectorFilePath } from "../../../../scripts/vectors/vector-file.ts";
+import {
+  API_KEYS,
+  decodeRequestHeader,
+  decodeResponseHeader,
+  encodeRequestHeader,
+  encodeResponseHeader,
+  REQUEST_CODECS,
+  RESPONSE_CODECS,
+} from "../../../../src/protocol/generated/index.ts";
+import { Reader } from "../../../../src/protocol/primitives/reader.ts";
+import { Writer } from "../../../../src/protocol/primitives/writer.ts";
+
+const vectors = readVectors(vectorFilePath(KAFKA_CLIENTS_VERSION));
+
+function label(v: Vector): string {
+  const name = API_KEYS.find((api) => api.apiKey === v.apiKey)?.name ?? "?";
+  return v.kind.endsWith("Header")
+    ? `${v.kind} v${v.version}`
+    : `${name}(${v.apiKey}) ${v.kind} v${v.version}`;
+}
+
+function roundTrip(v: Vector, bytes: Buffer, w: Writer): Buffer {
+  const r = new Reader(bytes);
+  switch (v.kind) {
+    case "request": {
+      const codec = REQUEST_CODECS[v.apiKey];
+      assert.ok(codec, `no request codec for API key ${v.apiKey}`);
+      codec.encode(w, v.version, codec.decode(r, v.version));
+      break;
+    }
+    case "response": {
+      const codec = RESPONSE_CODECS[v.apiKey];
+      assert.ok(codec, `no response codec for API key ${v.apiKey}`);
+      codec.encode(w, v.version, codec.decode(r, v.version));
+      break;
+    }
+    case "requestHeader":
+      encodeRequestHeader(w, v.version, decodeRequestHeader(r, v.version));
+      break;
+    case "responseHeader":
+      encodeResponseHeader(w, v.version, decodeResponseHeader(r, v.version));
+      break;
+  }
+  assert.equal(r.remaining(), 0, `${label(v)}: ${r.remaining()} bytes left after decoding`);
+  return w.finish();
+}
+
+test(`vectors from kafka-clients ${KAFKA_CLIENTS_VERSION} decode and re-encode byte for byte`, () => {
+  const w = new Writer();
+  const failures: string[] = [];
+  for (const v of vectors) {
+    const bytes = Buffer.from(v.hex, "hex");
+    try {
+      const again = roundTrip(v, bytes, w);
+      if (!again.equals(bytes)) {
+        failures.push(`${label(v)}: re-encoded ${again.toString("hex")}\n  kafka bytes  ${v.hex}`);
+      }
+    } catch (error) {
+      failures.push(
+        `${label(v)}: ${error instanceof Error ? error.message : String(error)}\n  kafka bytes ${v.hex}`,
+      );
+    }
+  }
+  assert.deepEqual(
+    failures,
+    [],
+    `${failures.length} of ${vectors.length} vectors differ:\n${failures.join("\n")}`,
+  );
+});
+
+test("every API version has a request and a response vector", () => {
+  const covered = new Set(vectors.map((v) => `${v.kind} ${v.apiKey} ${v.version}`));
+  const missing: string[] = [];
+  for (const api of API_KEYS) {
+    for (let version = api.minVersion; version <= api.maxVersion; version++) {
+      for (const kind of ["request", "response"] as const) {
+        if (!covered.has(`${kind} ${api.apiKey} ${version}`)) missing.push(`${api.name} ${kind} v${version}`);
+      }
+    }
+  }
+  assert.deepEqual(missing, [], `no vector for: ${missing.join(", ")}`);
+  for (const name of ["ShareGroupHeartbeat", "ShareFetch", "StreamsGroupHeartbeat", "StreamsGroupDescribe"]) {
+    assert.ok(
+      API_KEYS.some((api) => api.name === name),
+      `${name} missing from API_KEYS`,
+    );
+  }
+});
+
+test("request headers v1-v2 and response headers v0-v1 have vectors", () => {
+  for (const [kind, versions] of [
+    ["requestHeader", [1, 2]],
+    ["responseHeader", [0, 1]],
+  ] as const) {
+    for (const version of versions) {
+      assert.ok(
+        vectors.some((v) => v.kind === kind && v.version === version),
+        `no ${kind} v${version} vector`,
+      );
+    }
+  }
+});
