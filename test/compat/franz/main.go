@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -438,6 +439,10 @@ func describeGroup(ctx context.Context, opts options) error {
 	if !ok {
 		return fmt.Errorf("group %s not described", opts.group)
 	}
+	if errors.Is(lag.DescribeErr, kerr.GroupIDNotFound) {
+		// DescribeGroups knows only classic groups; KIP-848 groups answer ConsumerGroupDescribe.
+		return describeConsumerGroup(ctx, admin, opts.group)
+	}
 	if err := lag.Error(); err != nil {
 		return err
 	}
@@ -449,26 +454,84 @@ func describeGroup(ctx context.Context, opts options) error {
 				partitions = append(partitions, t.Partitions...)
 			}
 		}
-		sort.Slice(partitions, func(i, j int) bool { return partitions[i] < partitions[j] })
-		members = append(members, object{"client_id": m.ClientID, "partitions": partitions})
+		members = append(members, memberJSON(m.ClientID, partitions))
 	}
 	partitions := []object{}
+	total := int64(0)
 	for _, l := range lag.Lag.Sorted() {
-		entry := object{"topic": l.Topic, "partition": l.Partition, "committed": l.Commit.At, "end": l.End.Offset, "lag": l.Lag}
-		if l.Err != nil {
-			entry["error"] = l.Err.Error()
+		if l.Commit.At < 0 {
+			continue // never committed: no lag to report, as Kafka's tools show it
 		}
-		partitions = append(partitions, entry)
+		if l.Err != nil {
+			return fmt.Errorf("lag of %s[%d]: %w", l.Topic, l.Partition, l.Err)
+		}
+		partitions = append(partitions, object{"topic": l.Topic, "partition": l.Partition, "committed": l.Commit.At, "end": l.End.Offset, "lag": l.Lag})
+		total += l.Lag
 	}
-	emit(object{
-		"group":       lag.Group,
-		"state":       lag.State,
-		"coordinator": object{"id": lag.Coordinator.NodeID, "host": lag.Coordinator.Host, "port": lag.Coordinator.Port},
+	emit(groupJSON(lag.Group, lag.State, lag.Coordinator, members, partitions, total))
+	return nil
+}
+
+func describeConsumerGroup(ctx context.Context, admin *kadm.Client, group string) error {
+	described, err := admin.DescribeConsumerGroups(ctx, group)
+	if err != nil {
+		return err
+	}
+	description, ok := described[group]
+	if !ok {
+		return fmt.Errorf("group %s not described", group)
+	}
+	if description.Err != nil {
+		return description.Err
+	}
+	members := []object{}
+	for _, m := range description.Members {
+		partitions := []int32{}
+		m.Assignment.Each(func(_ string, p int32) { partitions = append(partitions, p) })
+		members = append(members, memberJSON(m.ClientID, partitions))
+	}
+	committed, err := admin.FetchOffsets(ctx, group)
+	if err != nil {
+		return err
+	}
+	if err := committed.Error(); err != nil {
+		return err
+	}
+	ends, err := admin.ListEndOffsets(ctx, committed.Offsets().TopicsSet().Topics()...)
+	if err != nil {
+		return err
+	}
+	partitions := []object{}
+	total := int64(0)
+	for _, o := range committed.Sorted() {
+		if o.At < 0 {
+			continue
+		}
+		end, ok := ends.Lookup(o.Topic, o.Partition)
+		if !ok || end.Err != nil {
+			return fmt.Errorf("end offset of %s[%d]: %v", o.Topic, o.Partition, end.Err)
+		}
+		partitions = append(partitions, object{"topic": o.Topic, "partition": o.Partition, "committed": o.At, "end": end.Offset, "lag": end.Offset - o.At})
+		total += end.Offset - o.At
+	}
+	emit(groupJSON(group, description.State, description.Coordinator, members, partitions, total))
+	return nil
+}
+
+func memberJSON(clientID string, partitions []int32) object {
+	sort.Slice(partitions, func(i, j int) bool { return partitions[i] < partitions[j] })
+	return object{"client_id": clientID, "partitions": partitions}
+}
+
+func groupJSON(group, state string, coordinator kadm.BrokerDetail, members, partitions []object, totalLag int64) object {
+	return object{
+		"group":       group,
+		"state":       state,
+		"coordinator": object{"id": coordinator.NodeID, "host": coordinator.Host, "port": coordinator.Port},
 		"members":     members,
 		"partitions":  partitions,
-		"total_lag":   lag.Lag.Total(),
-	})
-	return nil
+		"total_lag":   totalLag,
+	}
 }
 
 func deleteGroup(ctx context.Context, opts options) error {

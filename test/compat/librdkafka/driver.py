@@ -232,7 +232,11 @@ def cmd_member(args):
                     continue
                 emit({"event": "error", "error": str(msg.error())})
                 continue
-            consumer.commit(message=msg, asynchronous=False)
+            try:
+                consumer.commit(message=msg, asynchronous=False)
+            except KafkaException as error:
+                emit({"event": "error", "error": f"commit: {error}"})
+                continue
             emit({"event": "record", **message_json(msg)})
     finally:
         consumer.close()
