@@ -2,9 +2,8 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type ClusterInfo, start, stop, tool } from "../../../scripts/kafka/cluster.ts";
 import {
   COMPRESSION_NAMES,
   inspectLz4Frame,
@@ -14,6 +13,7 @@ import {
   XERIAL_MAGIC,
 } from "../../../src/records/index.ts";
 import { consoleProducerLine, NULL_MARKER, sampleRecords } from "../../fixtures/records/sample-records.ts";
+import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 import { storedBatches, storedRecords } from "./stored-batches.ts";
 
 /** Enough records for several xerial chunks (32 KiB) and lz4 blocks (64 KiB) in one batch. */
@@ -23,23 +23,20 @@ const writeFixtures = process.env.KPP_WRITE_FIXTURES === "1";
 const here = dirname(fileURLToPath(import.meta.url));
 const hasConfluentKafka = spawnSync("python3", ["-c", "import confluent_kafka"]).status === 0;
 
-async function createTopic(cluster: ClusterInfo, topic: string): Promise<void> {
-  const result = await tool(
-    "kafka-topics",
-    [
-      "--create",
-      "--topic",
-      topic,
-      "--partitions",
-      "1",
-      "--replication-factor",
-      "1",
-      "--config",
-      "compression.type=producer",
-    ],
-    { dir: cluster.dir, timeoutMs: 60_000 },
-  );
-  assert.equal(result.exitCode, 0, result.stderr);
+async function createTopic(kafka: KafkaTestCluster, prefix: string): Promise<string> {
+  const topic = kafka.uniqueTopic(prefix);
+  await kafka.toolOk("kafka-topics", [
+    "--create",
+    "--topic",
+    topic,
+    "--partitions",
+    "1",
+    "--replication-factor",
+    "1",
+    "--config",
+    "compression.type=producer",
+  ]);
+  return topic;
 }
 
 /** What the stored codec framing looks like, for the report in the test name and assertions. */
@@ -78,22 +75,18 @@ function checkStored(producer: string, codec: string, batches: RecordBatchView[]
 }
 
 describe("batches stored from real producers decode to the records sent", { timeout: 600_000 }, () => {
-  let cluster: ClusterInfo;
+  let cluster: KafkaTestCluster;
   const expected = sampleRecords(RECORD_COUNT);
 
   before(async () => {
-    cluster = await start({ brokers: 1, version: "4", timeoutMs: 180_000 });
-  });
-  after(async () => {
-    if (cluster) await stop(cluster.dir);
+    cluster = await useKafkaCluster();
   });
 
   for (const codec of COMPRESSION_NAMES) {
     test(`Java producer (ConsoleProducer), ${codec}`, { timeout: 180_000 }, async () => {
-      const topic = `records-java-${codec}`;
-      await createTopic(cluster, topic);
+      const topic = await createTopic(cluster, `records-java-${codec}`);
       const input = `${expected.map(consoleProducerLine).join("\n")}\n`;
-      const result = await tool(
+      await cluster.toolOk(
         "kafka-console-producer",
         [
           "--topic",
@@ -111,9 +104,8 @@ describe("batches stored from real producers decode to the records sent", { time
           "--property",
           `null.marker=${NULL_MARKER}`,
         ],
-        { dir: cluster.dir, input, timeoutMs: 120_000 },
+        { input, timeoutMs: 120_000 },
       );
-      assert.equal(result.exitCode, 0, result.stderr);
       const batches = storedBatches(cluster.dir, topic);
       checkStored("java", codec, batches);
       if (codec === "snappy") {
@@ -135,8 +127,7 @@ describe("batches stored from real producers decode to the records sent", { time
       timeout: 180_000,
       skip: !hasConfluentKafka && "pip install confluent-kafka",
     }, async () => {
-      const topic = `records-librdkafka-${codec}`;
-      await createTopic(cluster, topic);
+      const topic = await createTopic(cluster, `records-librdkafka-${codec}`);
       const run = spawnSync(
         "python3",
         [join(here, "librdkafka_produce.py"), cluster.bootstrap, topic, codec, String(RECORD_COUNT)],
