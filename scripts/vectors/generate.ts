@@ -19,7 +19,14 @@ import {
   RESPONSE_CODECS,
 } from "../../src/protocol/generated/index.ts";
 import { Writer } from "../../src/protocol/primitives/writer.ts";
-import { randomMessage, randomMessageByName, seededRng } from "../../src/protocol/testing/random-message.ts";
+import type { MessageSchema } from "../../src/protocol/schema-types.ts";
+import {
+  messageSchema,
+  messageSchemaByName,
+  type RandomMessageOptions,
+  randomMessageOf,
+  seededRng,
+} from "../../src/protocol/testing/random-message.ts";
 import {
   KAFKA_CLIENTS_VERSION,
   kafkaApiVersions,
@@ -27,6 +34,7 @@ import {
   type RefereeVerdict,
   reserializeWithKafka,
 } from "./java-referee.ts";
+import { stretchMessage } from "./stretch.ts";
 import { type Vector, vectorFilePath, writeVectors } from "./vector-file.ts";
 
 // Request header v0 (ControlledShutdown v0 only) is outside kafka-clients 4.x's RequestHeaderData, whose
@@ -34,8 +42,23 @@ import { type Vector, vectorFilePath, writeVectors } from "./vector-file.ts";
 const REQUEST_HEADER_VERSIONS = [1, 2];
 const RESPONSE_HEADER_VERSIONS = [0, 1];
 
+/** Instance i of a message version uses profile i % PROFILES.length. */
+const PROFILES: ReadonlyArray<{ name: string; options: RandomMessageOptions; stretch: boolean }> = [
+  { name: "default", options: {}, stretch: false },
+  { name: "full", options: { nullProbability: 0, unknownTaggedProbability: 0 }, stretch: false },
+  {
+    name: "sparse",
+    options: { nullProbability: 1, maxArrayLength: 0, unknownTaggedProbability: 0 },
+    stretch: false,
+  },
+  { name: "tagged", options: { unknownTaggedProbability: 1, nullProbability: 0.1 }, stretch: false },
+  { name: "long", options: { nullProbability: 0.1 }, stretch: true },
+  { name: "long-tagged", options: { nullProbability: 0, unknownTaggedProbability: 1 }, stretch: true },
+];
+
 interface Case extends RefereeCase {
   seed: number;
+  profile: string;
   message: unknown;
 }
 
@@ -48,7 +71,7 @@ interface Mismatch {
 
 const { values: options } = parseArgs({
   options: {
-    count: { type: "string", default: "3" },
+    count: { type: "string", default: String(PROFILES.length) },
     seed: { type: "string", default: "20261122" },
     "allow-mismatch": { type: "boolean", default: false },
     "dry-run": { type: "boolean", default: false },
@@ -78,24 +101,23 @@ function encodeCase(kind: RefereeCase["kind"], apiKey: number, version: number, 
 function buildCases(): { cases: Case[]; failures: Mismatch[] } {
   const cases: Case[] = [];
   const failures: Mismatch[] = [];
-  const add = (
-    kind: RefereeCase["kind"],
-    apiKey: number,
-    version: number,
-    make: (seed: number) => unknown,
-  ) => {
+  const add = (kind: RefereeCase["kind"], apiKey: number, version: number, schema: MessageSchema) => {
     for (let index = 0; index < count; index++) {
       const seed = caseSeed(kind, apiKey, version, index);
-      let message: unknown;
+      const profile = PROFILES[index % PROFILES.length]!;
+      let message: Record<string, unknown> | undefined;
       try {
-        message = make(seed);
-        cases.push({ kind, apiKey, version, seed, message, hex: encodeCase(kind, apiKey, version, message) });
+        const rng = seededRng(seed);
+        message = randomMessageOf(schema, version, rng, profile.options);
+        if (profile.stretch) message = stretchMessage(schema, version, message, rng);
+        const hex = encodeCase(kind, apiKey, version, message);
+        cases.push({ kind, apiKey, version, seed, profile: profile.name, message, hex });
       } catch (error) {
         failures.push({
-          what: `${describeCase({ kind, apiKey, version })} seed ${seed}`,
+          what: `${describeCase({ kind, apiKey, version })} seed ${seed} (${profile.name})`,
           ours: "(our encoder threw)",
           kafka: "",
-          detail: String(error instanceof Error ? (error.stack ?? error.message) : error),
+          detail: `${error instanceof Error ? (error.stack ?? error.message) : error}\n  our message: ${jsonOf(message)}`,
         });
       }
     }
@@ -103,19 +125,15 @@ function buildCases(): { cases: Case[]; failures: Mismatch[] } {
   for (const api of API_KEYS) {
     for (let version = api.minVersion; version <= api.maxVersion; version++) {
       for (const kind of ["request", "response"] as const) {
-        add(kind, api.apiKey, version, (seed) => randomMessage(api.apiKey, kind, version, seededRng(seed)));
+        add(kind, api.apiKey, version, messageSchema(api.apiKey, kind));
       }
     }
   }
   for (const version of REQUEST_HEADER_VERSIONS) {
-    add("requestHeader", 0, version, (seed) =>
-      randomMessageByName("RequestHeader", version, seededRng(seed)),
-    );
+    add("requestHeader", 0, version, messageSchemaByName("RequestHeader"));
   }
   for (const version of RESPONSE_HEADER_VERSIONS) {
-    add("responseHeader", 0, version, (seed) =>
-      randomMessageByName("ResponseHeader", version, seededRng(seed)),
-    );
+    add("responseHeader", 0, version, messageSchemaByName("ResponseHeader"));
   }
   return { cases, failures };
 }
@@ -218,7 +236,7 @@ function main(): void {
 }
 
 function explain(c: Case, verdict: RefereeVerdict): Mismatch {
-  const what = `${describeCase(c)} seed ${c.seed}`;
+  const what = `${describeCase(c)} seed ${c.seed} (${c.profile})`;
   const ourMessage = `our message: ${jsonOf(c.message)}`;
   if (!verdict.ok) return { what, ours: c.hex, kafka: `rejected: ${verdict.error}`, detail: ourMessage };
   const offset = firstDifference(c.hex, verdict.hex);
