@@ -70,7 +70,7 @@ function benchCodecs(): void {
   );
 }
 
-console.log(`node ${process.versions.node}, budget ${budgetMs} ms per measurement`);
+console.log(`node ${process.versions.node}, best call of ${budgetMs} ms of calls per measurement`);
 benchCrc();
 benchCodecs();
 await benchProtocol(TOTAL_BYTES, RECORD_SIZE, budgetMs);
