@@ -46,6 +46,8 @@ export class GroupMember {
   readonly received: ReceivedRecord[] = [];
   assignment: number[] = [];
   readonly assignments: number[][] = [];
+  /** Crashes KafkaJS recovered from by restarting the consumer. */
+  crashes = 0;
   private crashed: Error | undefined;
 
   constructor(kafka: Kafka, name: string, config: ConsumerConfig) {
@@ -57,7 +59,8 @@ export class GroupMember {
       this.assignments.push(this.assignment);
     });
     this.consumer.on(this.consumer.events.CRASH, (event) => {
-      this.crashed = event.payload.error;
+      this.crashes++;
+      if (!event.payload.restart) this.crashed = event.payload.error;
     });
   }
 
