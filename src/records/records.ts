@@ -113,6 +113,9 @@ function readRecord(cursor: Cursor): KafkaRecord {
   const value = readBytes(cursor, "value");
   const headerCount = readVarint(cursor, "headers");
   if (headerCount < 0) throw new RecordBatchError("headers", `negative count ${headerCount}`);
+  if (headerCount > (cursor.end - cursor.pos) / 2) {
+    throw new RecordBatchError("headers", `count ${headerCount} cannot fit in the record`);
+  }
   const headers: RecordHeader[] = new Array(headerCount);
   for (let index = 0; index < headerCount; index++) {
     try {
