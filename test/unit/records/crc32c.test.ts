@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { crc32c, crc32cImplementation, crc32cJs } from "../../../src/records/crc32c.ts";
@@ -32,6 +33,18 @@ describe("crc32c", () => {
       );
     });
   }
+
+  test("falls back to the JS implementation when the native one is unavailable", () => {
+    const module = new URL("../../../src/records/crc32c.ts", import.meta.url).href;
+    const script = `import { crc32c, crc32cImplementation } from ${JSON.stringify(module)};
+      console.log(crc32cImplementation, crc32c(Buffer.from("123456789")).toString(16));`;
+    const output = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+      env: { ...process.env, KPP_CRC32C_IMPL: "js" },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.equal(output.trim(), "js e3069283");
+  });
 
   test("js agrees with native on random data of every alignment", () => {
     fc.assert(
