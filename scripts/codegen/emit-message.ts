@@ -374,30 +374,35 @@ export class MessageEmitter {
   #simpleReadExpr(f: FieldSpec, versions: Versions, structFlex: string): string | null {
     const t = f.type;
     if (t.kind !== "primitive") return null;
-    const nullable = versionCondition(f.nullableVersions, versions);
     const flex = this.#flexExpr(f, versions, structFlex);
+    const [nullableFlex, nullableClassic] = this.#nullableBySerialization(f, versions);
+    const names =
+      t.name === "string"
+        ? ["compactNullableString", "compactString", "nullableString", "string"]
+        : ["compactNullableBytes", "compactBytes", "nullableBytes", "bytes"];
     switch (t.name) {
       case "string":
-        return choose(
-          flex,
-          choose(nullable, "r.compactNullableString()", "r.compactString()"),
-          choose(nullable, "r.nullableString()", "r.string()"),
-        );
       case "bytes":
-        return choose(
-          flex,
-          choose(nullable, "r.compactNullableBytes()", "r.compactBytes()"),
-          choose(nullable, "r.nullableBytes()", "r.bytes()"),
-        );
       case "records":
         return choose(
           flex,
-          choose(nullable, "r.compactNullableBytes()", "r.compactBytes()"),
-          choose(nullable, "r.nullableBytes()", "r.bytes()"),
+          choose(nullableFlex, `r.${names[0]}()`, `r.${names[1]}()`),
+          choose(nullableClassic, `r.${names[2]}()`, `r.${names[3]}()`),
         );
       default:
         return `r.${t.name}()`;
     }
+  }
+
+  /** The nullable condition within the flexible versions and within the classic versions of `versions`. */
+  #nullableBySerialization(f: FieldSpec, versions: Versions): [string, string] {
+    const flexible = f.flexibleVersions ?? this.#m.flexibleVersions;
+    const flexVersions = intersect(versions, flexible);
+    const classicVersions = subtract(versions, flexible);
+    return [
+      versionCondition(f.nullableVersions, flexVersions),
+      versionCondition(f.nullableVersions, classicVersions),
+    ];
   }
 
   /** Statements that read field `f` into `local` at `versions` (where it is present). */
@@ -557,16 +562,27 @@ export class MessageEmitter {
     const flex = this.#flexExpr(f, versions, structFlex);
     if (t.kind === "primitive") {
       const cast = (ts: string) => (typeNullable ? `${expr} as ${ts}` : expr);
+      const nullableBy = this.#nullableBySerialization(f, versions);
       switch (t.name) {
         case "string":
-          code.line(
-            `${pickCall(flex, nullable, "w", ["compactNullableString", "compactString", "nullableString", "string"], expr, cast("string"))};`,
+          emitPick(
+            code,
+            flex,
+            nullableBy,
+            ["compactNullableString", "compactString", "nullableString", "string"],
+            expr,
+            cast("string"),
           );
           return;
         case "bytes":
         case "records":
-          code.line(
-            `${pickCall(flex, nullable, "w", ["compactNullableBytes", "compactBytes", "nullableBytes", "bytes"], expr, cast("Buffer"))};`,
+          emitPick(
+            code,
+            flex,
+            nullableBy,
+            ["compactNullableBytes", "compactBytes", "nullableBytes", "bytes"],
+            expr,
+            cast("Buffer"),
           );
           return;
         default:
@@ -618,16 +634,15 @@ export class MessageEmitter {
     code.open("{");
     code.line(`const a = ${expr};`);
     if (typeNullable) {
-      const nullMarker = choose(flex, "w.unsignedVarint(0)", "w.int32(-1)");
       if (nullable === "false") code.line("if (a === null) throw nullNotAllowed();");
       else {
         code.open("if (a === null) {");
         if (nullable !== "true") code.line(`if (${not(nullable)}) throw nullNotAllowed();`);
-        code.line(nullMarkerStatement(nullMarker));
+        emitChoice(code, flex, "w.unsignedVarint(0);", "w.int32(-1);");
         code.reopen("} else {");
       }
     }
-    code.line(`${choose(flex, "w.compactArrayLength(a.length)", "w.arrayLength(a.length)")};`);
+    emitChoice(code, flex, "w.compactArrayLength(a.length);", "w.arrayLength(a.length);");
     const writeElement = this.#elementWriteStatement(element, flex, "a[i]");
     code.line("let i = 0;");
     code.open("try {");
@@ -792,36 +807,41 @@ export class MessageEmitter {
   }
 }
 
-function nullMarkerStatement(expr: string): string {
-  if (expr.startsWith("(")) {
-    const m = /^\((.*) \? (.*) : (.*)\)$/.exec(expr)!;
-    return `if (${m[1]}) ${m[2]}; else ${m[3]};`;
+/** Emits one of two statements by a condition, folding constant conditions. */
+function emitChoice(code: Code, condition: string, whenTrue: string, whenFalse: string): void {
+  if (condition === "true") code.line(whenTrue);
+  else if (condition === "false") code.line(whenFalse);
+  else {
+    code.line(`if (${condition}) ${whenTrue}`);
+    code.line(`else ${whenFalse}`);
   }
-  return `${expr};`;
 }
 
 /**
- * A call of one of four writer methods, chosen by the flexible and nullable conditions:
+ * Emits a call of one of four writer methods, chosen by the flexible and nullable conditions:
  * names = [compact nullable, compact, classic nullable, classic].
  */
-function pickCall(
+function emitPick(
+  code: Code,
   flex: string,
-  nullable: string,
-  target: string,
+  [nullableFlex, nullableClassic]: [string, string],
   names: [string, string, string, string],
   expr: string,
   castExpr: string,
-): string {
+): void {
   const call = (isFlex: boolean, isNullable: boolean) =>
-    `${target}.${names[(isFlex ? 0 : 2) + (isNullable ? 0 : 1)]}(${isNullable ? expr : castExpr})`;
-  const byNullable = (isFlex: boolean) => {
-    if (nullable === "true") return call(isFlex, true);
-    if (nullable === "false") return call(isFlex, false);
-    return `(${nullable} ? ${call(isFlex, true)} : ${call(isFlex, false)})`;
-  };
-  if (flex === "true") return byNullable(true);
-  if (flex === "false") return byNullable(false);
-  return `(${flex} ? ${byNullable(true)} : ${byNullable(false)})`;
+    `w.${names[(isFlex ? 0 : 2) + (isNullable ? 0 : 1)]}(${isNullable ? expr : castExpr});`;
+  const byNullable = (isFlex: boolean) =>
+    emitChoice(code, isFlex ? nullableFlex : nullableClassic, call(isFlex, true), call(isFlex, false));
+  if (flex === "true" || flex === "false") {
+    byNullable(flex === "true");
+    return;
+  }
+  code.open(`if (${flex}) {`);
+  byNullable(true);
+  code.reopen("} else {");
+  byNullable(false);
+  code.close();
 }
 
 function capitalize(s: string): string {

@@ -68,13 +68,21 @@ function writeAddOffsetsToTxnRequest(w: Writer, v: number, m: AddOffsetsToTxnReq
   let f = "";
   try {
     f = "transactionalId";
-    (flex ? w.compactString(m.transactionalId) : w.string(m.transactionalId));
+    if (flex) {
+      w.compactString(m.transactionalId);
+    } else {
+      w.string(m.transactionalId);
+    }
     f = "producerId";
     w.int64(m.producerId);
     f = "producerEpoch";
     w.int16(m.producerEpoch);
     f = "groupId";
-    (flex ? w.compactString(m.groupId) : w.string(m.groupId));
+    if (flex) {
+      w.compactString(m.groupId);
+    } else {
+      w.string(m.groupId);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);

@@ -147,7 +147,11 @@ function writeAddPartitionsToTxnRequest(w: Writer, v: number, m: AddPartitionsTo
     if (!(v >= 4) && (m.transactions !== undefined && (m.transactions === null || m.transactions.length !== 0))) throw nonDefaultAtVersion(v);
     f = "v3AndBelowTransactionalId";
     if (v <= 3) {
-      (flex ? w.compactString(m.v3AndBelowTransactionalId) : w.string(m.v3AndBelowTransactionalId));
+      if (flex) {
+        w.compactString(m.v3AndBelowTransactionalId);
+      } else {
+        w.string(m.v3AndBelowTransactionalId);
+      }
     }
     if (!(v <= 3) && (m.v3AndBelowTransactionalId !== undefined && m.v3AndBelowTransactionalId !== "")) throw nonDefaultAtVersion(v);
     f = "v3AndBelowProducerId";
@@ -164,7 +168,8 @@ function writeAddPartitionsToTxnRequest(w: Writer, v: number, m: AddPartitionsTo
     if (v <= 3) {
       {
         const a = m.v3AndBelowTopics;
-        (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+        if (flex) w.compactArrayLength(a.length);
+        else w.arrayLength(a.length);
         let i = 0;
         try {
           for (; i < a.length; i++) writeAddPartitionsToTxnTopic(w, v, a[i]);
@@ -219,11 +224,16 @@ function writeAddPartitionsToTxnTopic(w: Writer, v: number, m: AddPartitionsToTx
   let f = "";
   try {
     f = "name";
-    (flex ? w.compactString(m.name) : w.string(m.name));
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) w.int32(a[i]);

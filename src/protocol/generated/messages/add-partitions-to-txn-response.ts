@@ -153,7 +153,8 @@ function writeAddPartitionsToTxnResponse(w: Writer, v: number, m: AddPartitionsT
     if (v <= 3) {
       {
         const a = m.resultsByTopicV3AndBelow;
-        (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+        if (flex) w.compactArrayLength(a.length);
+        else w.arrayLength(a.length);
         let i = 0;
         try {
           for (; i < a.length; i++) writeAddPartitionsToTxnTopicResult(w, v, a[i]);
@@ -213,11 +214,16 @@ function writeAddPartitionsToTxnTopicResult(w: Writer, v: number, m: AddPartitio
   let f = "";
   try {
     f = "name";
-    (flex ? w.compactString(m.name) : w.string(m.name));
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
     f = "resultsByPartition";
     {
       const a = m.resultsByPartition;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeAddPartitionsToTxnPartitionResult(w, v, a[i]);

@@ -103,7 +103,8 @@ function writeAlterClientQuotasRequest(w: Writer, v: number, m: AlterClientQuota
     f = "entries";
     {
       const a = m.entries;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeEntryData(w, v, a[i]);
@@ -148,9 +149,17 @@ function writeEntityData(w: Writer, v: number, m: EntityData): void {
   let f = "";
   try {
     f = "entityType";
-    (flex ? w.compactString(m.entityType) : w.string(m.entityType));
+    if (flex) {
+      w.compactString(m.entityType);
+    } else {
+      w.string(m.entityType);
+    }
     f = "entityName";
-    (flex ? w.compactNullableString(m.entityName) : w.nullableString(m.entityName));
+    if (flex) {
+      w.compactNullableString(m.entityName);
+    } else {
+      w.nullableString(m.entityName);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);
@@ -188,7 +197,11 @@ function writeOpData(w: Writer, v: number, m: OpData): void {
   let f = "";
   try {
     f = "key";
-    (flex ? w.compactString(m.key) : w.string(m.key));
+    if (flex) {
+      w.compactString(m.key);
+    } else {
+      w.string(m.key);
+    }
     f = "value";
     w.float64(m.value);
     f = "remove";
@@ -260,7 +273,8 @@ function writeEntryData(w: Writer, v: number, m: EntryData): void {
     f = "entity";
     {
       const a = m.entity;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeEntityData(w, v, a[i]);
@@ -271,7 +285,8 @@ function writeEntryData(w: Writer, v: number, m: EntryData): void {
     f = "ops";
     {
       const a = m.ops;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeOpData(w, v, a[i]);

@@ -97,7 +97,8 @@ function writeAlterClientQuotasResponse(w: Writer, v: number, m: AlterClientQuot
     f = "entries";
     {
       const a = m.entries;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeEntryData(w, v, a[i]);
@@ -140,9 +141,17 @@ function writeEntityData(w: Writer, v: number, m: EntityData): void {
   let f = "";
   try {
     f = "entityType";
-    (flex ? w.compactString(m.entityType) : w.string(m.entityType));
+    if (flex) {
+      w.compactString(m.entityType);
+    } else {
+      w.string(m.entityType);
+    }
     f = "entityName";
-    (flex ? w.compactNullableString(m.entityName) : w.nullableString(m.entityName));
+    if (flex) {
+      w.compactNullableString(m.entityName);
+    } else {
+      w.nullableString(m.entityName);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);
@@ -197,11 +206,16 @@ function writeEntryData(w: Writer, v: number, m: EntryData): void {
     f = "errorCode";
     w.int16(m.errorCode);
     f = "errorMessage";
-    (flex ? w.compactNullableString(m.errorMessage) : w.nullableString(m.errorMessage));
+    if (flex) {
+      w.compactNullableString(m.errorMessage);
+    } else {
+      w.nullableString(m.errorMessage);
+    }
     f = "entity";
     {
       const a = m.entity;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeEntityData(w, v, a[i]);

@@ -95,7 +95,8 @@ function writeAlterConfigsRequest(w: Writer, v: number, m: AlterConfigsRequest):
     f = "resources";
     {
       const a = m.resources;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeAlterConfigsResource(w, v, a[i]);
@@ -140,9 +141,17 @@ function writeAlterableConfig(w: Writer, v: number, m: AlterableConfig): void {
   let f = "";
   try {
     f = "name";
-    (flex ? w.compactString(m.name) : w.string(m.name));
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
     f = "value";
-    (flex ? w.compactNullableString(m.value) : w.nullableString(m.value));
+    if (flex) {
+      w.compactNullableString(m.value);
+    } else {
+      w.nullableString(m.value);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);
@@ -197,11 +206,16 @@ function writeAlterConfigsResource(w: Writer, v: number, m: AlterConfigsResource
     f = "resourceType";
     w.int8(m.resourceType);
     f = "resourceName";
-    (flex ? w.compactString(m.resourceName) : w.string(m.resourceName));
+    if (flex) {
+      w.compactString(m.resourceName);
+    } else {
+      w.string(m.resourceName);
+    }
     f = "configs";
     {
       const a = m.configs;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeAlterableConfig(w, v, a[i]);

@@ -91,7 +91,8 @@ function writeAlterConfigsResponse(w: Writer, v: number, m: AlterConfigsResponse
     f = "responses";
     {
       const a = m.responses;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeAlterConfigsResourceResponse(w, v, a[i]);
@@ -140,11 +141,19 @@ function writeAlterConfigsResourceResponse(w: Writer, v: number, m: AlterConfigs
     f = "errorCode";
     w.int16(m.errorCode);
     f = "errorMessage";
-    (flex ? w.compactNullableString(m.errorMessage) : w.nullableString(m.errorMessage));
+    if (flex) {
+      w.compactNullableString(m.errorMessage);
+    } else {
+      w.nullableString(m.errorMessage);
+    }
     f = "resourceType";
     w.int8(m.resourceType);
     f = "resourceName";
-    (flex ? w.compactString(m.resourceName) : w.string(m.resourceName));
+    if (flex) {
+      w.compactString(m.resourceName);
+    } else {
+      w.string(m.resourceName);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);

@@ -89,7 +89,8 @@ function writeAlterReplicaLogDirsRequest(w: Writer, v: number, m: AlterReplicaLo
     f = "dirs";
     {
       const a = m.dirs;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeAlterReplicaLogDir(w, v, a[i]);
@@ -142,11 +143,16 @@ function writeAlterReplicaLogDirTopic(w: Writer, v: number, m: AlterReplicaLogDi
   let f = "";
   try {
     f = "name";
-    (flex ? w.compactString(m.name) : w.string(m.name));
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) w.int32(a[i]);
@@ -204,11 +210,16 @@ function writeAlterReplicaLogDir(w: Writer, v: number, m: AlterReplicaLogDir): v
   let f = "";
   try {
     f = "path";
-    (flex ? w.compactString(m.path) : w.string(m.path));
+    if (flex) {
+      w.compactString(m.path);
+    } else {
+      w.string(m.path);
+    }
     f = "topics";
     {
       const a = m.topics;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeAlterReplicaLogDirTopic(w, v, a[i]);

@@ -95,7 +95,8 @@ function writeAlterReplicaLogDirsResponse(w: Writer, v: number, m: AlterReplicaL
     f = "results";
     {
       const a = m.results;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeAlterReplicaLogDirTopicResult(w, v, a[i]);
@@ -191,11 +192,16 @@ function writeAlterReplicaLogDirTopicResult(w: Writer, v: number, m: AlterReplic
   let f = "";
   try {
     f = "topicName";
-    (flex ? w.compactString(m.topicName) : w.string(m.topicName));
+    if (flex) {
+      w.compactString(m.topicName);
+    } else {
+      w.string(m.topicName);
+    }
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeAlterReplicaLogDirPartitionResult(w, v, a[i]);

@@ -192,7 +192,8 @@ function writeApiVersionsResponse(w: Writer, v: number, m: ApiVersionsResponse):
     f = "apiKeys";
     {
       const a = m.apiKeys;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeApiVersion(w, v, a[i]);

@@ -132,7 +132,11 @@ function writeBeginQuorumEpochRequest(w: Writer, v: number, m: BeginQuorumEpochR
   let f = "";
   try {
     f = "clusterId";
-    (flex ? w.compactNullableString(m.clusterId) : w.nullableString(m.clusterId));
+    if (flex) {
+      w.compactNullableString(m.clusterId);
+    } else {
+      w.nullableString(m.clusterId);
+    }
     f = "voterId";
     if (v >= 1) {
       w.int32(m.voterId);
@@ -140,7 +144,8 @@ function writeBeginQuorumEpochRequest(w: Writer, v: number, m: BeginQuorumEpochR
     f = "topics";
     {
       const a = m.topics;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeTopicData(w, v, a[i]);
@@ -259,11 +264,16 @@ function writeTopicData(w: Writer, v: number, m: TopicData): void {
   let f = "";
   try {
     f = "topicName";
-    (flex ? w.compactString(m.topicName) : w.string(m.topicName));
+    if (flex) {
+      w.compactString(m.topicName);
+    } else {
+      w.string(m.topicName);
+    }
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writePartitionData(w, v, a[i]);

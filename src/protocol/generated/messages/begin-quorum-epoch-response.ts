@@ -141,7 +141,8 @@ function writeBeginQuorumEpochResponse(w: Writer, v: number, m: BeginQuorumEpoch
     f = "topics";
     {
       const a = m.topics;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeTopicData(w, v, a[i]);
@@ -275,11 +276,16 @@ function writeTopicData(w: Writer, v: number, m: TopicData): void {
   let f = "";
   try {
     f = "topicName";
-    (flex ? w.compactString(m.topicName) : w.string(m.topicName));
+    if (flex) {
+      w.compactString(m.topicName);
+    } else {
+      w.string(m.topicName);
+    }
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writePartitionData(w, v, a[i]);

@@ -91,7 +91,8 @@ function writeCreateAclsRequest(w: Writer, v: number, m: CreateAclsRequest): voi
     f = "creations";
     {
       const a = m.creations;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeAclCreation(w, v, a[i]);
@@ -146,13 +147,25 @@ function writeAclCreation(w: Writer, v: number, m: AclCreation): void {
     f = "resourceType";
     w.int8(m.resourceType);
     f = "resourceName";
-    (flex ? w.compactString(m.resourceName) : w.string(m.resourceName));
+    if (flex) {
+      w.compactString(m.resourceName);
+    } else {
+      w.string(m.resourceName);
+    }
     f = "resourcePatternType";
     w.int8(m.resourcePatternType);
     f = "principal";
-    (flex ? w.compactString(m.principal) : w.string(m.principal));
+    if (flex) {
+      w.compactString(m.principal);
+    } else {
+      w.string(m.principal);
+    }
     f = "host";
-    (flex ? w.compactString(m.host) : w.string(m.host));
+    if (flex) {
+      w.compactString(m.host);
+    } else {
+      w.string(m.host);
+    }
     f = "operation";
     w.int8(m.operation);
     f = "permissionType";

@@ -87,7 +87,8 @@ function writeCreateAclsResponse(w: Writer, v: number, m: CreateAclsResponse): v
     f = "results";
     {
       const a = m.results;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeAclCreationResult(w, v, a[i]);
@@ -132,7 +133,11 @@ function writeAclCreationResult(w: Writer, v: number, m: AclCreationResult): voi
     f = "errorCode";
     w.int16(m.errorCode);
     f = "errorMessage";
-    (flex ? w.compactNullableString(m.errorMessage) : w.nullableString(m.errorMessage));
+    if (flex) {
+      w.compactNullableString(m.errorMessage);
+    } else {
+      w.nullableString(m.errorMessage);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);

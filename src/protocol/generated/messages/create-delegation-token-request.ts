@@ -103,7 +103,8 @@ function writeCreateDelegationTokenRequest(w: Writer, v: number, m: CreateDelega
     f = "renewers";
     {
       const a = m.renewers;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeCreatableRenewers(w, v, a[i]);
@@ -148,9 +149,17 @@ function writeCreatableRenewers(w: Writer, v: number, m: CreatableRenewers): voi
   let f = "";
   try {
     f = "principalType";
-    (flex ? w.compactString(m.principalType) : w.string(m.principalType));
+    if (flex) {
+      w.compactString(m.principalType);
+    } else {
+      w.string(m.principalType);
+    }
     f = "principalName";
-    (flex ? w.compactString(m.principalName) : w.string(m.principalName));
+    if (flex) {
+      w.compactString(m.principalName);
+    } else {
+      w.string(m.principalName);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);

@@ -98,9 +98,17 @@ function writeCreateDelegationTokenResponse(w: Writer, v: number, m: CreateDeleg
     f = "errorCode";
     w.int16(m.errorCode);
     f = "principalType";
-    (flex ? w.compactString(m.principalType) : w.string(m.principalType));
+    if (flex) {
+      w.compactString(m.principalType);
+    } else {
+      w.string(m.principalType);
+    }
     f = "principalName";
-    (flex ? w.compactString(m.principalName) : w.string(m.principalName));
+    if (flex) {
+      w.compactString(m.principalName);
+    } else {
+      w.string(m.principalName);
+    }
     f = "tokenRequesterPrincipalType";
     if (v >= 3) {
       w.compactString(m.tokenRequesterPrincipalType);
@@ -118,9 +126,17 @@ function writeCreateDelegationTokenResponse(w: Writer, v: number, m: CreateDeleg
     f = "maxTimestampMs";
     w.int64(m.maxTimestampMs);
     f = "tokenId";
-    (flex ? w.compactString(m.tokenId) : w.string(m.tokenId));
+    if (flex) {
+      w.compactString(m.tokenId);
+    } else {
+      w.string(m.tokenId);
+    }
     f = "hmac";
-    (flex ? w.compactBytes(m.hmac) : w.bytes(m.hmac));
+    if (flex) {
+      w.compactBytes(m.hmac);
+    } else {
+      w.bytes(m.hmac);
+    }
     f = "throttleTimeMs";
     w.int32(m.throttleTimeMs);
     if (flex) {

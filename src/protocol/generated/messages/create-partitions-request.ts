@@ -97,7 +97,8 @@ function writeCreatePartitionsRequest(w: Writer, v: number, m: CreatePartitionsR
     f = "topics";
     {
       const a = m.topics;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeCreatePartitionsTopic(w, v, a[i]);
@@ -154,7 +155,8 @@ function writeCreatePartitionsAssignment(w: Writer, v: number, m: CreatePartitio
     f = "brokerIds";
     {
       const a = m.brokerIds;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) w.int32(a[i]);
@@ -214,16 +216,22 @@ function writeCreatePartitionsTopic(w: Writer, v: number, m: CreatePartitionsTop
   let f = "";
   try {
     f = "name";
-    (flex ? w.compactString(m.name) : w.string(m.name));
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
     f = "count";
     w.int32(m.count);
     f = "assignments";
     {
       const a = m.assignments;
       if (a === null) {
-        if (flex) w.unsignedVarint(0); else w.int32(-1);
+        if (flex) w.unsignedVarint(0);
+        else w.int32(-1);
       } else {
-        (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+        if (flex) w.compactArrayLength(a.length);
+        else w.arrayLength(a.length);
         let i = 0;
         try {
           for (; i < a.length; i++) writeCreatePartitionsAssignment(w, v, a[i]);

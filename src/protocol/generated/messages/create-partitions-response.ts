@@ -89,7 +89,8 @@ function writeCreatePartitionsResponse(w: Writer, v: number, m: CreatePartitions
     f = "results";
     {
       const a = m.results;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeCreatePartitionsTopicResult(w, v, a[i]);
@@ -134,11 +135,19 @@ function writeCreatePartitionsTopicResult(w: Writer, v: number, m: CreatePartiti
   let f = "";
   try {
     f = "name";
-    (flex ? w.compactString(m.name) : w.string(m.name));
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
     f = "errorCode";
     w.int16(m.errorCode);
     f = "errorMessage";
-    (flex ? w.compactNullableString(m.errorMessage) : w.nullableString(m.errorMessage));
+    if (flex) {
+      w.compactNullableString(m.errorMessage);
+    } else {
+      w.nullableString(m.errorMessage);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);

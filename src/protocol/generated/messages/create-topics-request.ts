@@ -111,7 +111,8 @@ function writeCreateTopicsRequest(w: Writer, v: number, m: CreateTopicsRequest):
     f = "topics";
     {
       const a = m.topics;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeCreatableTopic(w, v, a[i]);
@@ -172,7 +173,8 @@ function writeCreatableReplicaAssignment(w: Writer, v: number, m: CreatableRepli
     f = "brokerIds";
     {
       const a = m.brokerIds;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) w.int32(a[i]);
@@ -215,9 +217,17 @@ function writeCreatableTopicConfig(w: Writer, v: number, m: CreatableTopicConfig
   let f = "";
   try {
     f = "name";
-    (flex ? w.compactString(m.name) : w.string(m.name));
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
     f = "value";
-    (flex ? w.compactNullableString(m.value) : w.nullableString(m.value));
+    if (flex) {
+      w.compactNullableString(m.value);
+    } else {
+      w.nullableString(m.value);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);
@@ -289,7 +299,11 @@ function writeCreatableTopic(w: Writer, v: number, m: CreatableTopic): void {
   let f = "";
   try {
     f = "name";
-    (flex ? w.compactString(m.name) : w.string(m.name));
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
     f = "numPartitions";
     w.int32(m.numPartitions);
     f = "replicationFactor";
@@ -297,7 +311,8 @@ function writeCreatableTopic(w: Writer, v: number, m: CreatableTopic): void {
     f = "assignments";
     {
       const a = m.assignments;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeCreatableReplicaAssignment(w, v, a[i]);
@@ -308,7 +323,8 @@ function writeCreatableTopic(w: Writer, v: number, m: CreatableTopic): void {
     f = "configs";
     {
       const a = m.configs;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeCreatableTopicConfig(w, v, a[i]);

@@ -113,7 +113,8 @@ function writeCreateTopicsResponse(w: Writer, v: number, m: CreateTopicsResponse
     f = "topics";
     {
       const a = m.topics;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeCreatableTopicResult(w, v, a[i]);
@@ -243,7 +244,11 @@ function writeCreatableTopicResult(w: Writer, v: number, m: CreatableTopicResult
   let f = "";
   try {
     f = "name";
-    (flex ? w.compactString(m.name) : w.string(m.name));
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
     f = "topicId";
     if (v >= 7) {
       w.uuid(m.topicId);
@@ -251,7 +256,11 @@ function writeCreatableTopicResult(w: Writer, v: number, m: CreatableTopicResult
     f = "errorCode";
     w.int16(m.errorCode);
     f = "errorMessage";
-    (flex ? w.compactNullableString(m.errorMessage) : w.nullableString(m.errorMessage));
+    if (flex) {
+      w.compactNullableString(m.errorMessage);
+    } else {
+      w.nullableString(m.errorMessage);
+    }
     f = "numPartitions";
     if (v >= 5) {
       w.int32(m.numPartitions);

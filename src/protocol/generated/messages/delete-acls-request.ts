@@ -91,7 +91,8 @@ function writeDeleteAclsRequest(w: Writer, v: number, m: DeleteAclsRequest): voi
     f = "filters";
     {
       const a = m.filters;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDeleteAclsFilter(w, v, a[i]);
@@ -146,13 +147,25 @@ function writeDeleteAclsFilter(w: Writer, v: number, m: DeleteAclsFilter): void 
     f = "resourceTypeFilter";
     w.int8(m.resourceTypeFilter);
     f = "resourceNameFilter";
-    (flex ? w.compactNullableString(m.resourceNameFilter) : w.nullableString(m.resourceNameFilter));
+    if (flex) {
+      w.compactNullableString(m.resourceNameFilter);
+    } else {
+      w.nullableString(m.resourceNameFilter);
+    }
     f = "patternTypeFilter";
     w.int8(m.patternTypeFilter);
     f = "principalFilter";
-    (flex ? w.compactNullableString(m.principalFilter) : w.nullableString(m.principalFilter));
+    if (flex) {
+      w.compactNullableString(m.principalFilter);
+    } else {
+      w.nullableString(m.principalFilter);
+    }
     f = "hostFilter";
-    (flex ? w.compactNullableString(m.hostFilter) : w.nullableString(m.hostFilter));
+    if (flex) {
+      w.compactNullableString(m.hostFilter);
+    } else {
+      w.nullableString(m.hostFilter);
+    }
     f = "operation";
     w.int8(m.operation);
     f = "permissionType";

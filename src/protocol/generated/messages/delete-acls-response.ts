@@ -111,7 +111,8 @@ function writeDeleteAclsResponse(w: Writer, v: number, m: DeleteAclsResponse): v
     f = "filterResults";
     {
       const a = m.filterResults;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDeleteAclsFilterResult(w, v, a[i]);
@@ -170,17 +171,33 @@ function writeDeleteAclsMatchingAcl(w: Writer, v: number, m: DeleteAclsMatchingA
     f = "errorCode";
     w.int16(m.errorCode);
     f = "errorMessage";
-    (flex ? w.compactNullableString(m.errorMessage) : w.nullableString(m.errorMessage));
+    if (flex) {
+      w.compactNullableString(m.errorMessage);
+    } else {
+      w.nullableString(m.errorMessage);
+    }
     f = "resourceType";
     w.int8(m.resourceType);
     f = "resourceName";
-    (flex ? w.compactString(m.resourceName) : w.string(m.resourceName));
+    if (flex) {
+      w.compactString(m.resourceName);
+    } else {
+      w.string(m.resourceName);
+    }
     f = "patternType";
     w.int8(m.patternType);
     f = "principal";
-    (flex ? w.compactString(m.principal) : w.string(m.principal));
+    if (flex) {
+      w.compactString(m.principal);
+    } else {
+      w.string(m.principal);
+    }
     f = "host";
-    (flex ? w.compactString(m.host) : w.string(m.host));
+    if (flex) {
+      w.compactString(m.host);
+    } else {
+      w.string(m.host);
+    }
     f = "operation";
     w.int8(m.operation);
     f = "permissionType";
@@ -239,11 +256,16 @@ function writeDeleteAclsFilterResult(w: Writer, v: number, m: DeleteAclsFilterRe
     f = "errorCode";
     w.int16(m.errorCode);
     f = "errorMessage";
-    (flex ? w.compactNullableString(m.errorMessage) : w.nullableString(m.errorMessage));
+    if (flex) {
+      w.compactNullableString(m.errorMessage);
+    } else {
+      w.nullableString(m.errorMessage);
+    }
     f = "matchingAcls";
     {
       const a = m.matchingAcls;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDeleteAclsMatchingAcl(w, v, a[i]);

@@ -73,7 +73,8 @@ function writeDeleteGroupsRequest(w: Writer, v: number, m: DeleteGroupsRequest):
     f = "groupsNames";
     {
       const a = m.groupsNames;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) if (flex) w.compactString(a[i]); else w.string(a[i]);

@@ -89,7 +89,8 @@ function writeDeleteGroupsResponse(w: Writer, v: number, m: DeleteGroupsResponse
     f = "results";
     {
       const a = m.results;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDeletableGroupResult(w, v, a[i]);
@@ -134,7 +135,11 @@ function writeDeletableGroupResult(w: Writer, v: number, m: DeletableGroupResult
   let f = "";
   try {
     f = "groupId";
-    (flex ? w.compactString(m.groupId) : w.string(m.groupId));
+    if (flex) {
+      w.compactString(m.groupId);
+    } else {
+      w.string(m.groupId);
+    }
     f = "errorCode";
     w.int16(m.errorCode);
     f = "errorMessage";

@@ -93,7 +93,8 @@ function writeDeleteRecordsRequest(w: Writer, v: number, m: DeleteRecordsRequest
     f = "topics";
     {
       const a = m.topics;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDeleteRecordsTopic(w, v, a[i]);
@@ -191,11 +192,16 @@ function writeDeleteRecordsTopic(w: Writer, v: number, m: DeleteRecordsTopic): v
   let f = "";
   try {
     f = "name";
-    (flex ? w.compactString(m.name) : w.string(m.name));
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDeleteRecordsPartition(w, v, a[i]);

@@ -97,7 +97,8 @@ function writeDeleteRecordsResponse(w: Writer, v: number, m: DeleteRecordsRespon
     f = "topics";
     {
       const a = m.topics;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDeleteRecordsTopicResult(w, v, a[i]);
@@ -197,11 +198,16 @@ function writeDeleteRecordsTopicResult(w: Writer, v: number, m: DeleteRecordsTop
   let f = "";
   try {
     f = "name";
-    (flex ? w.compactString(m.name) : w.string(m.name));
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDeleteRecordsPartitionResult(w, v, a[i]);

@@ -127,7 +127,8 @@ function writeDeleteTopicsRequest(w: Writer, v: number, m: DeleteTopicsRequest):
     if (v <= 5) {
       {
         const a = m.topicNames;
-        (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+        if (flex) w.compactArrayLength(a.length);
+        else w.arrayLength(a.length);
         let i = 0;
         try {
           for (; i < a.length; i++) if (flex) w.compactString(a[i]); else w.string(a[i]);

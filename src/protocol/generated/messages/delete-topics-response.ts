@@ -91,7 +91,8 @@ function writeDeleteTopicsResponse(w: Writer, v: number, m: DeleteTopicsResponse
     f = "responses";
     {
       const a = m.responses;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDeletableTopicResult(w, v, a[i]);
@@ -115,7 +116,7 @@ function readDeletableTopicResult(r: Reader, v: number): DeletableTopicResult {
   let f = "";
   try {
     f = "name";
-    const _name: string | null = (flex ? (v >= 6 ? r.compactNullableString() : r.compactString()) : (v >= 6 ? r.nullableString() : r.string()));
+    const _name: string | null = (flex ? (v >= 6 ? r.compactNullableString() : r.compactString()) : r.string());
     f = "topicId";
     const _topicId: string = (v >= 6 ? r.uuid() : "00000000000000000000000000000000");
     f = "errorCode";
@@ -138,7 +139,12 @@ function writeDeletableTopicResult(w: Writer, v: number, m: DeletableTopicResult
   let f = "";
   try {
     f = "name";
-    (flex ? (v >= 6 ? w.compactNullableString(m.name) : w.compactString(m.name as string)) : (v >= 6 ? w.nullableString(m.name) : w.string(m.name as string)));
+    if (flex) {
+      if (v >= 6) w.compactNullableString(m.name);
+      else w.compactString(m.name as string);
+    } else {
+      w.string(m.name as string);
+    }
     f = "topicId";
     if (v >= 6) {
       w.uuid(m.topicId);

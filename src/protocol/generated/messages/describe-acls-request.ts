@@ -82,13 +82,25 @@ function writeDescribeAclsRequest(w: Writer, v: number, m: DescribeAclsRequest):
     f = "resourceTypeFilter";
     w.int8(m.resourceTypeFilter);
     f = "resourceNameFilter";
-    (flex ? w.compactNullableString(m.resourceNameFilter) : w.nullableString(m.resourceNameFilter));
+    if (flex) {
+      w.compactNullableString(m.resourceNameFilter);
+    } else {
+      w.nullableString(m.resourceNameFilter);
+    }
     f = "patternTypeFilter";
     w.int8(m.patternTypeFilter);
     f = "principalFilter";
-    (flex ? w.compactNullableString(m.principalFilter) : w.nullableString(m.principalFilter));
+    if (flex) {
+      w.compactNullableString(m.principalFilter);
+    } else {
+      w.nullableString(m.principalFilter);
+    }
     f = "hostFilter";
-    (flex ? w.compactNullableString(m.hostFilter) : w.nullableString(m.hostFilter));
+    if (flex) {
+      w.compactNullableString(m.hostFilter);
+    } else {
+      w.nullableString(m.hostFilter);
+    }
     f = "operation";
     w.int8(m.operation);
     f = "permissionType";

@@ -111,11 +111,16 @@ function writeDescribeAclsResponse(w: Writer, v: number, m: DescribeAclsResponse
     f = "errorCode";
     w.int16(m.errorCode);
     f = "errorMessage";
-    (flex ? w.compactNullableString(m.errorMessage) : w.nullableString(m.errorMessage));
+    if (flex) {
+      w.compactNullableString(m.errorMessage);
+    } else {
+      w.nullableString(m.errorMessage);
+    }
     f = "resources";
     {
       const a = m.resources;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDescribeAclsResource(w, v, a[i]);
@@ -162,9 +167,17 @@ function writeAclDescription(w: Writer, v: number, m: AclDescription): void {
   let f = "";
   try {
     f = "principal";
-    (flex ? w.compactString(m.principal) : w.string(m.principal));
+    if (flex) {
+      w.compactString(m.principal);
+    } else {
+      w.string(m.principal);
+    }
     f = "host";
-    (flex ? w.compactString(m.host) : w.string(m.host));
+    if (flex) {
+      w.compactString(m.host);
+    } else {
+      w.string(m.host);
+    }
     f = "operation";
     w.int8(m.operation);
     f = "permissionType";
@@ -225,13 +238,18 @@ function writeDescribeAclsResource(w: Writer, v: number, m: DescribeAclsResource
     f = "resourceType";
     w.int8(m.resourceType);
     f = "resourceName";
-    (flex ? w.compactString(m.resourceName) : w.string(m.resourceName));
+    if (flex) {
+      w.compactString(m.resourceName);
+    } else {
+      w.string(m.resourceName);
+    }
     f = "patternType";
     w.int8(m.patternType);
     f = "acls";
     {
       const a = m.acls;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeAclDescription(w, v, a[i]);

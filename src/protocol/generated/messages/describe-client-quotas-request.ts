@@ -87,7 +87,8 @@ function writeDescribeClientQuotasRequest(w: Writer, v: number, m: DescribeClien
     f = "components";
     {
       const a = m.components;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeComponentData(w, v, a[i]);
@@ -134,11 +135,19 @@ function writeComponentData(w: Writer, v: number, m: ComponentData): void {
   let f = "";
   try {
     f = "entityType";
-    (flex ? w.compactString(m.entityType) : w.string(m.entityType));
+    if (flex) {
+      w.compactString(m.entityType);
+    } else {
+      w.string(m.entityType);
+    }
     f = "matchType";
     w.int8(m.matchType);
     f = "match";
-    (flex ? w.compactNullableString(m.match) : w.nullableString(m.match));
+    if (flex) {
+      w.compactNullableString(m.match);
+    } else {
+      w.nullableString(m.match);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);

@@ -111,14 +111,20 @@ function writeDescribeClientQuotasResponse(w: Writer, v: number, m: DescribeClie
     f = "errorCode";
     w.int16(m.errorCode);
     f = "errorMessage";
-    (flex ? w.compactNullableString(m.errorMessage) : w.nullableString(m.errorMessage));
+    if (flex) {
+      w.compactNullableString(m.errorMessage);
+    } else {
+      w.nullableString(m.errorMessage);
+    }
     f = "entries";
     {
       const a = m.entries;
       if (a === null) {
-        if (flex) w.unsignedVarint(0); else w.int32(-1);
+        if (flex) w.unsignedVarint(0);
+        else w.int32(-1);
       } else {
-        (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+        if (flex) w.compactArrayLength(a.length);
+        else w.arrayLength(a.length);
         let i = 0;
         try {
           for (; i < a.length; i++) writeEntryData(w, v, a[i]);
@@ -162,9 +168,17 @@ function writeEntityData(w: Writer, v: number, m: EntityData): void {
   let f = "";
   try {
     f = "entityType";
-    (flex ? w.compactString(m.entityType) : w.string(m.entityType));
+    if (flex) {
+      w.compactString(m.entityType);
+    } else {
+      w.string(m.entityType);
+    }
     f = "entityName";
-    (flex ? w.compactNullableString(m.entityName) : w.nullableString(m.entityName));
+    if (flex) {
+      w.compactNullableString(m.entityName);
+    } else {
+      w.nullableString(m.entityName);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);
@@ -200,7 +214,11 @@ function writeValueData(w: Writer, v: number, m: ValueData): void {
   let f = "";
   try {
     f = "key";
-    (flex ? w.compactString(m.key) : w.string(m.key));
+    if (flex) {
+      w.compactString(m.key);
+    } else {
+      w.string(m.key);
+    }
     f = "value";
     w.float64(m.value);
     if (flex) {
@@ -270,7 +288,8 @@ function writeEntryData(w: Writer, v: number, m: EntryData): void {
     f = "entity";
     {
       const a = m.entity;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeEntityData(w, v, a[i]);
@@ -281,7 +300,8 @@ function writeEntryData(w: Writer, v: number, m: EntryData): void {
     f = "values";
     {
       const a = m.values;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeValueData(w, v, a[i]);

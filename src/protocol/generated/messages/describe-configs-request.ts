@@ -91,7 +91,8 @@ function writeDescribeConfigsRequest(w: Writer, v: number, m: DescribeConfigsReq
     f = "resources";
     {
       const a = m.resources;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDescribeConfigsResource(w, v, a[i]);
@@ -160,14 +161,20 @@ function writeDescribeConfigsResource(w: Writer, v: number, m: DescribeConfigsRe
     f = "resourceType";
     w.int8(m.resourceType);
     f = "resourceName";
-    (flex ? w.compactString(m.resourceName) : w.string(m.resourceName));
+    if (flex) {
+      w.compactString(m.resourceName);
+    } else {
+      w.string(m.resourceName);
+    }
     f = "configurationKeys";
     {
       const a = m.configurationKeys;
       if (a === null) {
-        if (flex) w.unsignedVarint(0); else w.int32(-1);
+        if (flex) w.unsignedVarint(0);
+        else w.int32(-1);
       } else {
-        (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+        if (flex) w.compactArrayLength(a.length);
+        else w.arrayLength(a.length);
         let i = 0;
         try {
           for (; i < a.length; i++) if (flex) w.compactString(a[i]); else w.string(a[i]);

@@ -123,7 +123,8 @@ function writeDescribeConfigsResponse(w: Writer, v: number, m: DescribeConfigsRe
     f = "results";
     {
       const a = m.results;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDescribeConfigsResult(w, v, a[i]);
@@ -168,9 +169,17 @@ function writeDescribeConfigsSynonym(w: Writer, v: number, m: DescribeConfigsSyn
   let f = "";
   try {
     f = "name";
-    (flex ? w.compactString(m.name) : w.string(m.name));
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
     f = "value";
-    (flex ? w.compactNullableString(m.value) : w.nullableString(m.value));
+    if (flex) {
+      w.compactNullableString(m.value);
+    } else {
+      w.nullableString(m.value);
+    }
     f = "source";
     w.int8(m.source);
     if (flex) {
@@ -235,9 +244,17 @@ function writeDescribeConfigsResourceResult(w: Writer, v: number, m: DescribeCon
   let f = "";
   try {
     f = "name";
-    (flex ? w.compactString(m.name) : w.string(m.name));
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
     f = "value";
-    (flex ? w.compactNullableString(m.value) : w.nullableString(m.value));
+    if (flex) {
+      w.compactNullableString(m.value);
+    } else {
+      w.nullableString(m.value);
+    }
     f = "readOnly";
     w.bool(m.readOnly);
     f = "configSource";
@@ -247,7 +264,8 @@ function writeDescribeConfigsResourceResult(w: Writer, v: number, m: DescribeCon
     f = "synonyms";
     {
       const a = m.synonyms;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDescribeConfigsSynonym(w, v, a[i]);
@@ -261,7 +279,11 @@ function writeDescribeConfigsResourceResult(w: Writer, v: number, m: DescribeCon
     }
     f = "documentation";
     if (v >= 3) {
-      (flex ? w.compactNullableString(m.documentation) : w.nullableString(m.documentation));
+      if (flex) {
+        w.compactNullableString(m.documentation);
+      } else {
+        w.nullableString(m.documentation);
+      }
     }
     if (flex) {
       f = "(tagged fields)";
@@ -321,15 +343,24 @@ function writeDescribeConfigsResult(w: Writer, v: number, m: DescribeConfigsResu
     f = "errorCode";
     w.int16(m.errorCode);
     f = "errorMessage";
-    (flex ? w.compactNullableString(m.errorMessage) : w.nullableString(m.errorMessage));
+    if (flex) {
+      w.compactNullableString(m.errorMessage);
+    } else {
+      w.nullableString(m.errorMessage);
+    }
     f = "resourceType";
     w.int8(m.resourceType);
     f = "resourceName";
-    (flex ? w.compactString(m.resourceName) : w.string(m.resourceName));
+    if (flex) {
+      w.compactString(m.resourceName);
+    } else {
+      w.string(m.resourceName);
+    }
     f = "configs";
     {
       const a = m.configs;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDescribeConfigsResourceResult(w, v, a[i]);

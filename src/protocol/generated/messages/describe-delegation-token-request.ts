@@ -82,9 +82,11 @@ function writeDescribeDelegationTokenRequest(w: Writer, v: number, m: DescribeDe
     {
       const a = m.owners;
       if (a === null) {
-        if (flex) w.unsignedVarint(0); else w.int32(-1);
+        if (flex) w.unsignedVarint(0);
+        else w.int32(-1);
       } else {
-        (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+        if (flex) w.compactArrayLength(a.length);
+        else w.arrayLength(a.length);
         let i = 0;
         try {
           for (; i < a.length; i++) writeDescribeDelegationTokenOwner(w, v, a[i]);
@@ -128,9 +130,17 @@ function writeDescribeDelegationTokenOwner(w: Writer, v: number, m: DescribeDele
   let f = "";
   try {
     f = "principalType";
-    (flex ? w.compactString(m.principalType) : w.string(m.principalType));
+    if (flex) {
+      w.compactString(m.principalType);
+    } else {
+      w.string(m.principalType);
+    }
     f = "principalName";
-    (flex ? w.compactString(m.principalName) : w.string(m.principalName));
+    if (flex) {
+      w.compactString(m.principalName);
+    } else {
+      w.string(m.principalName);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);

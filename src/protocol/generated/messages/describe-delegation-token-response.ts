@@ -115,7 +115,8 @@ function writeDescribeDelegationTokenResponse(w: Writer, v: number, m: DescribeD
     f = "tokens";
     {
       const a = m.tokens;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDescribedDelegationToken(w, v, a[i]);
@@ -160,9 +161,17 @@ function writeDescribedDelegationTokenRenewer(w: Writer, v: number, m: Described
   let f = "";
   try {
     f = "principalType";
-    (flex ? w.compactString(m.principalType) : w.string(m.principalType));
+    if (flex) {
+      w.compactString(m.principalType);
+    } else {
+      w.string(m.principalType);
+    }
     f = "principalName";
-    (flex ? w.compactString(m.principalName) : w.string(m.principalName));
+    if (flex) {
+      w.compactString(m.principalName);
+    } else {
+      w.string(m.principalName);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);
@@ -229,9 +238,17 @@ function writeDescribedDelegationToken(w: Writer, v: number, m: DescribedDelegat
   let f = "";
   try {
     f = "principalType";
-    (flex ? w.compactString(m.principalType) : w.string(m.principalType));
+    if (flex) {
+      w.compactString(m.principalType);
+    } else {
+      w.string(m.principalType);
+    }
     f = "principalName";
-    (flex ? w.compactString(m.principalName) : w.string(m.principalName));
+    if (flex) {
+      w.compactString(m.principalName);
+    } else {
+      w.string(m.principalName);
+    }
     f = "tokenRequesterPrincipalType";
     if (v >= 3) {
       w.compactString(m.tokenRequesterPrincipalType);
@@ -249,13 +266,22 @@ function writeDescribedDelegationToken(w: Writer, v: number, m: DescribedDelegat
     f = "maxTimestamp";
     w.int64(m.maxTimestamp);
     f = "tokenId";
-    (flex ? w.compactString(m.tokenId) : w.string(m.tokenId));
+    if (flex) {
+      w.compactString(m.tokenId);
+    } else {
+      w.string(m.tokenId);
+    }
     f = "hmac";
-    (flex ? w.compactBytes(m.hmac) : w.bytes(m.hmac));
+    if (flex) {
+      w.compactBytes(m.hmac);
+    } else {
+      w.bytes(m.hmac);
+    }
     f = "renewers";
     {
       const a = m.renewers;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDescribedDelegationTokenRenewer(w, v, a[i]);

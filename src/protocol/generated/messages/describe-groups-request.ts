@@ -77,7 +77,8 @@ function writeDescribeGroupsRequest(w: Writer, v: number, m: DescribeGroupsReque
     f = "groups";
     {
       const a = m.groups;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) if (flex) w.compactString(a[i]); else w.string(a[i]);

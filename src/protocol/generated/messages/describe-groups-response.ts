@@ -117,7 +117,8 @@ function writeDescribeGroupsResponse(w: Writer, v: number, m: DescribeGroupsResp
     f = "groups";
     {
       const a = m.groups;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDescribedGroup(w, v, a[i]);
@@ -168,19 +169,43 @@ function writeDescribedGroupMember(w: Writer, v: number, m: DescribedGroupMember
   let f = "";
   try {
     f = "memberId";
-    (flex ? w.compactString(m.memberId) : w.string(m.memberId));
+    if (flex) {
+      w.compactString(m.memberId);
+    } else {
+      w.string(m.memberId);
+    }
     f = "groupInstanceId";
     if (v >= 4) {
-      (flex ? w.compactNullableString(m.groupInstanceId) : w.nullableString(m.groupInstanceId));
+      if (flex) {
+        w.compactNullableString(m.groupInstanceId);
+      } else {
+        w.nullableString(m.groupInstanceId);
+      }
     }
     f = "clientId";
-    (flex ? w.compactString(m.clientId) : w.string(m.clientId));
+    if (flex) {
+      w.compactString(m.clientId);
+    } else {
+      w.string(m.clientId);
+    }
     f = "clientHost";
-    (flex ? w.compactString(m.clientHost) : w.string(m.clientHost));
+    if (flex) {
+      w.compactString(m.clientHost);
+    } else {
+      w.string(m.clientHost);
+    }
     f = "memberMetadata";
-    (flex ? w.compactBytes(m.memberMetadata) : w.bytes(m.memberMetadata));
+    if (flex) {
+      w.compactBytes(m.memberMetadata);
+    } else {
+      w.bytes(m.memberMetadata);
+    }
     f = "memberAssignment";
-    (flex ? w.compactBytes(m.memberAssignment) : w.bytes(m.memberAssignment));
+    if (flex) {
+      w.compactBytes(m.memberAssignment);
+    } else {
+      w.bytes(m.memberAssignment);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);
@@ -250,17 +275,34 @@ function writeDescribedGroup(w: Writer, v: number, m: DescribedGroup): void {
     }
     if (!(v >= 6) && m.errorMessage != null) throw nonDefaultAtVersion(v);
     f = "groupId";
-    (flex ? w.compactString(m.groupId) : w.string(m.groupId));
+    if (flex) {
+      w.compactString(m.groupId);
+    } else {
+      w.string(m.groupId);
+    }
     f = "groupState";
-    (flex ? w.compactString(m.groupState) : w.string(m.groupState));
+    if (flex) {
+      w.compactString(m.groupState);
+    } else {
+      w.string(m.groupState);
+    }
     f = "protocolType";
-    (flex ? w.compactString(m.protocolType) : w.string(m.protocolType));
+    if (flex) {
+      w.compactString(m.protocolType);
+    } else {
+      w.string(m.protocolType);
+    }
     f = "protocolData";
-    (flex ? w.compactString(m.protocolData) : w.string(m.protocolData));
+    if (flex) {
+      w.compactString(m.protocolData);
+    } else {
+      w.string(m.protocolData);
+    }
     f = "members";
     {
       const a = m.members;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDescribedGroupMember(w, v, a[i]);

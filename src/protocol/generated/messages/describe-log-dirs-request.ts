@@ -82,9 +82,11 @@ function writeDescribeLogDirsRequest(w: Writer, v: number, m: DescribeLogDirsReq
     {
       const a = m.topics;
       if (a === null) {
-        if (flex) w.unsignedVarint(0); else w.int32(-1);
+        if (flex) w.unsignedVarint(0);
+        else w.int32(-1);
       } else {
-        (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+        if (flex) w.compactArrayLength(a.length);
+        else w.arrayLength(a.length);
         let i = 0;
         try {
           for (; i < a.length; i++) writeDescribableLogDirTopic(w, v, a[i]);
@@ -138,11 +140,16 @@ function writeDescribableLogDirTopic(w: Writer, v: number, m: DescribableLogDirT
   let f = "";
   try {
     f = "topic";
-    (flex ? w.compactString(m.topic) : w.string(m.topic));
+    if (flex) {
+      w.compactString(m.topic);
+    } else {
+      w.string(m.topic);
+    }
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) w.int32(a[i]);

@@ -123,7 +123,8 @@ function writeDescribeLogDirsResponse(w: Writer, v: number, m: DescribeLogDirsRe
     f = "results";
     {
       const a = m.results;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDescribeLogDirsResult(w, v, a[i]);
@@ -227,11 +228,16 @@ function writeDescribeLogDirsTopic(w: Writer, v: number, m: DescribeLogDirsTopic
   let f = "";
   try {
     f = "name";
-    (flex ? w.compactString(m.name) : w.string(m.name));
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDescribeLogDirsPartition(w, v, a[i]);
@@ -299,11 +305,16 @@ function writeDescribeLogDirsResult(w: Writer, v: number, m: DescribeLogDirsResu
     f = "errorCode";
     w.int16(m.errorCode);
     f = "logDir";
-    (flex ? w.compactString(m.logDir) : w.string(m.logDir));
+    if (flex) {
+      w.compactString(m.logDir);
+    } else {
+      w.string(m.logDir);
+    }
     f = "topics";
     {
       const a = m.topics;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeDescribeLogDirsTopic(w, v, a[i]);

@@ -95,9 +95,11 @@ function writeElectLeadersRequest(w: Writer, v: number, m: ElectLeadersRequest):
     {
       const a = m.topicPartitions;
       if (a === null) {
-        if (flex) w.unsignedVarint(0); else w.int32(-1);
+        if (flex) w.unsignedVarint(0);
+        else w.int32(-1);
       } else {
-        (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+        if (flex) w.compactArrayLength(a.length);
+        else w.arrayLength(a.length);
         let i = 0;
         try {
           for (; i < a.length; i++) writeTopicPartitions(w, v, a[i]);
@@ -153,11 +155,16 @@ function writeTopicPartitions(w: Writer, v: number, m: TopicPartitions): void {
   let f = "";
   try {
     f = "topic";
-    (flex ? w.compactString(m.topic) : w.string(m.topic));
+    if (flex) {
+      w.compactString(m.topic);
+    } else {
+      w.string(m.topic);
+    }
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) w.int32(a[i]);

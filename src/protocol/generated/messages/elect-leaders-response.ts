@@ -106,7 +106,8 @@ function writeElectLeadersResponse(w: Writer, v: number, m: ElectLeadersResponse
     f = "replicaElectionResults";
     {
       const a = m.replicaElectionResults;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeReplicaElectionResult(w, v, a[i]);
@@ -155,7 +156,11 @@ function writePartitionResult(w: Writer, v: number, m: PartitionResult): void {
     f = "errorCode";
     w.int16(m.errorCode);
     f = "errorMessage";
-    (flex ? w.compactNullableString(m.errorMessage) : w.nullableString(m.errorMessage));
+    if (flex) {
+      w.compactNullableString(m.errorMessage);
+    } else {
+      w.nullableString(m.errorMessage);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);
@@ -206,11 +211,16 @@ function writeReplicaElectionResult(w: Writer, v: number, m: ReplicaElectionResu
   let f = "";
   try {
     f = "topic";
-    (flex ? w.compactString(m.topic) : w.string(m.topic));
+    if (flex) {
+      w.compactString(m.topic);
+    } else {
+      w.string(m.topic);
+    }
     f = "partitionResult";
     {
       const a = m.partitionResult;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writePartitionResult(w, v, a[i]);

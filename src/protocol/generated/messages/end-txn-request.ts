@@ -68,7 +68,11 @@ function writeEndTxnRequest(w: Writer, v: number, m: EndTxnRequest): void {
   let f = "";
   try {
     f = "transactionalId";
-    (flex ? w.compactString(m.transactionalId) : w.string(m.transactionalId));
+    if (flex) {
+      w.compactString(m.transactionalId);
+    } else {
+      w.string(m.transactionalId);
+    }
     f = "producerId";
     w.int64(m.producerId);
     f = "producerEpoch";

@@ -60,7 +60,11 @@ function writeExpireDelegationTokenRequest(w: Writer, v: number, m: ExpireDelega
   let f = "";
   try {
     f = "hmac";
-    (flex ? w.compactBytes(m.hmac) : w.bytes(m.hmac));
+    if (flex) {
+      w.compactBytes(m.hmac);
+    } else {
+      w.bytes(m.hmac);
+    }
     f = "expiryTimePeriodMs";
     w.int64(m.expiryTimePeriodMs);
     if (flex) {

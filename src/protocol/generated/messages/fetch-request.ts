@@ -229,7 +229,8 @@ function writeFetchRequest(w: Writer, v: number, m: FetchRequest): void {
     f = "topics";
     {
       const a = m.topics;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeFetchTopic(w, v, a[i]);
@@ -241,7 +242,8 @@ function writeFetchRequest(w: Writer, v: number, m: FetchRequest): void {
     if (v >= 7) {
       {
         const a = m.forgottenTopicsData;
-        (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+        if (flex) w.compactArrayLength(a.length);
+        else w.arrayLength(a.length);
         let i = 0;
         try {
           for (; i < a.length; i++) writeForgottenTopic(w, v, a[i]);
@@ -253,7 +255,11 @@ function writeFetchRequest(w: Writer, v: number, m: FetchRequest): void {
     if (!(v >= 7) && (m.forgottenTopicsData !== undefined && (m.forgottenTopicsData === null || m.forgottenTopicsData.length !== 0))) throw nonDefaultAtVersion(v);
     f = "rackId";
     if (v >= 11) {
-      (flex ? w.compactString(m.rackId) : w.string(m.rackId));
+      if (flex) {
+        w.compactString(m.rackId);
+      } else {
+        w.string(m.rackId);
+      }
     }
     if (flex) {
       f = "(tagged fields)";
@@ -474,7 +480,11 @@ function writeFetchTopic(w: Writer, v: number, m: FetchTopic): void {
   try {
     f = "topic";
     if (v <= 12) {
-      (flex ? w.compactString(m.topic) : w.string(m.topic));
+      if (flex) {
+        w.compactString(m.topic);
+      } else {
+        w.string(m.topic);
+      }
     }
     f = "topicId";
     if (v >= 13) {
@@ -483,7 +493,8 @@ function writeFetchTopic(w: Writer, v: number, m: FetchTopic): void {
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeFetchPartition(w, v, a[i]);
@@ -539,7 +550,11 @@ function writeForgottenTopic(w: Writer, v: number, m: ForgottenTopic): void {
   try {
     f = "topic";
     if (v <= 12) {
-      (flex ? w.compactString(m.topic) : w.string(m.topic));
+      if (flex) {
+        w.compactString(m.topic);
+      } else {
+        w.string(m.topic);
+      }
     }
     f = "topicId";
     if (v >= 13) {
@@ -548,7 +563,8 @@ function writeForgottenTopic(w: Writer, v: number, m: ForgottenTopic): void {
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) w.int32(a[i]);

@@ -209,7 +209,8 @@ function writeFetchResponse(w: Writer, v: number, m: FetchResponse): void {
     f = "responses";
     {
       const a = m.responses;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeFetchableTopicResponse(w, v, a[i]);
@@ -492,9 +493,11 @@ function writePartitionData(w: Writer, v: number, m: PartitionData): void {
     {
       const a = m.abortedTransactions;
       if (a === null) {
-        if (flex) w.unsignedVarint(0); else w.int32(-1);
+        if (flex) w.unsignedVarint(0);
+        else w.int32(-1);
       } else {
-        (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+        if (flex) w.compactArrayLength(a.length);
+        else w.arrayLength(a.length);
         let i = 0;
         try {
           for (; i < a.length; i++) writeAbortedTransaction(w, v, a[i]);
@@ -509,7 +512,11 @@ function writePartitionData(w: Writer, v: number, m: PartitionData): void {
     }
     if (!(v >= 11) && (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1)) throw nonDefaultAtVersion(v);
     f = "records";
-    (flex ? w.compactNullableBytes(m.records) : w.nullableBytes(m.records));
+    if (flex) {
+      w.compactNullableBytes(m.records);
+    } else {
+      w.nullableBytes(m.records);
+    }
     if (flex) {
       f = "(tagged fields)";
       const u = m.unknownTaggedFields;
@@ -612,7 +619,11 @@ function writeFetchableTopicResponse(w: Writer, v: number, m: FetchableTopicResp
   try {
     f = "topic";
     if (v <= 12) {
-      (flex ? w.compactString(m.topic) : w.string(m.topic));
+      if (flex) {
+        w.compactString(m.topic);
+      } else {
+        w.string(m.topic);
+      }
     }
     f = "topicId";
     if (v >= 13) {
@@ -621,7 +632,8 @@ function writeFetchableTopicResponse(w: Writer, v: number, m: FetchableTopicResp
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writePartitionData(w, v, a[i]);

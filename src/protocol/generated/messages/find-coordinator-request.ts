@@ -84,7 +84,11 @@ function writeFindCoordinatorRequest(w: Writer, v: number, m: FindCoordinatorReq
   try {
     f = "key";
     if (v <= 3) {
-      (flex ? w.compactString(m.key) : w.string(m.key));
+      if (flex) {
+        w.compactString(m.key);
+      } else {
+        w.string(m.key);
+      }
     }
     if (!(v <= 3) && (m.key !== undefined && m.key !== "")) throw nonDefaultAtVersion(v);
     f = "keyType";

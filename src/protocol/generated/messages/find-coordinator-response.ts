@@ -125,7 +125,11 @@ function writeFindCoordinatorResponse(w: Writer, v: number, m: FindCoordinatorRe
     if (!(v <= 3) && (m.errorCode !== undefined && m.errorCode !== 0)) throw nonDefaultAtVersion(v);
     f = "errorMessage";
     if (v >= 1 && v <= 3) {
-      (flex ? w.compactNullableString(m.errorMessage) : w.nullableString(m.errorMessage));
+      if (flex) {
+        w.compactNullableString(m.errorMessage);
+      } else {
+        w.nullableString(m.errorMessage);
+      }
     }
     f = "nodeId";
     if (v <= 3) {
@@ -134,7 +138,11 @@ function writeFindCoordinatorResponse(w: Writer, v: number, m: FindCoordinatorRe
     if (!(v <= 3) && (m.nodeId !== undefined && m.nodeId !== 0)) throw nonDefaultAtVersion(v);
     f = "host";
     if (v <= 3) {
-      (flex ? w.compactString(m.host) : w.string(m.host));
+      if (flex) {
+        w.compactString(m.host);
+      } else {
+        w.string(m.host);
+      }
     }
     if (!(v <= 3) && (m.host !== undefined && m.host !== "")) throw nonDefaultAtVersion(v);
     f = "port";

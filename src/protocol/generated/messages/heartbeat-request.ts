@@ -68,14 +68,26 @@ function writeHeartbeatRequest(w: Writer, v: number, m: HeartbeatRequest): void 
   let f = "";
   try {
     f = "groupId";
-    (flex ? w.compactString(m.groupId) : w.string(m.groupId));
+    if (flex) {
+      w.compactString(m.groupId);
+    } else {
+      w.string(m.groupId);
+    }
     f = "generationId";
     w.int32(m.generationId);
     f = "memberId";
-    (flex ? w.compactString(m.memberId) : w.string(m.memberId));
+    if (flex) {
+      w.compactString(m.memberId);
+    } else {
+      w.string(m.memberId);
+    }
     f = "groupInstanceId";
     if (v >= 3) {
-      (flex ? w.compactNullableString(m.groupInstanceId) : w.nullableString(m.groupInstanceId));
+      if (flex) {
+        w.compactNullableString(m.groupInstanceId);
+      } else {
+        w.nullableString(m.groupInstanceId);
+      }
     }
     if (!(v >= 3) && m.groupInstanceId != null) throw nonDefaultAtVersion(v);
     if (flex) {

@@ -76,7 +76,11 @@ function writeInitProducerIdRequest(w: Writer, v: number, m: InitProducerIdReque
   let f = "";
   try {
     f = "transactionalId";
-    (flex ? w.compactNullableString(m.transactionalId) : w.nullableString(m.transactionalId));
+    if (flex) {
+      w.compactNullableString(m.transactionalId);
+    } else {
+      w.nullableString(m.transactionalId);
+    }
     f = "transactionTimeoutMs";
     w.int32(m.transactionTimeoutMs);
     f = "producerId";

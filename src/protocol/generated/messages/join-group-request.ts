@@ -107,7 +107,11 @@ function writeJoinGroupRequest(w: Writer, v: number, m: JoinGroupRequest): void 
   let f = "";
   try {
     f = "groupId";
-    (flex ? w.compactString(m.groupId) : w.string(m.groupId));
+    if (flex) {
+      w.compactString(m.groupId);
+    } else {
+      w.string(m.groupId);
+    }
     f = "sessionTimeoutMs";
     w.int32(m.sessionTimeoutMs);
     f = "rebalanceTimeoutMs";
@@ -115,18 +119,31 @@ function writeJoinGroupRequest(w: Writer, v: number, m: JoinGroupRequest): void 
       w.int32(m.rebalanceTimeoutMs);
     }
     f = "memberId";
-    (flex ? w.compactString(m.memberId) : w.string(m.memberId));
+    if (flex) {
+      w.compactString(m.memberId);
+    } else {
+      w.string(m.memberId);
+    }
     f = "groupInstanceId";
     if (v >= 5) {
-      (flex ? w.compactNullableString(m.groupInstanceId) : w.nullableString(m.groupInstanceId));
+      if (flex) {
+        w.compactNullableString(m.groupInstanceId);
+      } else {
+        w.nullableString(m.groupInstanceId);
+      }
     }
     if (!(v >= 5) && m.groupInstanceId != null) throw nonDefaultAtVersion(v);
     f = "protocolType";
-    (flex ? w.compactString(m.protocolType) : w.string(m.protocolType));
+    if (flex) {
+      w.compactString(m.protocolType);
+    } else {
+      w.string(m.protocolType);
+    }
     f = "protocols";
     {
       const a = m.protocols;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeJoinGroupRequestProtocol(w, v, a[i]);
@@ -173,9 +190,17 @@ function writeJoinGroupRequestProtocol(w: Writer, v: number, m: JoinGroupRequest
   let f = "";
   try {
     f = "name";
-    (flex ? w.compactString(m.name) : w.string(m.name));
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
     f = "metadata";
-    (flex ? w.compactBytes(m.metadata) : w.bytes(m.metadata));
+    if (flex) {
+      w.compactBytes(m.metadata);
+    } else {
+      w.bytes(m.metadata);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);

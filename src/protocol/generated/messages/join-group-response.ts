@@ -73,7 +73,7 @@ function readJoinGroupResponse(r: Reader, v: number): JoinGroupResponse {
     f = "protocolType";
     const _protocolType: string | null = (v >= 7 ? r.compactNullableString() : null);
     f = "protocolName";
-    const _protocolName: string | null = (flex ? (v >= 7 ? r.compactNullableString() : r.compactString()) : (v >= 7 ? r.nullableString() : r.string()));
+    const _protocolName: string | null = (flex ? (v >= 7 ? r.compactNullableString() : r.compactString()) : r.string());
     f = "leader";
     const _leader: string = (flex ? r.compactString() : r.string());
     f = "skipAssignment";
@@ -125,20 +125,34 @@ function writeJoinGroupResponse(w: Writer, v: number, m: JoinGroupResponse): voi
       w.compactNullableString(m.protocolType);
     }
     f = "protocolName";
-    (flex ? (v >= 7 ? w.compactNullableString(m.protocolName) : w.compactString(m.protocolName as string)) : (v >= 7 ? w.nullableString(m.protocolName) : w.string(m.protocolName as string)));
+    if (flex) {
+      if (v >= 7) w.compactNullableString(m.protocolName);
+      else w.compactString(m.protocolName as string);
+    } else {
+      w.string(m.protocolName as string);
+    }
     f = "leader";
-    (flex ? w.compactString(m.leader) : w.string(m.leader));
+    if (flex) {
+      w.compactString(m.leader);
+    } else {
+      w.string(m.leader);
+    }
     f = "skipAssignment";
     if (v >= 9) {
       w.bool(m.skipAssignment);
     }
     if (!(v >= 9) && (m.skipAssignment !== undefined && m.skipAssignment !== false)) throw nonDefaultAtVersion(v);
     f = "memberId";
-    (flex ? w.compactString(m.memberId) : w.string(m.memberId));
+    if (flex) {
+      w.compactString(m.memberId);
+    } else {
+      w.string(m.memberId);
+    }
     f = "members";
     {
       const a = m.members;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeJoinGroupResponseMember(w, v, a[i]);
@@ -183,13 +197,25 @@ function writeJoinGroupResponseMember(w: Writer, v: number, m: JoinGroupResponse
   let f = "";
   try {
     f = "memberId";
-    (flex ? w.compactString(m.memberId) : w.string(m.memberId));
+    if (flex) {
+      w.compactString(m.memberId);
+    } else {
+      w.string(m.memberId);
+    }
     f = "groupInstanceId";
     if (v >= 5) {
-      (flex ? w.compactNullableString(m.groupInstanceId) : w.nullableString(m.groupInstanceId));
+      if (flex) {
+        w.compactNullableString(m.groupInstanceId);
+      } else {
+        w.nullableString(m.groupInstanceId);
+      }
     }
     f = "metadata";
-    (flex ? w.compactBytes(m.metadata) : w.bytes(m.metadata));
+    if (flex) {
+      w.compactBytes(m.metadata);
+    } else {
+      w.bytes(m.metadata);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);

@@ -93,7 +93,11 @@ function writeLeaveGroupRequest(w: Writer, v: number, m: LeaveGroupRequest): voi
   let f = "";
   try {
     f = "groupId";
-    (flex ? w.compactString(m.groupId) : w.string(m.groupId));
+    if (flex) {
+      w.compactString(m.groupId);
+    } else {
+      w.string(m.groupId);
+    }
     f = "memberId";
     if (v <= 2) {
       w.string(m.memberId);
@@ -103,7 +107,8 @@ function writeLeaveGroupRequest(w: Writer, v: number, m: LeaveGroupRequest): voi
     if (v >= 3) {
       {
         const a = m.members;
-        (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+        if (flex) w.compactArrayLength(a.length);
+        else w.arrayLength(a.length);
         let i = 0;
         try {
           for (; i < a.length; i++) writeMemberIdentity(w, v, a[i]);
@@ -150,9 +155,17 @@ function writeMemberIdentity(w: Writer, v: number, m: MemberIdentity): void {
   let f = "";
   try {
     f = "memberId";
-    (flex ? w.compactString(m.memberId) : w.string(m.memberId));
+    if (flex) {
+      w.compactString(m.memberId);
+    } else {
+      w.string(m.memberId);
+    }
     f = "groupInstanceId";
-    (flex ? w.compactNullableString(m.groupInstanceId) : w.nullableString(m.groupInstanceId));
+    if (flex) {
+      w.compactNullableString(m.groupInstanceId);
+    } else {
+      w.nullableString(m.groupInstanceId);
+    }
     f = "reason";
     if (v >= 5) {
       w.compactNullableString(m.reason);

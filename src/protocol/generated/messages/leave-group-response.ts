@@ -102,7 +102,8 @@ function writeLeaveGroupResponse(w: Writer, v: number, m: LeaveGroupResponse): v
     if (v >= 3) {
       {
         const a = m.members;
-        (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+        if (flex) w.compactArrayLength(a.length);
+        else w.arrayLength(a.length);
         let i = 0;
         try {
           for (; i < a.length; i++) writeMemberResponse(w, v, a[i]);
@@ -149,9 +150,17 @@ function writeMemberResponse(w: Writer, v: number, m: MemberResponse): void {
   let f = "";
   try {
     f = "memberId";
-    (flex ? w.compactString(m.memberId) : w.string(m.memberId));
+    if (flex) {
+      w.compactString(m.memberId);
+    } else {
+      w.string(m.memberId);
+    }
     f = "groupInstanceId";
-    (flex ? w.compactNullableString(m.groupInstanceId) : w.nullableString(m.groupInstanceId));
+    if (flex) {
+      w.compactNullableString(m.groupInstanceId);
+    } else {
+      w.nullableString(m.groupInstanceId);
+    }
     f = "errorCode";
     w.int16(m.errorCode);
     if (flex) {

@@ -99,7 +99,8 @@ function writeListGroupsResponse(w: Writer, v: number, m: ListGroupsResponse): v
     f = "groups";
     {
       const a = m.groups;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeListedGroup(w, v, a[i]);
@@ -146,9 +147,17 @@ function writeListedGroup(w: Writer, v: number, m: ListedGroup): void {
   let f = "";
   try {
     f = "groupId";
-    (flex ? w.compactString(m.groupId) : w.string(m.groupId));
+    if (flex) {
+      w.compactString(m.groupId);
+    } else {
+      w.string(m.groupId);
+    }
     f = "protocolType";
-    (flex ? w.compactString(m.protocolType) : w.string(m.protocolType));
+    if (flex) {
+      w.compactString(m.protocolType);
+    } else {
+      w.string(m.protocolType);
+    }
     f = "groupState";
     if (v >= 4) {
       w.compactString(m.groupState);

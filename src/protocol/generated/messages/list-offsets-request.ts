@@ -110,7 +110,8 @@ function writeListOffsetsRequest(w: Writer, v: number, m: ListOffsetsRequest): v
     f = "topics";
     {
       const a = m.topics;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeListOffsetsTopic(w, v, a[i]);
@@ -216,11 +217,16 @@ function writeListOffsetsTopic(w: Writer, v: number, m: ListOffsetsTopic): void 
   let f = "";
   try {
     f = "name";
-    (flex ? w.compactString(m.name) : w.string(m.name));
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeListOffsetsPartition(w, v, a[i]);

@@ -103,7 +103,8 @@ function writeListOffsetsResponse(w: Writer, v: number, m: ListOffsetsResponse):
     f = "topics";
     {
       const a = m.topics;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeListOffsetsTopicResponse(w, v, a[i]);
@@ -214,11 +215,16 @@ function writeListOffsetsTopicResponse(w: Writer, v: number, m: ListOffsetsTopic
   let f = "";
   try {
     f = "name";
-    (flex ? w.compactString(m.name) : w.string(m.name));
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeListOffsetsPartitionResponse(w, v, a[i]);

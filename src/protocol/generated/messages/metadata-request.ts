@@ -96,9 +96,11 @@ function writeMetadataRequest(w: Writer, v: number, m: MetadataRequest): void {
       const a = m.topics;
       if (a === null) {
         if (!(v >= 1)) throw nullNotAllowed();
-        if (flex) w.unsignedVarint(0); else w.int32(-1);
+        if (flex) w.unsignedVarint(0);
+        else w.int32(-1);
       } else {
-        (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+        if (flex) w.compactArrayLength(a.length);
+        else w.arrayLength(a.length);
         let i = 0;
         try {
           for (; i < a.length; i++) writeMetadataRequestTopic(w, v, a[i]);
@@ -140,7 +142,7 @@ function readMetadataRequestTopic(r: Reader, v: number): MetadataRequestTopic {
     f = "topicId";
     const _topicId: string = (v >= 10 ? r.uuid() : "00000000000000000000000000000000");
     f = "name";
-    const _name: string | null = (flex ? (v >= 10 ? r.compactNullableString() : r.compactString()) : (v >= 10 ? r.nullableString() : r.string()));
+    const _name: string | null = (flex ? (v >= 10 ? r.compactNullableString() : r.compactString()) : r.string());
     let _unknownTaggedFields: TaggedField[] | undefined;
     if (flex) {
       f = "(tagged fields)";
@@ -161,7 +163,12 @@ function writeMetadataRequestTopic(w: Writer, v: number, m: MetadataRequestTopic
       w.uuid(m.topicId);
     }
     f = "name";
-    (flex ? (v >= 10 ? w.compactNullableString(m.name) : w.compactString(m.name as string)) : (v >= 10 ? w.nullableString(m.name) : w.string(m.name as string)));
+    if (flex) {
+      if (v >= 10) w.compactNullableString(m.name);
+      else w.compactString(m.name as string);
+    } else {
+      w.string(m.name as string);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);

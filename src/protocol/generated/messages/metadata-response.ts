@@ -162,7 +162,8 @@ function writeMetadataResponse(w: Writer, v: number, m: MetadataResponse): void 
     f = "brokers";
     {
       const a = m.brokers;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeMetadataResponseBroker(w, v, a[i]);
@@ -172,7 +173,11 @@ function writeMetadataResponse(w: Writer, v: number, m: MetadataResponse): void 
     }
     f = "clusterId";
     if (v >= 2) {
-      (flex ? w.compactNullableString(m.clusterId) : w.nullableString(m.clusterId));
+      if (flex) {
+        w.compactNullableString(m.clusterId);
+      } else {
+        w.nullableString(m.clusterId);
+      }
     }
     f = "controllerId";
     if (v >= 1) {
@@ -181,7 +186,8 @@ function writeMetadataResponse(w: Writer, v: number, m: MetadataResponse): void 
     f = "topics";
     {
       const a = m.topics;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeMetadataResponseTopic(w, v, a[i]);
@@ -239,12 +245,20 @@ function writeMetadataResponseBroker(w: Writer, v: number, m: MetadataResponseBr
     f = "nodeId";
     w.int32(m.nodeId);
     f = "host";
-    (flex ? w.compactString(m.host) : w.string(m.host));
+    if (flex) {
+      w.compactString(m.host);
+    } else {
+      w.string(m.host);
+    }
     f = "port";
     w.int32(m.port);
     f = "rack";
     if (v >= 1) {
-      (flex ? w.compactNullableString(m.rack) : w.nullableString(m.rack));
+      if (flex) {
+        w.compactNullableString(m.rack);
+      } else {
+        w.nullableString(m.rack);
+      }
     }
     if (flex) {
       f = "(tagged fields)";
@@ -337,7 +351,8 @@ function writeMetadataResponsePartition(w: Writer, v: number, m: MetadataRespons
     f = "replicaNodes";
     {
       const a = m.replicaNodes;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) w.int32(a[i]);
@@ -348,7 +363,8 @@ function writeMetadataResponsePartition(w: Writer, v: number, m: MetadataRespons
     f = "isrNodes";
     {
       const a = m.isrNodes;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) w.int32(a[i]);
@@ -360,7 +376,8 @@ function writeMetadataResponsePartition(w: Writer, v: number, m: MetadataRespons
     if (v >= 5) {
       {
         const a = m.offlineReplicas;
-        (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+        if (flex) w.compactArrayLength(a.length);
+        else w.arrayLength(a.length);
         let i = 0;
         try {
           for (; i < a.length; i++) w.int32(a[i]);
@@ -387,7 +404,7 @@ function readMetadataResponseTopic(r: Reader, v: number): MetadataResponseTopic 
     f = "errorCode";
     const _errorCode: number = r.int16();
     f = "name";
-    const _name: string | null = (flex ? (v >= 12 ? r.compactNullableString() : r.compactString()) : (v >= 12 ? r.nullableString() : r.string()));
+    const _name: string | null = (flex ? (v >= 12 ? r.compactNullableString() : r.compactString()) : r.string());
     f = "topicId";
     const _topicId: string = (v >= 10 ? r.uuid() : "00000000000000000000000000000000");
     f = "isInternal";
@@ -429,7 +446,12 @@ function writeMetadataResponseTopic(w: Writer, v: number, m: MetadataResponseTop
     f = "errorCode";
     w.int16(m.errorCode);
     f = "name";
-    (flex ? (v >= 12 ? w.compactNullableString(m.name) : w.compactString(m.name as string)) : (v >= 12 ? w.nullableString(m.name) : w.string(m.name as string)));
+    if (flex) {
+      if (v >= 12) w.compactNullableString(m.name);
+      else w.compactString(m.name as string);
+    } else {
+      w.string(m.name as string);
+    }
     f = "topicId";
     if (v >= 10) {
       w.uuid(m.topicId);
@@ -441,7 +463,8 @@ function writeMetadataResponseTopic(w: Writer, v: number, m: MetadataResponseTop
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeMetadataResponsePartition(w, v, a[i]);

@@ -113,14 +113,26 @@ function writeOffsetCommitRequest(w: Writer, v: number, m: OffsetCommitRequest):
   let f = "";
   try {
     f = "groupId";
-    (flex ? w.compactString(m.groupId) : w.string(m.groupId));
+    if (flex) {
+      w.compactString(m.groupId);
+    } else {
+      w.string(m.groupId);
+    }
     f = "generationIdOrMemberEpoch";
     w.int32(m.generationIdOrMemberEpoch);
     f = "memberId";
-    (flex ? w.compactString(m.memberId) : w.string(m.memberId));
+    if (flex) {
+      w.compactString(m.memberId);
+    } else {
+      w.string(m.memberId);
+    }
     f = "groupInstanceId";
     if (v >= 7) {
-      (flex ? w.compactNullableString(m.groupInstanceId) : w.nullableString(m.groupInstanceId));
+      if (flex) {
+        w.compactNullableString(m.groupInstanceId);
+      } else {
+        w.nullableString(m.groupInstanceId);
+      }
     }
     if (!(v >= 7) && m.groupInstanceId != null) throw nonDefaultAtVersion(v);
     f = "retentionTimeMs";
@@ -130,7 +142,8 @@ function writeOffsetCommitRequest(w: Writer, v: number, m: OffsetCommitRequest):
     f = "topics";
     {
       const a = m.topics;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeOffsetCommitRequestTopic(w, v, a[i]);
@@ -185,7 +198,11 @@ function writeOffsetCommitRequestPartition(w: Writer, v: number, m: OffsetCommit
       w.int32(m.committedLeaderEpoch);
     }
     f = "committedMetadata";
-    (flex ? w.compactNullableString(m.committedMetadata) : w.nullableString(m.committedMetadata));
+    if (flex) {
+      w.compactNullableString(m.committedMetadata);
+    } else {
+      w.nullableString(m.committedMetadata);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);
@@ -239,7 +256,11 @@ function writeOffsetCommitRequestTopic(w: Writer, v: number, m: OffsetCommitRequ
   try {
     f = "name";
     if (v <= 9) {
-      (flex ? w.compactString(m.name) : w.string(m.name));
+      if (flex) {
+        w.compactString(m.name);
+      } else {
+        w.string(m.name);
+      }
     }
     f = "topicId";
     if (v >= 10) {
@@ -248,7 +269,8 @@ function writeOffsetCommitRequestTopic(w: Writer, v: number, m: OffsetCommitRequ
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeOffsetCommitRequestPartition(w, v, a[i]);

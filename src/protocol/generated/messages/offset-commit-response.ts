@@ -99,7 +99,8 @@ function writeOffsetCommitResponse(w: Writer, v: number, m: OffsetCommitResponse
     f = "topics";
     {
       const a = m.topics;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeOffsetCommitResponseTopic(w, v, a[i]);
@@ -198,7 +199,11 @@ function writeOffsetCommitResponseTopic(w: Writer, v: number, m: OffsetCommitRes
   try {
     f = "name";
     if (v <= 9) {
-      (flex ? w.compactString(m.name) : w.string(m.name));
+      if (flex) {
+        w.compactString(m.name);
+      } else {
+        w.string(m.name);
+      }
     }
     f = "topicId";
     if (v >= 10) {
@@ -207,7 +212,8 @@ function writeOffsetCommitResponseTopic(w: Writer, v: number, m: OffsetCommitRes
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeOffsetCommitResponsePartition(w, v, a[i]);

@@ -138,7 +138,11 @@ function writeOffsetFetchRequest(w: Writer, v: number, m: OffsetFetchRequest): v
   try {
     f = "groupId";
     if (v <= 7) {
-      (flex ? w.compactString(m.groupId) : w.string(m.groupId));
+      if (flex) {
+        w.compactString(m.groupId);
+      } else {
+        w.string(m.groupId);
+      }
     }
     if (!(v <= 7) && (m.groupId !== undefined && m.groupId !== "")) throw nonDefaultAtVersion(v);
     f = "topics";
@@ -147,9 +151,11 @@ function writeOffsetFetchRequest(w: Writer, v: number, m: OffsetFetchRequest): v
         const a = m.topics;
         if (a === null) {
           if (!(v >= 2)) throw nullNotAllowed();
-          if (flex) w.unsignedVarint(0); else w.int32(-1);
+          if (flex) w.unsignedVarint(0);
+          else w.int32(-1);
         } else {
-          (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+          if (flex) w.compactArrayLength(a.length);
+          else w.arrayLength(a.length);
           let i = 0;
           try {
             for (; i < a.length; i++) writeOffsetFetchRequestTopic(w, v, a[i]);
@@ -224,11 +230,16 @@ function writeOffsetFetchRequestTopic(w: Writer, v: number, m: OffsetFetchReques
   let f = "";
   try {
     f = "name";
-    (flex ? w.compactString(m.name) : w.string(m.name));
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
     f = "partitionIndexes";
     {
       const a = m.partitionIndexes;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) w.int32(a[i]);

@@ -169,7 +169,8 @@ function writeOffsetFetchResponse(w: Writer, v: number, m: OffsetFetchResponse):
     if (v <= 7) {
       {
         const a = m.topics;
-        (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+        if (flex) w.compactArrayLength(a.length);
+        else w.arrayLength(a.length);
         let i = 0;
         try {
           for (; i < a.length; i++) writeOffsetFetchResponseTopic(w, v, a[i]);
@@ -246,7 +247,11 @@ function writeOffsetFetchResponsePartition(w: Writer, v: number, m: OffsetFetchR
       w.int32(m.committedLeaderEpoch);
     }
     f = "metadata";
-    (flex ? w.compactNullableString(m.metadata) : w.nullableString(m.metadata));
+    if (flex) {
+      w.compactNullableString(m.metadata);
+    } else {
+      w.nullableString(m.metadata);
+    }
     f = "errorCode";
     w.int16(m.errorCode);
     if (flex) {
@@ -299,11 +304,16 @@ function writeOffsetFetchResponseTopic(w: Writer, v: number, m: OffsetFetchRespo
   let f = "";
   try {
     f = "name";
-    (flex ? w.compactString(m.name) : w.string(m.name));
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeOffsetFetchResponsePartition(w, v, a[i]);

@@ -99,7 +99,8 @@ function writeOffsetForLeaderEpochRequest(w: Writer, v: number, m: OffsetForLead
     f = "topics";
     {
       const a = m.topics;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeOffsetForLeaderTopic(w, v, a[i]);
@@ -199,11 +200,16 @@ function writeOffsetForLeaderTopic(w: Writer, v: number, m: OffsetForLeaderTopic
   let f = "";
   try {
     f = "topic";
-    (flex ? w.compactString(m.topic) : w.string(m.topic));
+    if (flex) {
+      w.compactString(m.topic);
+    } else {
+      w.string(m.topic);
+    }
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeOffsetForLeaderPartition(w, v, a[i]);

@@ -99,7 +99,8 @@ function writeOffsetForLeaderEpochResponse(w: Writer, v: number, m: OffsetForLea
     f = "topics";
     {
       const a = m.topics;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeOffsetForLeaderTopicResult(w, v, a[i]);
@@ -203,11 +204,16 @@ function writeOffsetForLeaderTopicResult(w: Writer, v: number, m: OffsetForLeade
   let f = "";
   try {
     f = "topic";
-    (flex ? w.compactString(m.topic) : w.string(m.topic));
+    if (flex) {
+      w.compactString(m.topic);
+    } else {
+      w.string(m.topic);
+    }
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeEpochEndOffset(w, v, a[i]);

@@ -101,7 +101,11 @@ function writeProduceRequest(w: Writer, v: number, m: ProduceRequest): void {
   let f = "";
   try {
     f = "transactionalId";
-    (flex ? w.compactNullableString(m.transactionalId) : w.nullableString(m.transactionalId));
+    if (flex) {
+      w.compactNullableString(m.transactionalId);
+    } else {
+      w.nullableString(m.transactionalId);
+    }
     f = "acks";
     w.int16(m.acks);
     f = "timeoutMs";
@@ -109,7 +113,8 @@ function writeProduceRequest(w: Writer, v: number, m: ProduceRequest): void {
     f = "topicData";
     {
       const a = m.topicData;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeTopicProduceData(w, v, a[i]);
@@ -154,7 +159,11 @@ function writePartitionProduceData(w: Writer, v: number, m: PartitionProduceData
     f = "index";
     w.int32(m.index);
     f = "records";
-    (flex ? w.compactNullableBytes(m.records) : w.nullableBytes(m.records));
+    if (flex) {
+      w.compactNullableBytes(m.records);
+    } else {
+      w.nullableBytes(m.records);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);
@@ -208,7 +217,11 @@ function writeTopicProduceData(w: Writer, v: number, m: TopicProduceData): void 
   try {
     f = "name";
     if (v <= 12) {
-      (flex ? w.compactString(m.name) : w.string(m.name));
+      if (flex) {
+        w.compactString(m.name);
+      } else {
+        w.string(m.name);
+      }
     }
     f = "topicId";
     if (v >= 13) {
@@ -217,7 +230,8 @@ function writeTopicProduceData(w: Writer, v: number, m: TopicProduceData): void 
     f = "partitionData";
     {
       const a = m.partitionData;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writePartitionProduceData(w, v, a[i]);

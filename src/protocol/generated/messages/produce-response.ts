@@ -168,7 +168,8 @@ function writeProduceResponse(w: Writer, v: number, m: ProduceResponse): void {
     f = "responses";
     {
       const a = m.responses;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeTopicProduceResponse(w, v, a[i]);
@@ -245,7 +246,11 @@ function writeBatchIndexAndErrorMessage(w: Writer, v: number, m: BatchIndexAndEr
     f = "batchIndex";
     w.int32(m.batchIndex);
     f = "batchIndexErrorMessage";
-    (flex ? w.compactNullableString(m.batchIndexErrorMessage) : w.nullableString(m.batchIndexErrorMessage));
+    if (flex) {
+      w.compactNullableString(m.batchIndexErrorMessage);
+    } else {
+      w.nullableString(m.batchIndexErrorMessage);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);
@@ -372,7 +377,8 @@ function writePartitionProduceResponse(w: Writer, v: number, m: PartitionProduce
     if (v >= 8) {
       {
         const a = m.recordErrors;
-        (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+        if (flex) w.compactArrayLength(a.length);
+        else w.arrayLength(a.length);
         let i = 0;
         try {
           for (; i < a.length; i++) writeBatchIndexAndErrorMessage(w, v, a[i]);
@@ -383,7 +389,11 @@ function writePartitionProduceResponse(w: Writer, v: number, m: PartitionProduce
     }
     f = "errorMessage";
     if (v >= 8) {
-      (flex ? w.compactNullableString(m.errorMessage) : w.nullableString(m.errorMessage));
+      if (flex) {
+        w.compactNullableString(m.errorMessage);
+      } else {
+        w.nullableString(m.errorMessage);
+      }
     }
     f = "currentLeader";
     if (!(v >= 10) && (m.currentLeader !== undefined && !isDefaultLeaderIdAndEpoch(m.currentLeader))) throw nonDefaultAtVersion(v);
@@ -459,7 +469,11 @@ function writeTopicProduceResponse(w: Writer, v: number, m: TopicProduceResponse
   try {
     f = "name";
     if (v <= 12) {
-      (flex ? w.compactString(m.name) : w.string(m.name));
+      if (flex) {
+        w.compactString(m.name);
+      } else {
+        w.string(m.name);
+      }
     }
     f = "topicId";
     if (v >= 13) {
@@ -468,7 +482,8 @@ function writeTopicProduceResponse(w: Writer, v: number, m: TopicProduceResponse
     f = "partitionResponses";
     {
       const a = m.partitionResponses;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writePartitionProduceResponse(w, v, a[i]);

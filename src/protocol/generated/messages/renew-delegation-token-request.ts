@@ -60,7 +60,11 @@ function writeRenewDelegationTokenRequest(w: Writer, v: number, m: RenewDelegati
   let f = "";
   try {
     f = "hmac";
-    (flex ? w.compactBytes(m.hmac) : w.bytes(m.hmac));
+    if (flex) {
+      w.compactBytes(m.hmac);
+    } else {
+      w.bytes(m.hmac);
+    }
     f = "renewPeriodMs";
     w.int64(m.renewPeriodMs);
     if (flex) {

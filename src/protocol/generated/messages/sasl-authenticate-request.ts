@@ -56,7 +56,11 @@ function writeSaslAuthenticateRequest(w: Writer, v: number, m: SaslAuthenticateR
   let f = "";
   try {
     f = "authBytes";
-    (flex ? w.compactBytes(m.authBytes) : w.bytes(m.authBytes));
+    if (flex) {
+      w.compactBytes(m.authBytes);
+    } else {
+      w.bytes(m.authBytes);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);

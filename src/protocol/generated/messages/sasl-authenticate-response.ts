@@ -70,9 +70,17 @@ function writeSaslAuthenticateResponse(w: Writer, v: number, m: SaslAuthenticate
     f = "errorCode";
     w.int16(m.errorCode);
     f = "errorMessage";
-    (flex ? w.compactNullableString(m.errorMessage) : w.nullableString(m.errorMessage));
+    if (flex) {
+      w.compactNullableString(m.errorMessage);
+    } else {
+      w.nullableString(m.errorMessage);
+    }
     f = "authBytes";
-    (flex ? w.compactBytes(m.authBytes) : w.bytes(m.authBytes));
+    if (flex) {
+      w.compactBytes(m.authBytes);
+    } else {
+      w.bytes(m.authBytes);
+    }
     f = "sessionLifetimeMs";
     if (v >= 1) {
       w.int64(m.sessionLifetimeMs);

@@ -103,14 +103,26 @@ function writeSyncGroupRequest(w: Writer, v: number, m: SyncGroupRequest): void 
   let f = "";
   try {
     f = "groupId";
-    (flex ? w.compactString(m.groupId) : w.string(m.groupId));
+    if (flex) {
+      w.compactString(m.groupId);
+    } else {
+      w.string(m.groupId);
+    }
     f = "generationId";
     w.int32(m.generationId);
     f = "memberId";
-    (flex ? w.compactString(m.memberId) : w.string(m.memberId));
+    if (flex) {
+      w.compactString(m.memberId);
+    } else {
+      w.string(m.memberId);
+    }
     f = "groupInstanceId";
     if (v >= 3) {
-      (flex ? w.compactNullableString(m.groupInstanceId) : w.nullableString(m.groupInstanceId));
+      if (flex) {
+        w.compactNullableString(m.groupInstanceId);
+      } else {
+        w.nullableString(m.groupInstanceId);
+      }
     }
     if (!(v >= 3) && m.groupInstanceId != null) throw nonDefaultAtVersion(v);
     f = "protocolType";
@@ -124,7 +136,8 @@ function writeSyncGroupRequest(w: Writer, v: number, m: SyncGroupRequest): void 
     f = "assignments";
     {
       const a = m.assignments;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeSyncGroupRequestAssignment(w, v, a[i]);
@@ -167,9 +180,17 @@ function writeSyncGroupRequestAssignment(w: Writer, v: number, m: SyncGroupReque
   let f = "";
   try {
     f = "memberId";
-    (flex ? w.compactString(m.memberId) : w.string(m.memberId));
+    if (flex) {
+      w.compactString(m.memberId);
+    } else {
+      w.string(m.memberId);
+    }
     f = "assignment";
-    (flex ? w.compactBytes(m.assignment) : w.bytes(m.assignment));
+    if (flex) {
+      w.compactBytes(m.assignment);
+    } else {
+      w.bytes(m.assignment);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);

@@ -86,7 +86,11 @@ function writeSyncGroupResponse(w: Writer, v: number, m: SyncGroupResponse): voi
       w.compactNullableString(m.protocolName);
     }
     f = "assignment";
-    (flex ? w.compactBytes(m.assignment) : w.bytes(m.assignment));
+    if (flex) {
+      w.compactBytes(m.assignment);
+    } else {
+      w.bytes(m.assignment);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);

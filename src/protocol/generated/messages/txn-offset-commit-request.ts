@@ -121,9 +121,17 @@ function writeTxnOffsetCommitRequest(w: Writer, v: number, m: TxnOffsetCommitReq
   let f = "";
   try {
     f = "transactionalId";
-    (flex ? w.compactString(m.transactionalId) : w.string(m.transactionalId));
+    if (flex) {
+      w.compactString(m.transactionalId);
+    } else {
+      w.string(m.transactionalId);
+    }
     f = "groupId";
-    (flex ? w.compactString(m.groupId) : w.string(m.groupId));
+    if (flex) {
+      w.compactString(m.groupId);
+    } else {
+      w.string(m.groupId);
+    }
     f = "producerId";
     w.int64(m.producerId);
     f = "producerEpoch";
@@ -146,7 +154,8 @@ function writeTxnOffsetCommitRequest(w: Writer, v: number, m: TxnOffsetCommitReq
     f = "topics";
     {
       const a = m.topics;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeTxnOffsetCommitRequestTopic(w, v, a[i]);
@@ -201,7 +210,11 @@ function writeTxnOffsetCommitRequestPartition(w: Writer, v: number, m: TxnOffset
       w.int32(m.committedLeaderEpoch);
     }
     f = "committedMetadata";
-    (flex ? w.compactNullableString(m.committedMetadata) : w.nullableString(m.committedMetadata));
+    if (flex) {
+      w.compactNullableString(m.committedMetadata);
+    } else {
+      w.nullableString(m.committedMetadata);
+    }
     if (flex) {
       f = "(tagged fields)";
       writeTaggedFields(w, m.unknownTaggedFields);
@@ -255,7 +268,11 @@ function writeTxnOffsetCommitRequestTopic(w: Writer, v: number, m: TxnOffsetComm
   try {
     f = "name";
     if (v <= 5) {
-      (flex ? w.compactString(m.name) : w.string(m.name));
+      if (flex) {
+        w.compactString(m.name);
+      } else {
+        w.string(m.name);
+      }
     }
     f = "topicId";
     if (v >= 6) {
@@ -264,7 +281,8 @@ function writeTxnOffsetCommitRequestTopic(w: Writer, v: number, m: TxnOffsetComm
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeTxnOffsetCommitRequestPartition(w, v, a[i]);

@@ -97,7 +97,8 @@ function writeTxnOffsetCommitResponse(w: Writer, v: number, m: TxnOffsetCommitRe
     f = "topics";
     {
       const a = m.topics;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeTxnOffsetCommitResponseTopic(w, v, a[i]);
@@ -196,7 +197,11 @@ function writeTxnOffsetCommitResponseTopic(w: Writer, v: number, m: TxnOffsetCom
   try {
     f = "name";
     if (v <= 5) {
-      (flex ? w.compactString(m.name) : w.string(m.name));
+      if (flex) {
+        w.compactString(m.name);
+      } else {
+        w.string(m.name);
+      }
     }
     f = "topicId";
     if (v >= 6) {
@@ -205,7 +210,8 @@ function writeTxnOffsetCommitResponseTopic(w: Writer, v: number, m: TxnOffsetCom
     f = "partitions";
     {
       const a = m.partitions;
-      (flex ? w.compactArrayLength(a.length) : w.arrayLength(a.length));
+      if (flex) w.compactArrayLength(a.length);
+      else w.arrayLength(a.length);
       let i = 0;
       try {
         for (; i < a.length; i++) writeTxnOffsetCommitResponsePartition(w, v, a[i]);
