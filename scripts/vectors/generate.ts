@@ -2,22 +2,26 @@
 //
 //   npm run vectors [-- --count N] [--seed S] [--allow-mismatch] [--dry-run]
 //
-// For every API key in API_KEYS, every version, request and response (plus request headers v0-2 and
-// response headers v0-1), builds --count seeded random instances (default 3) with randomMessage, encodes
-// them with our codec and hands the bytes to tools/java/vectors (kafka-clients' generated *Data classes
+// For every API key in API_KEYS, every version, request and response (plus request headers v1-2 and
+// response headers v0-1), builds --count seeded random instances (default: one per profile in PROFILES)
+// with randomMessage, encodes them with our codec and hands the bytes to tools/java/vectors (kafka-clients' generated *Data classes
 // parse them, must consume every byte, and serialize them again). Cases where Kafka's bytes equal ours
 // become vectors in test/vectors/protocol-<kafka-clients version>.jsonl.gz; any other outcome is a
 // mismatch, listed with both byte strings and Kafka's reading of the message, and makes the script exit
-// non-zero unless --allow-mismatch. The API table is also checked against kafka-clients' ApiMessageType.
+// non-zero unless --allow-mismatch. Our decoder's reading of Kafka's bytes is compared field by field
+// with Kafka's JsonConverter output, and the API table with kafka-clients' ApiMessageType.
 // Needs Java 17+ and Maven (the first run resolves kafka-clients from Maven Central; later runs are offline).
 import { parseArgs } from "node:util";
 import { API_KEYS } from "../../src/protocol/generated/api-keys.ts";
 import {
+  decodeRequestHeader,
+  decodeResponseHeader,
   encodeRequestHeader,
   encodeResponseHeader,
   REQUEST_CODECS,
   RESPONSE_CODECS,
 } from "../../src/protocol/generated/index.ts";
+import { Reader } from "../../src/protocol/primitives/reader.ts";
 import { Writer } from "../../src/protocol/primitives/writer.ts";
 import type { MessageSchema } from "../../src/protocol/schema-types.ts";
 import {
@@ -34,6 +38,7 @@ import {
   type RefereeVerdict,
   reserializeWithKafka,
 } from "./java-referee.ts";
+import { compareWithKafkaJson, parseKafkaJson } from "./kafka-json.ts";
 import { stretchMessage } from "./stretch.ts";
 import { type Vector, vectorFilePath, writeVectors } from "./vector-file.ts";
 
@@ -59,6 +64,7 @@ const PROFILES: ReadonlyArray<{ name: string; options: RandomMessageOptions; str
 interface Case extends RefereeCase {
   seed: number;
   profile: string;
+  schema: MessageSchema;
   message: unknown;
 }
 
@@ -98,6 +104,22 @@ function encodeCase(kind: RefereeCase["kind"], apiKey: number, version: number, 
   return w.finish().toString("hex");
 }
 
+function decodeCase(
+  kind: RefereeCase["kind"],
+  apiKey: number,
+  version: number,
+  bytes: Buffer,
+): Record<string, unknown> {
+  const r = new Reader(bytes);
+  let decoded: unknown;
+  if (kind === "request") decoded = REQUEST_CODECS[apiKey]!.decode(r, version);
+  else if (kind === "response") decoded = RESPONSE_CODECS[apiKey]!.decode(r, version);
+  else if (kind === "requestHeader") decoded = decodeRequestHeader(r, version);
+  else decoded = decodeResponseHeader(r, version);
+  if (r.remaining() !== 0) throw new Error(`${r.remaining()} bytes left after decoding`);
+  return decoded as Record<string, unknown>;
+}
+
 function buildCases(): { cases: Case[]; failures: Mismatch[] } {
   const cases: Case[] = [];
   const failures: Mismatch[] = [];
@@ -111,7 +133,7 @@ function buildCases(): { cases: Case[]; failures: Mismatch[] } {
         message = randomMessageOf(schema, version, rng, profile.options);
         if (profile.stretch) message = stretchMessage(schema, version, message, rng);
         const hex = encodeCase(kind, apiKey, version, message);
-        cases.push({ kind, apiKey, version, seed, profile: profile.name, message, hex });
+        cases.push({ kind, apiKey, version, seed, profile: profile.name, schema, message, hex });
       } catch (error) {
         failures.push({
           what: `${describeCase({ kind, apiKey, version })} seed ${seed} (${profile.name})`,
@@ -191,17 +213,29 @@ function main(): void {
   const mismatches = checkApiTable();
   const { cases, failures } = buildCases();
   mismatches.push(...failures);
-  const verdicts = reserializeWithKafka(cases);
+  const verdicts = reserializeWithKafka(cases, "json");
   const vectors: Vector[] = [];
   const disagreeing: Case[] = [];
   cases.forEach((c, i) => {
     const verdict = verdicts[i]!;
-    if (verdict.ok && verdict.hex === c.hex)
-      vectors.push({ kind: c.kind, apiKey: c.apiKey, version: c.version, hex: c.hex });
-    else disagreeing.push(c);
+    if (!verdict.ok || verdict.hex !== c.hex) {
+      disagreeing.push(c);
+      return;
+    }
+    const differences = readDifferently(c, verdict.detail ?? "null");
+    if (differences.length > 0) {
+      mismatches.push({
+        what: `${describeCase(c)} seed ${c.seed} (${c.profile}): same bytes, but Kafka reads other values`,
+        ours: c.hex,
+        kafka: verdict.detail ?? "",
+        detail: differences.join("\n  "),
+      });
+      return;
+    }
+    vectors.push({ kind: c.kind, apiKey: c.apiKey, version: c.version, hex: c.hex });
   });
   if (disagreeing.length > 0) {
-    const described = reserializeWithKafka(disagreeing, true);
+    const described = reserializeWithKafka(disagreeing, "describe");
     disagreeing.forEach((c, i) => {
       mismatches.push(explain(c, described[i]!));
     });
@@ -235,6 +269,16 @@ function main(): void {
   if (mismatches.length > 0 && !options["allow-mismatch"]) process.exitCode = 1;
 }
 
+/** Decodes Kafka's bytes with our codec and compares the values with Kafka's JSON of the same bytes. */
+function readDifferently(c: Case, kafkaJson: string): string[] {
+  try {
+    const decoded = decodeCase(c.kind, c.apiKey, c.version, Buffer.from(c.hex, "hex"));
+    return compareWithKafkaJson(c.schema, c.version, decoded, parseKafkaJson(kafkaJson));
+  } catch (error) {
+    return [`our decoder failed: ${error instanceof Error ? error.message : String(error)}`];
+  }
+}
+
 function explain(c: Case, verdict: RefereeVerdict): Mismatch {
   const what = `${describeCase(c)} seed ${c.seed} (${c.profile})`;
   const ourMessage = `our message: ${jsonOf(c.message)}`;
@@ -244,7 +288,7 @@ function explain(c: Case, verdict: RefereeVerdict): Mismatch {
     what: `${what}: bytes differ from offset ${offset} (ours ${c.hex.length / 2} B, kafka ${verdict.hex.length / 2} B)`,
     ours: c.hex,
     kafka: verdict.hex,
-    detail: `kafka read: ${verdict.description ?? ""}\n  ${ourMessage}`,
+    detail: `kafka read: ${verdict.detail ?? ""}\n  ${ourMessage}`,
   };
 }
 

@@ -15,7 +15,10 @@ export interface RefereeCase {
   hex: string;
 }
 
-export type RefereeVerdict = { ok: true; hex: string; description?: string } | { ok: false; error: string };
+/** What the referee adds to each verdict: Kafka's toString() of the message, or its JsonConverter output. */
+export type RefereeDetail = "none" | "describe" | "json";
+
+export type RefereeVerdict = { ok: true; hex: string; detail?: string } | { ok: false; error: string };
 
 export interface JavaApiVersions {
   apiKey: number;
@@ -68,9 +71,12 @@ function runJava(args: string[], input: string): string {
 }
 
 /** Sends every case to the Java referee in one process; verdicts come back in input order. */
-export function reserializeWithKafka(cases: readonly RefereeCase[], describe = false): RefereeVerdict[] {
+export function reserializeWithKafka(
+  cases: readonly RefereeCase[],
+  detail: RefereeDetail = "none",
+): RefereeVerdict[] {
   const input = cases.map((c) => `${c.kind} ${c.apiKey} ${c.version} ${c.hex}\n`).join("");
-  const lines = runJava(describe ? ["--describe"] : [], input).split("\n");
+  const lines = runJava(detail === "none" ? [] : [`--${detail}`], input).split("\n");
   if (lines.at(-1) === "") lines.pop();
   if (lines.length !== cases.length) {
     throw new Error(`Java referee answered ${lines.length} lines for ${cases.length} cases`);
@@ -80,7 +86,7 @@ export function reserializeWithKafka(cases: readonly RefereeCase[], describe = f
     const tab = line.indexOf("\t");
     const fields = (tab < 0 ? line : line.slice(0, tab)).split(" ");
     const verdict: RefereeVerdict = { ok: true, hex: fields[3] ?? "" };
-    if (tab >= 0) verdict.description = line.slice(tab + 1);
+    if (tab >= 0) verdict.detail = line.slice(tab + 1);
     return verdict;
   });
 }

@@ -5,6 +5,8 @@ import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStreamWriter;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.HexFormat;
@@ -24,18 +26,23 @@ import org.apache.kafka.common.protocol.ObjectSerializationCache;
  * {@code <kind> <apiKey> <version> <hex>} or {@code ERROR <reason>}.
  *
  * <p>With {@code --describe}, a successful line is followed by a tab and the message's toString().
+ * With {@code --json}, it is followed by a tab and the message as Kafka's generated JsonConverter writes
+ * it (records fields as {@code <name>SizeInBytes}).
  * With {@code --versions}, no input is read; prints {@code <apiKey> <name> <min> <max>} per API.
  */
 public final class Reserialize {
     private static final HexFormat HEX = HexFormat.of();
 
+    enum Detail { NONE, TO_STRING, JSON }
+
     private Reserialize() {}
 
     public static void main(String[] args) throws IOException {
-        boolean describe = false;
+        Detail detail = Detail.NONE;
         for (String arg : args) {
             switch (arg) {
-                case "--describe" -> describe = true;
+                case "--describe" -> detail = Detail.TO_STRING;
+                case "--json" -> detail = Detail.JSON;
                 case "--versions" -> {
                     printVersions();
                     return;
@@ -53,7 +60,7 @@ public final class Reserialize {
             if (line.isBlank()) {
                 continue;
             }
-            out.write(processLine(line, describe));
+            out.write(processLine(line, detail));
             out.write('\n');
         }
         out.flush();
@@ -70,7 +77,7 @@ public final class Reserialize {
         System.out.flush();
     }
 
-    static String processLine(String line, boolean describe) {
+    static String processLine(String line, Detail detail) {
         String[] parts = line.strip().split(" ", -1);
         if (parts.length == 3) {
             parts = new String[] {parts[0], parts[1], parts[2], ""};
@@ -96,9 +103,14 @@ public final class Reserialize {
             }
             byte[] output = serialize(message, version);
             String result = kind + ' ' + apiKey + ' ' + version + ' ' + HEX.formatHex(output);
-            return describe ? result + '\t' + oneLine(message.toString()) : result;
+            return switch (detail) {
+                case NONE -> result;
+                case TO_STRING -> result + '\t' + oneLine(message.toString());
+                case JSON -> result + '\t' + toJson(message, version);
+            };
         } catch (Throwable e) {
-            return "ERROR " + oneLine(e.getClass().getSimpleName() + ": " + e.getMessage());
+            Throwable cause = e instanceof InvocationTargetException ? e.getCause() : e;
+            return "ERROR " + oneLine(cause.getClass().getSimpleName() + ": " + cause.getMessage());
         }
     }
 
@@ -121,6 +133,12 @@ public final class Reserialize {
             throw new IllegalStateException("wrote " + buffer.position() + " bytes but size() said " + size);
         }
         return buffer.array();
+    }
+
+    private static String toJson(Message message, short version) throws ReflectiveOperationException {
+        Class<?> converter = Class.forName(message.getClass().getName() + "JsonConverter");
+        Method write = converter.getMethod("write", message.getClass(), short.class, boolean.class);
+        return write.invoke(null, message, version, false).toString();
     }
 
     private static String oneLine(String text) {
