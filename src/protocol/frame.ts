@@ -98,19 +98,22 @@ function codecFor(
 
 /** Decodes a whole request frame (no length prefix); every byte must belong to the request. */
 export function decodeRequest(frame: Buffer): DecodedRequest {
-  const peeked = peekRequestHeader(frame);
-  const codec = requestCodec(peeked.apiKey, peeked.apiVersion);
+  if (frame.length < 4) {
+    throw new KafkaProtocolError(
+      "TRUNCATED",
+      `request frame of ${frame.length} bytes has no header`,
+      "RequestHeader",
+    );
+  }
+  const apiKey = frame.readInt16BE(0);
+  const apiVersion = frame.readInt16BE(2);
+  const codec = requestCodec(apiKey, apiVersion);
+  const headerVersion = requestHeaderVersion(apiKey, apiVersion);
   const r = new Reader(frame);
-  const header = decodeRequestHeader(r, peeked.headerVersion);
-  const body = codec.decode(r, peeked.apiVersion);
-  expectEnd(r, codec.label, peeked.apiVersion);
-  return {
-    header,
-    headerVersion: peeked.headerVersion,
-    apiKey: peeked.apiKey,
-    apiVersion: peeked.apiVersion,
-    body,
-  };
+  const header = decodeRequestHeader(r, headerVersion);
+  const body = codec.decode(r, apiVersion);
+  expectEnd(r, codec.label, apiVersion);
+  return { header, headerVersion, apiKey, apiVersion, body };
 }
 
 export interface DecodedResponse<T = unknown> {
