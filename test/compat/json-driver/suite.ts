@@ -103,10 +103,12 @@ export function defineDriverSuite(options: DriverSuiteOptions): void {
     let partitionOfKey = new Map<string, number>();
 
     before(async () => {
-      const [program, started] = await Promise.all([options.program(), startGateway({ brokers: 3 })]);
-      gateway = started;
-      client = new JsonDriver(program, gateway.bootstrap);
-      topic = gateway.uniqueName(program.name);
+      const [program, started] = await Promise.allSettled([options.program(), startGateway({ brokers: 3 })]);
+      if (started.status === "fulfilled") gateway = started.value;
+      if (program.status === "rejected") throw program.reason;
+      if (started.status === "rejected") throw started.reason;
+      client = new JsonDriver(program.value, gateway.bootstrap);
+      topic = gateway.uniqueName(program.value.name);
     });
 
     after(async () => {
