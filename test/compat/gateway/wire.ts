@@ -70,7 +70,7 @@ export function apiVersionsKeys(body: Buffer): { errorCode: number; keys: number
 /** One TCP connection speaking length-prefixed frames, one request at a time. */
 export class WireConnection {
   readonly socket: net.Socket;
-  private buffered = Buffer.alloc(0);
+  private buffered: Buffer = Buffer.alloc(0);
   private waiting: { resolve: (body: Buffer) => void; reject: (error: Error) => void } | undefined;
   private closedWith: Error | undefined;
   private correlationId = 1;
