@@ -88,82 +88,91 @@ function recordInputs(): RecordInput[] {
   }));
 }
 
-describe("batches from our writer, produced to a real broker, read by Kafka's console consumer", {
-  timeout: 600_000,
-}, () => {
-  let kafka: KafkaTestCluster;
-  let connection: RawConnection;
+const BROKER_VERSIONS = [
+  { version: "4", formatterFlag: "--formatter-property" },
+  { version: "3.9", formatterFlag: "--property" },
+] as const;
 
-  before(async () => {
-    kafka = await useKafkaCluster();
-    const [host, port] = kafka.bootstrap.split(",")[0].split(":");
-    connection = await RawConnection.open(host, Number(port));
-  });
-  after(() => connection?.close());
+for (const { version, formatterFlag } of BROKER_VERSIONS)
+  describe(`batches from our writer, produced to a Kafka ${version} broker, read by its console consumer`, {
+    timeout: 600_000,
+  }, () => {
+    let kafka: KafkaTestCluster;
+    let connection: RawConnection;
 
-  for (const codec of COMPRESSION_NAMES) {
-    test(`${codec}`, { timeout: 180_000 }, async () => {
-      const topic = kafka.uniqueTopic(`writer-${codec}`);
-      await kafka.toolOk("kafka-topics", [
-        "--create",
-        "--topic",
-        topic,
-        "--partitions",
-        "1",
-        "--replication-factor",
-        "1",
-        "--config",
-        "compression.type=producer",
-      ]);
-      const batch = buildBatch({
-        compression: codec,
-        baseTimestamp: BigInt(Date.now()),
-        records: recordInputs(),
-      });
-      const request: ProduceRequest = {
-        transactionalId: null,
-        acks: -1,
-        timeoutMs: 30_000,
-        topicData: [{ name: topic, topicId: "", partitionData: [{ index: 0, records: batch }] }],
-      };
-      let errorCode = -1;
-      for (let attempt = 0; attempt < 40; attempt++) {
-        const response = await connection.produce(request);
-        const partition = response.responses[0].partitionResponses[0];
-        errorCode = partition.errorCode;
-        if (!RETRIABLE.has(errorCode)) {
-          assert.equal(errorCode, 0, `produce error ${errorCode}: ${partition.errorMessage}`);
-          assert.equal(partition.baseOffset, 0n);
-          break;
-        }
-        await sleep(250);
-      }
-      assert.equal(errorCode, 0);
-      const [stored] = storedBatches(kafka.dir, topic);
-      assert.equal(stored.crc, new RecordBatchView(batch).crc, "the broker kept our batch as written");
-      assert.ok(stored.recordsData.equals(new RecordBatchView(batch).recordsData));
+    before(async () => {
+      kafka = await useKafkaCluster({ version });
+      const [host, port] = kafka.bootstrap.split(",")[0].split(":");
+      connection = await RawConnection.open(host, Number(port));
+    });
+    after(async () => {
+      connection?.close();
+      await kafka?.stop();
+    });
 
-      const output = await kafka.toolOk(
-        "kafka-console-consumer",
-        [
+    for (const codec of COMPRESSION_NAMES) {
+      test(`${codec}`, { timeout: 180_000 }, async () => {
+        const topic = kafka.uniqueTopic(`writer-${codec}`);
+        await kafka.toolOk("kafka-topics", [
+          "--create",
           "--topic",
           topic,
-          "--from-beginning",
-          "--max-messages",
-          String(RECORD_COUNT),
-          "--timeout-ms",
-          "60000",
-          "--formatter-property",
-          "print.key=true",
-          "--formatter-property",
-          "print.headers=true",
-          "--formatter-property",
-          `null.literal=${NULL_MARKER}`,
-        ],
-        { timeoutMs: 120_000 },
-      );
-      const lines = output.split("\n").filter((line) => line.length > 0);
-      assert.deepEqual(lines, sampleRecords(RECORD_COUNT).map(consoleProducerLine));
-    });
-  }
-});
+          "--partitions",
+          "1",
+          "--replication-factor",
+          "1",
+          "--config",
+          "compression.type=producer",
+        ]);
+        const batch = buildBatch({
+          compression: codec,
+          baseTimestamp: BigInt(Date.now()),
+          records: recordInputs(),
+        });
+        const request: ProduceRequest = {
+          transactionalId: null,
+          acks: -1,
+          timeoutMs: 30_000,
+          topicData: [{ name: topic, topicId: "", partitionData: [{ index: 0, records: batch }] }],
+        };
+        let errorCode = -1;
+        for (let attempt = 0; attempt < 40; attempt++) {
+          const response = await connection.produce(request);
+          const partition = response.responses[0].partitionResponses[0];
+          errorCode = partition.errorCode;
+          if (!RETRIABLE.has(errorCode)) {
+            assert.equal(errorCode, 0, `produce error ${errorCode}: ${partition.errorMessage}`);
+            assert.equal(partition.baseOffset, 0n);
+            break;
+          }
+          await sleep(250);
+        }
+        assert.equal(errorCode, 0);
+        const [stored] = storedBatches(kafka.dir, topic);
+        assert.equal(stored.crc, new RecordBatchView(batch).crc, "the broker kept our batch as written");
+        assert.ok(stored.recordsData.equals(new RecordBatchView(batch).recordsData));
+
+        const output = await kafka.toolOk(
+          "kafka-console-consumer",
+          [
+            "--topic",
+            topic,
+            "--from-beginning",
+            "--max-messages",
+            String(RECORD_COUNT),
+            "--timeout-ms",
+            "60000",
+            formatterFlag,
+            "print.key=true",
+            formatterFlag,
+            "print.headers=true",
+            formatterFlag,
+            `null.literal=${NULL_MARKER}`,
+          ],
+          { timeoutMs: 120_000 },
+        );
+        const lines = output.split("\n").filter((line) => line.length > 0);
+        assert.deepEqual(lines, sampleRecords(RECORD_COUNT).map(consoleProducerLine));
+      });
+    }
+  });
