@@ -95,20 +95,25 @@ export async function main(argv: string[]): Promise<number> {
 
   const log = createLogger(config.logging);
   const server = new ProxyServer(config, log);
+  let signalled: string | undefined;
+  let onSignal: (signal: string) => void = (signal) => {
+    signalled = signal;
+  };
+  process.once("SIGINT", () => onSignal("SIGINT"));
+  process.once("SIGTERM", () => onSignal("SIGTERM"));
   try {
     await server.start();
   } catch (error) {
     log.fatal({ err: (error as Error).message }, "cannot start the proxy");
+    await server.stop();
     await dev?.stop();
     return 1;
   }
-  printConnectHelp(config, server, dev?.bootstrap);
+  if (!signalled) printConnectHelp(config, server, dev?.bootstrap);
 
   await new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
+    onSignal = (signal: string) => {
+      onSignal = () => {};
       log.info({ signal }, "shutting down: no new connections, finishing in-flight requests");
       server
         .stop()
@@ -116,8 +121,7 @@ export async function main(argv: string[]): Promise<number> {
         .catch((error: Error) => log.error({ err: error.message }, "error during shutdown"))
         .finally(resolve);
     };
-    process.once("SIGINT", () => stop("SIGINT"));
-    process.once("SIGTERM", () => stop("SIGTERM"));
+    if (signalled) onSignal(signalled);
   });
   log.flush?.();
   return 0;
@@ -125,3 +129,4 @@ export async function main(argv: string[]): Promise<number> {
 
 const exitCode = await main(process.argv.slice(2));
 process.exitCode = exitCode;
+setTimeout(() => process.exit(exitCode), 200).unref();

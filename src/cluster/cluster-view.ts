@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import type { HostPort } from "../config/load.ts";
 import type { Logger } from "../log/logger.ts";
 import { type BrokerAddress, UpstreamConnection } from "../net/upstream.ts";
-import { buildRequestFrame, decodeResponseFrame } from "../proxy/frames.ts";
+import { decodeResponse, encodeRequest } from "../protocol/frame.ts";
 
 export interface UpstreamBroker {
   nodeId: number;
@@ -159,7 +159,13 @@ export class ClusterView extends EventEmitter {
 
   // biome-ignore lint/suspicious/noExplicitAny: generated Metadata response body
   private requestMetadata(connection: UpstreamConnection): Promise<any> {
-    const frame = buildRequestFrame(METADATA, METADATA_VERSION, 0, "kafka-partition-proxy", {
+    const header = {
+      apiKey: METADATA,
+      apiVersion: METADATA_VERSION,
+      correlationId: 0,
+      clientId: "kafka-partition-proxy",
+    };
+    const frame = encodeRequest(header, {
       topics: [],
       allowAutoTopicCreation: false,
       includeTopicAuthorizedOperations: false,
@@ -168,7 +174,7 @@ export class ClusterView extends EventEmitter {
       connection.send(frame, {
         onResponse: (response) => {
           try {
-            resolve(decodeResponseFrame(METADATA, METADATA_VERSION, response));
+            resolve(decodeResponse(METADATA, METADATA_VERSION, response.subarray(4)).body);
           } catch (error) {
             reject(error);
           }

@@ -1,7 +1,7 @@
 import { ProxyMetrics } from "../admin/metrics.ts";
+import { decodeResponse, encodeResponse } from "../protocol/frame.ts";
 import { API_KEYS } from "../protocol/generated/api-keys.ts";
 import type { ExchangeContext, RequestFeature, ResponseFeature } from "./feature.ts";
-import { buildResponseFrame, decodeResponseWithHeader } from "./frames.ts";
 
 type Feature = ResponseFeature | RequestFeature;
 
@@ -50,7 +50,7 @@ export class Pipeline {
 
   // biome-ignore lint/suspicious/noExplicitAny: generated response body
   encodeResponse(apiKey: number, version: number, correlationId: number, body: any): Buffer {
-    return buildResponseFrame(apiKey, version, correlationId, body);
+    return encodeResponse(apiKey, version, correlationId, body);
   }
 
   /** Returns the response frame to send to the client: the same buffer unless a feature changed it. */
@@ -62,12 +62,12 @@ export class Pipeline {
       if (!feature.wantsResponse || feature.wantsResponse(context, frame)) wanted = true;
     }
     if (!wanted) return frame;
-    const { header, body } = decodeResponseWithHeader(context.apiKey, context.apiVersion, frame);
+    const { correlationId, body } = decodeResponse(context.apiKey, context.apiVersion, frame.subarray(4));
     let changed = false;
     for (const feature of features) {
       if (feature.onResponse(context, body)) changed = true;
     }
     if (!changed) return frame;
-    return buildResponseFrame(context.apiKey, context.apiVersion, header.correlationId, body, header);
+    return encodeResponse(context.apiKey, context.apiVersion, correlationId, body);
   }
 }

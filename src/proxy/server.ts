@@ -94,9 +94,7 @@ export class ProxyServer {
     if (this.stopping) return;
     this.stopping = true;
     const servers = [this.bootstrap, ...this.brokerListeners.values()].filter((l): l is Listener => !!l);
-    await Promise.all(
-      servers.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve()))).concat(),
-    );
+    for (const listener of servers) listener.server.close();
     for (const connection of this.connections) connection.drain();
     const deadline = Date.now() + this.config.shutdownGraceMs;
     while (this.connections.size > 0 && Date.now() < deadline) {
@@ -104,8 +102,12 @@ export class ProxyServer {
     }
     for (const connection of this.connections) connection.close("proxy shutting down");
     this.cluster.stop();
-    await new Promise<void>((resolve) => (this.admin ? this.admin.close(() => resolve()) : resolve()));
-    this.admin?.closeAllConnections();
+    const admin = this.admin;
+    if (admin) {
+      const closed = new Promise<void>((resolve) => admin.close(() => resolve()));
+      admin.closeAllConnections();
+      await closed;
+    }
   }
 
   private syncBrokerListeners(brokers: UpstreamBroker[]): void {

@@ -1,0 +1,264 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { API_KEYS } from "../../../src/protocol/generated/api-keys.ts";
+import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
+import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
+import { RawKafkaClient } from "../../helpers/raw-kafka.ts";
+
+const METADATA = 3;
+const FIND_COORDINATOR = 10;
+const API_VERSIONS = 18;
+const DESCRIBE_CLUSTER = 60;
+const PRODUCE = 0;
+const FETCH = 1;
+
+let cluster: KafkaTestCluster;
+let proxy: ProxyProcess;
+const upstreamPorts = new Set<number>();
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+}
+
+async function adminStatus(): Promise<{ brokers: { nodeId: number; proxyPort: number | null }[] }> {
+  const response = await fetch(`http://127.0.0.1:${proxy.adminPort}/admin/status`);
+  return (await response.json()) as { brokers: { nodeId: number; proxyPort: number | null }[] };
+}
+
+describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, () => {
+  before(async () => {
+    cluster = await useKafkaCluster({ brokers: 3 });
+    for (const broker of cluster.brokers) upstreamPorts.add(broker.port);
+    proxy = await startProxy({ upstream: cluster.bootstrap, brokerIdBase: 1 });
+  });
+
+  after(async () => {
+    await proxy?.stop();
+  });
+
+  test("Metadata at every version names only the proxy's addresses", async () => {
+    const client = await RawKafkaClient.connect(proxy.bootstrap);
+    const metadata = API_KEYS.find((api) => api.apiKey === METADATA)!;
+    for (let version = metadata.minVersion; version <= metadata.maxVersion; version++) {
+      const body = await client.request(METADATA, version, {
+        topics: version === 0 ? [] : null,
+        allowAutoTopicCreation: version < 4,
+        includeClusterAuthorizedOperations: false,
+        includeTopicAuthorizedOperations: false,
+      });
+      assert.equal(body.brokers.length, 3, `v${version}`);
+      for (const broker of body.brokers) {
+        assert.equal(broker.host, "127.0.0.1");
+        assert.equal(
+          broker.port,
+          proxy.brokerPortBase + broker.nodeId - 1,
+          `v${version} node ${broker.nodeId}`,
+        );
+        assert.ok(!upstreamPorts.has(broker.port));
+      }
+    }
+    client.close();
+  });
+
+  test("FindCoordinator v0-3 and batched v4+ name the proxy's addresses", async () => {
+    const client = await RawKafkaClient.connect(proxy.bootstrap);
+    const info = API_KEYS.find((api) => api.apiKey === FIND_COORDINATOR)!;
+    for (let version = info.minVersion; version <= info.maxVersion; version++) {
+      const group = `coordinator-probe-${version}`;
+      const body = await waitFor(`coordinator v${version}`, async () => {
+        const answer = await client.request(
+          FIND_COORDINATOR,
+          version,
+          version >= 4 ? { keyType: 0, coordinatorKeys: [group] } : { key: group, keyType: 0 },
+        );
+        const entry = version >= 4 ? answer.coordinators[0] : answer;
+        return entry.errorCode === 0 ? entry : undefined;
+      });
+      assert.equal(body.host, "127.0.0.1");
+      assert.equal(body.port, proxy.brokerPortBase + body.nodeId - 1);
+    }
+    client.close();
+  });
+
+  test("DescribeCluster names the proxy's addresses", async () => {
+    const client = await RawKafkaClient.connect(proxy.bootstrap);
+    const body = await client.request(DESCRIBE_CLUSTER, 1, {
+      includeClusterAuthorizedOperations: false,
+      endpointType: 1,
+    });
+    assert.equal(body.errorCode, 0);
+    assert.equal(body.brokers.length, 3);
+    for (const broker of body.brokers) assert.equal(broker.port, proxy.brokerPortBase + broker.brokerId - 1);
+    client.close();
+  });
+
+  test("ApiVersions advertises only versions the codec knows; a too-new request gets UNSUPPORTED_VERSION", async () => {
+    const client = await RawKafkaClient.connect(proxy.bootstrap);
+    const body = await client.request(API_VERSIONS, 3, {
+      clientSoftwareName: "raw",
+      clientSoftwareVersion: "1",
+    });
+    assert.equal(body.errorCode, 0);
+    const known = new Map(API_KEYS.map((api) => [api.apiKey, api]));
+    assert.ok(body.apiKeys.length > 40);
+    for (const entry of body.apiKeys) {
+      const own = known.get(entry.apiKey);
+      assert.ok(own, `advertised unknown api key ${entry.apiKey}`);
+      assert.ok(entry.maxVersion <= own.maxVersion && entry.minVersion >= own.minVersion);
+    }
+    client.close();
+
+    const own = known.get(API_VERSIONS)!;
+    const tooNew = await RawKafkaClient.connect(proxy.bootstrap);
+    const frame = Buffer.alloc(4 + 2 + 2 + 4 + 2);
+    frame.writeInt32BE(frame.length - 4, 0);
+    frame.writeInt16BE(API_VERSIONS, 4);
+    frame.writeInt16BE(own.maxVersion + 1, 6);
+    frame.writeInt32BE(77, 8);
+    frame.writeInt16BE(-1, 12);
+    const answer = await new Promise<Buffer>((resolve) => {
+      tooNew.socket.removeAllListeners("data");
+      tooNew.socket.once("data", (chunk: Buffer) => resolve(chunk));
+      tooNew.socket.write(frame);
+    });
+    assert.equal(answer.readInt32BE(4), 77);
+    assert.equal(answer.readInt16BE(8), 35, "UNSUPPORTED_VERSION");
+    tooNew.close();
+  });
+
+  test("Produce with acks=0 gets no response and later responses stay in order", async () => {
+    const topic = cluster.uniqueTopic("acks0");
+    await cluster.toolOk("kafka-topics", [
+      "--create",
+      "--topic",
+      topic,
+      "--partitions",
+      "1",
+      "--replication-factor",
+      "1",
+    ]);
+    const metadata = await waitFor("topic leader", async () => {
+      const client = await RawKafkaClient.connect(proxy.bootstrap);
+      const body = await client.request(METADATA, 12, {
+        topics: [{ topicId: "0".repeat(32), name: topic }],
+        allowAutoTopicCreation: false,
+        includeTopicAuthorizedOperations: false,
+      });
+      client.close();
+      const partition = body.topics[0]?.partitions[0];
+      return partition && partition.leaderId >= 0 ? body : undefined;
+    });
+    const leader = metadata.topics[0].partitions[0].leaderId as number;
+    const client = await RawKafkaClient.connect(`127.0.0.1:${proxy.brokerPortBase + leader - 1}`);
+    client.send(PRODUCE, 9, { transactionalId: null, acks: 0, timeoutMs: 5000, topicData: [] });
+    const versions = await client.request(API_VERSIONS, 3, {
+      clientSoftwareName: "raw",
+      clientSoftwareVersion: "1",
+    });
+    assert.equal(versions.errorCode, 0);
+    assert.deepEqual(client.unexpected, []);
+    client.close();
+  });
+
+  test("a broker that leaves loses its listener and gets it back when it returns", async () => {
+    const victim = 3;
+    const port = proxy.brokerPortBase + victim - 1;
+    await cluster.killBroker(victim);
+    await waitFor("listener closed", async () => {
+      const status = await adminStatus();
+      return status.brokers.some((b) => b.nodeId === victim) ? undefined : true;
+    });
+    await assert.rejects(RawKafkaClient.connect(`127.0.0.1:${port}`, 2000));
+    await cluster.restartBroker(victim);
+    await waitFor("listener back", async () => {
+      const status = await adminStatus();
+      return status.brokers.some((b) => b.nodeId === victim && b.proxyPort === port) ? true : undefined;
+    });
+    const client = await waitFor("broker answering", async () =>
+      RawKafkaClient.connect(`127.0.0.1:${port}`, 2000),
+    );
+    const body = await client.request(API_VERSIONS, 3, {
+      clientSoftwareName: "raw",
+      clientSoftwareVersion: "1",
+    });
+    assert.equal(body.errorCode, 0);
+    client.close();
+  });
+
+  test("graceful shutdown answers in-flight requests, then exits", async () => {
+    const topic = cluster.uniqueTopic("drain");
+    await cluster.toolOk("kafka-topics", [
+      "--create",
+      "--topic",
+      topic,
+      "--partitions",
+      "1",
+      "--replication-factor",
+      "1",
+    ]);
+    const own = await startProxy({ upstream: cluster.bootstrap, brokerIdBase: 1 });
+    const leader = await waitFor("topic leader", async () => {
+      const probe = await RawKafkaClient.connect(own.bootstrap);
+      const body = await probe.request(METADATA, 12, {
+        topics: [{ topicId: "0".repeat(32), name: topic }],
+        allowAutoTopicCreation: false,
+        includeTopicAuthorizedOperations: false,
+      });
+      probe.close();
+      const partition = body.topics[0]?.partitions[0];
+      return partition && partition.leaderId >= 0 ? (partition.leaderId as number) : undefined;
+    });
+    const client = await RawKafkaClient.connect(`127.0.0.1:${own.brokerPortBase + leader - 1}`);
+    const longPoll = client.request(
+      FETCH,
+      12,
+      {
+        replicaId: -1,
+        maxWaitMs: 3000,
+        minBytes: 1,
+        maxBytes: 1 << 20,
+        isolationLevel: 0,
+        sessionId: 0,
+        sessionEpoch: -1,
+        topics: [
+          {
+            topic,
+            partitions: [
+              {
+                partition: 0,
+                currentLeaderEpoch: -1,
+                fetchOffset: 0n,
+                lastFetchedEpoch: -1,
+                logStartOffset: -1n,
+                partitionMaxBytes: 1 << 20,
+              },
+            ],
+          },
+        ],
+        forgottenTopicsData: [],
+        rackId: "",
+      },
+      20_000,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const started = Date.now();
+    const exited = own.stop("SIGTERM");
+    const body = await longPoll;
+    assert.equal(body.responses[0].partitions[0].errorCode, 0);
+    assert.ok(Date.now() - started > 1000, "the long poll was answered by the broker, not cut short");
+    assert.equal(await exited, 0);
+    await client.closed;
+    assert.match(own.logs(), /shutting down/);
+  });
+});
