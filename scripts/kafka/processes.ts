@@ -13,6 +13,18 @@ export function commandLine(pid: number): string | undefined {
   }
 }
 
+/** The kernel's start time of a live process (clock ticks since boot); with the pid it names one process. */
+export function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] === "Z" || fields[0] === "X") return undefined;
+    return fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
 export function isAliveWith(pid: number, marker: string): boolean {
   return commandLine(pid)?.includes(marker) ?? false;
 }

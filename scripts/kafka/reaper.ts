@@ -1,33 +1,33 @@
 /**
  * Watches an owner process and stops a cluster when the owner dies, even by SIGKILL.
- * usage: node scripts/kafka/reaper.ts <ownerPid> <clusterDir>
+ * usage: node scripts/kafka/reaper.ts <ownerPid> <ownerStartTime> <clusterDir>
  */
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { clusterMarker } from "./cluster.ts";
-import { commandLine, killWithMarker, pidsWithMarker } from "./processes.ts";
+import { killWithMarker, pidsWithMarker, startTime } from "./processes.ts";
 
 const POLL_MS = 500;
 
-async function reap(ownerPid: number, dir: string): Promise<void> {
-  const ownerCommand = commandLine(ownerPid);
-  if (!ownerCommand) return;
+async function reap(ownerPid: number, ownerStartTime: string, dir: string): Promise<void> {
   const marker = clusterMarker(dir);
   for (;;) {
-    await sleep(POLL_MS);
     if (!existsSync(join(dir, "cluster.json"))) return;
-    if (commandLine(ownerPid) === ownerCommand) continue;
+    if (startTime(ownerPid) === ownerStartTime) {
+      await sleep(POLL_MS);
+      continue;
+    }
     await killWithMarker(pidsWithMarker(marker), marker);
     rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
     return;
   }
 }
 
-const [owner, dir] = process.argv.slice(2);
-if (!owner || !dir) {
-  process.stderr.write("usage: reaper.ts <ownerPid> <clusterDir>\n");
+const [owner, ownerStartTime, dir] = process.argv.slice(2);
+if (!owner || !ownerStartTime || !dir) {
+  process.stderr.write("usage: reaper.ts <ownerPid> <ownerStartTime> <clusterDir>\n");
   process.exitCode = 2;
 } else {
-  await reap(Number(owner), dir);
+  await reap(Number(owner), ownerStartTime, dir);
 }

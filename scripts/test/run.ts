@@ -44,10 +44,9 @@ async function main(): Promise<number> {
     ...flags,
     ...patterns,
   ];
-  const child = spawn(process.execPath, args, {
-    stdio: "inherit",
-    env: { ...process.env, KPP_RUN_ID: runId, KPP_TEST_TMP: runTmp },
-  });
+  const env: NodeJS.ProcessEnv = { ...process.env, KPP_RUN_ID: runId, KPP_TEST_TMP: runTmp };
+  delete env.NODE_TEST_CONTEXT;
+  const child = spawn(process.execPath, args, { stdio: "inherit", env });
 
   let interrupted: NodeJS.Signals | undefined;
   const forward = (signal: NodeJS.Signals) => {

@@ -28,7 +28,7 @@ import {
   type ToolResult,
   tool,
 } from "../../scripts/kafka/cluster.ts";
-import { killWithMarkerSync, pidsWithMarker } from "../../scripts/kafka/processes.ts";
+import { killWithMarkerSync, pidsWithMarker, startTime } from "../../scripts/kafka/processes.ts";
 
 export type { ClusterInfo, KafkaVersion, Security, ToolResult } from "../../scripts/kafka/cluster.ts";
 
@@ -125,10 +125,8 @@ function uniqueDir(parent: string): string {
 }
 
 function spawnReaper(dir: string): void {
-  const reaper = spawn(process.execPath, [REAPER, String(process.pid), dir], {
-    detached: true,
-    stdio: "ignore",
-  });
+  const args = [REAPER, String(process.pid), startTime(process.pid) ?? "unknown", dir];
+  const reaper = spawn(process.execPath, args, { detached: true, stdio: "ignore" });
   reaper.on("error", () => {});
   reaper.unref();
 }
