@@ -141,7 +141,7 @@ export class JsonDriver {
 }
 
 export interface MemberEvent {
-  event: "started" | "assigned" | "revoked" | "lost" | "record" | "error" | "closed";
+  event: "started" | "assigned" | "revoked" | "lost" | "record" | "warning" | "error" | "closed";
   partitions?: number[];
   key?: string;
   value?: string;
