@@ -9,7 +9,14 @@ import {
   stop,
   tool,
 } from "./cluster.ts";
-import { distribution, type KafkaVersion } from "./versions.ts";
+import {
+  brokerClasspath,
+  distribution,
+  KAFKA_VERSIONS,
+  type KafkaVersion,
+  toolsClasspath,
+  UnknownVersionError,
+} from "./versions.ts";
 
 const USAGE = `usage: npm run -s kafka -- <command>
   start [--brokers 1|3] [--version 4|3.9] [--security plaintext|sasl_ssl] [--dir D]
@@ -17,7 +24,8 @@ const USAGE = `usage: npm run -s kafka -- <command>
   status --dir D
   kill-broker --dir D --id N [--signal SIGTERM]
   restart-broker --dir D --id N
-  tool <name|main.Class> [--dir D | --bootstrap B] [--version 4|3.9] -- args...`;
+  tool <name|main.Class> [--dir D | --bootstrap B] [--version 4|3.9] -- args...
+  warm [--verify true]   resolve (and check) every broker and tools classpath`;
 
 function parseFlags(argv: string[]): { flags: Map<string, string>; rest: string[] } {
   const flags = new Map<string, string>();
@@ -98,6 +106,22 @@ async function main(argv: string[]): Promise<number> {
       });
       return result.exitCode ?? 1;
     }
+    case "warm": {
+      const verify = parseFlags(args).flags.get("verify") !== "false";
+      for (const version of KAFKA_VERSIONS) {
+        for (const [kind, resolve] of [
+          ["broker", brokerClasspath],
+          ["tools", toolsClasspath],
+        ] as const) {
+          const started = performance.now();
+          const jars = await resolve(version, { verify, log: stderrLog });
+          stderrLog(
+            `${kind} ${version}: ${jars.length} jars in ${Math.round(performance.now() - started)} ms`,
+          );
+        }
+      }
+      return 0;
+    }
     case undefined:
     case "help":
     case "--help":
@@ -114,7 +138,8 @@ try {
   const known =
     error instanceof MissingPrerequisiteError ||
     error instanceof MavenResolutionError ||
-    error instanceof ClusterError;
+    error instanceof ClusterError ||
+    error instanceof UnknownVersionError;
   process.stderr.write(`${known ? (error as Error).message : ((error as Error).stack ?? String(error))}\n`);
   process.exitCode = known ? 2 : 1;
 }

@@ -83,9 +83,14 @@ export const DISTRIBUTIONS: Record<KafkaVersion, KafkaDistribution> = {
   },
 };
 
+export class UnknownVersionError extends Error {
+  override name = "UnknownVersionError";
+}
+
 export function distribution(version: string): KafkaDistribution {
-  const found = DISTRIBUTIONS[version as KafkaVersion];
-  if (!found) throw new Error(`unknown Kafka version "${version}" (known: ${KAFKA_VERSIONS.join(", ")})`);
+  const found = Object.hasOwn(DISTRIBUTIONS, version) ? DISTRIBUTIONS[version as KafkaVersion] : undefined;
+  if (!found)
+    throw new UnknownVersionError(`unknown Kafka version "${version}" (known: ${KAFKA_VERSIONS.join(", ")})`);
   return found;
 }
 
