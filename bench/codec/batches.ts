@@ -1,34 +1,25 @@
 import { buildBatch, type CompressionName, type RecordInput } from "../../src/records/index.ts";
 
-/** Deterministic text-like payload (compresses roughly like JSON logs do). */
+const STATUSES = ["created", "paid", "shipped", "delivered", "returned"];
+const CITIES = ["Berlin", "Lyon", "Porto", "Oslo", "Turin", "Ghent", "Split", "Cork"];
+
+/** Deterministic JSON event payload of `size` bytes (compresses roughly like real event streams). */
 export function payload(size: number, seed: number): Buffer {
-  const words = [
-    "order",
-    "user",
-    "id",
-    "amount",
-    "status",
-    "shipped",
-    "eur",
-    "created",
-    "{",
-    "}",
-    ":",
-    ",",
-    '"',
-  ];
-  const out = Buffer.allocUnsafe(size);
-  let state = seed * 2654435761 || 1;
-  let position = 0;
-  while (position < size) {
+  let state = (seed * 2654435761) >>> 0 || 1;
+  const next = () => {
     state ^= state << 13;
     state ^= state >>> 17;
     state ^= state << 5;
-    const word = words[(state >>> 0) % words.length];
-    position += out.write(word, position, "latin1");
-    if (position < size) out[position++] = 48 + ((state >>> 8) % 10);
+    return state >>> 0;
+  };
+  let text = "";
+  while (text.length < size) {
+    text += `{"id":"${next().toString(16).padStart(8, "0")}${next().toString(16).padStart(8, "0")}",`;
+    text += `"user":${next() % 100000},"amount":${(next() % 100000) / 100},"currency":"EUR",`;
+    text += `"status":"${STATUSES[next() % STATUSES.length]}","city":"${CITIES[next() % CITIES.length]}",`;
+    text += `"ts":${1_700_000_000_000 + (next() % 86_400_000)}}\n`;
   }
-  return out;
+  return Buffer.from(text.slice(0, size), "latin1");
 }
 
 export function sampleRecords(totalBytes: number, recordSize: number): RecordInput[] {

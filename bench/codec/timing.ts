@@ -12,7 +12,7 @@ export function measure(work: () => void, budgetMs = 1500): number {
     work();
     samples.push(performance.now() - start);
   }
-  return Math.min(...samples);
+  return samples.reduce((best, sample) => Math.min(best, sample), Number.POSITIVE_INFINITY);
 }
 
 export function megabytesPerSecond(bytes: number, milliseconds: number): string {
