@@ -106,3 +106,27 @@ export function kafkaApiVersions(): JavaApiVersions[] {
       };
     });
 }
+
+/**
+ * Cases that start on the Java side: random wire bytes per kafka-clients' schemas, canonicalized by the
+ * generated *Data classes (see RandomWire.java). Failures on the Java side come back as errors.
+ */
+export function kafkaGeneratedCases(count: number, seed: number): { cases: RefereeCase[]; errors: string[] } {
+  const cases: RefereeCase[] = [];
+  const errors: string[] = [];
+  for (const line of runJava(["--generate", String(count), String(seed)], "").split("\n")) {
+    if (line === "") continue;
+    if (line.startsWith("ERROR ")) {
+      errors.push(line.slice("ERROR ".length));
+      continue;
+    }
+    const [kind, apiKey, version, hex] = line.split(" ");
+    cases.push({
+      kind: kind as VectorKind,
+      apiKey: Number(apiKey),
+      version: Number(version),
+      hex: hex ?? "",
+    });
+  }
+  return { cases, errors };
+}

@@ -29,6 +29,8 @@ import org.apache.kafka.common.protocol.ObjectSerializationCache;
  * With {@code --json}, it is followed by a tab and the message as Kafka's generated JsonConverter writes
  * it (records fields as {@code <name>SizeInBytes}).
  * With {@code --versions}, no input is read; prints {@code <apiKey> <name> <min> <max>} per API.
+ * With {@code --generate <count> <seed>}, no input is read; prints Java-generated cases (see
+ * {@link JavaGenerated}).
  */
 public final class Reserialize {
     private static final HexFormat HEX = HexFormat.of();
@@ -38,6 +40,12 @@ public final class Reserialize {
     private Reserialize() {}
 
     public static void main(String[] args) throws IOException {
+        if (args.length == 3 && args[0].equals("--generate")) {
+            BufferedWriter out = new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), 1 << 20);
+            JavaGenerated.generate(Integer.parseInt(args[1]), Long.parseLong(args[2]), out);
+            out.flush();
+            return;
+        }
         Detail detail = Detail.NONE;
         for (String arg : args) {
             switch (arg) {
@@ -114,7 +122,7 @@ public final class Reserialize {
         }
     }
 
-    private static Message newMessage(String kind, short apiKey) {
+    static Message newMessage(String kind, short apiKey) {
         return switch (kind) {
             case "request" -> ApiMessageType.fromApiKey(apiKey).newRequest();
             case "response" -> ApiMessageType.fromApiKey(apiKey).newResponse();
@@ -124,7 +132,7 @@ public final class Reserialize {
         };
     }
 
-    private static byte[] serialize(Message message, short version) {
+    static byte[] serialize(Message message, short version) {
         ObjectSerializationCache cache = new ObjectSerializationCache();
         int size = message.size(cache, version);
         ByteBuffer buffer = ByteBuffer.allocate(size);
