@@ -196,7 +196,7 @@ export class MessageEmitter {
       if (this.#needsIsDefault.has(s.name)) this.#emitIsDefault(body, s);
     }
     const text = body.toString();
-    return `${header}\n${this.#imports(text)}\n${text}\n`;
+    return `${header}\n${this.#imports(text)}${text}\n`;
   }
 
   #imports(text: string): string {

@@ -92,6 +92,7 @@ export class Writer {
   }
 
   bool(value: boolean): void {
+    if (typeof value !== "boolean") throw outOfRange("bool", value);
     this.ensure(1);
     this.#slab[this.#pos++] = value ? 1 : 0;
   }

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** AbortedTxn, versions 0. */
 export interface AbortedTxn {
   /** The producer id associated with the aborted transaction (versions 0+) */

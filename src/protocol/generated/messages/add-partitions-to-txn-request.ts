@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** AddPartitionsToTxnRequest, versions 0-5. */
 export interface AddPartitionsToTxnRequest {
   /** List of transactions to add partitions to. (versions 4+) */

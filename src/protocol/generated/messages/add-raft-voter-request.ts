@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** AddRaftVoterRequest, versions 0-1. */
 export interface AddRaftVoterRequest {
   /** The cluster id. (versions 0+, nullable 0+) */

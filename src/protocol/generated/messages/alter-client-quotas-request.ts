@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** AlterClientQuotasRequest, versions 0-1. */
 export interface AlterClientQuotasRequest {
   /** The quota configuration entries to alter. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** AlterConfigsRequest, versions 0-2. */
 export interface AlterConfigsRequest {
   /** The updates for each resource. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** AlterReplicaLogDirsRequest, versions 1-2. */
 export interface AlterReplicaLogDirsRequest {
   /** The alterations to make for each directory. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** ApiVersionsRequest, versions 0-5. */
 export interface ApiVersionsRequest {
   /** The name of the client. (versions 3+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { beginTaggedField, checkNoTaggedFields, countTaggedFields, endTaggedField, readTaggedFields, readUnknownTaggedField, writeTaggedFields, writeTaggedFieldsBelow, type TaggedField } from "../../primitives/tagged.ts";
 import { Writer } from "../../primitives/writer.ts";
 
-
 /** ApiVersionsResponse, versions 0-5. */
 export interface ApiVersionsResponse {
   /** The top-level error code. (versions 0+) */

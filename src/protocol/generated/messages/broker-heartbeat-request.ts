@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { beginTaggedField, countTaggedFields, endTaggedField, readUnknownTaggedField, writeTaggedFieldsBelow, type TaggedField } from "../../primitives/tagged.ts";
 import { Writer } from "../../primitives/writer.ts";
 
-
 /** BrokerHeartbeatRequest, versions 0-2. */
 export interface BrokerHeartbeatRequest {
   /** The broker ID. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** BrokerRegistrationRequest, versions 0-4. */
 export interface BrokerRegistrationRequest {
   /** The broker ID. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** ConsumerProtocolAssignment, versions 0-3. */
 export interface ConsumerProtocolAssignment {
   /** The list of topics and partitions assigned to this consumer. (versions 0+) */

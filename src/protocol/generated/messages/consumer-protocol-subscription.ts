@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** ConsumerProtocolSubscription, versions 0-3. */
 export interface ConsumerProtocolSubscription {
   /** The topics that the member wants to consume. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** ControlRecordTypeSchema, versions 0. */
 export interface ControlRecordTypeSchema {
   /** The type of the control record, such as commit or abort (versions 0+) */

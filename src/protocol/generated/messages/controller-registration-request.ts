@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** ControllerRegistrationRequest, versions 0. */
 export interface ControllerRegistrationRequest {
   /** The ID of the controller to register. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** CreateAclsRequest, versions 1-3. */
 export interface CreateAclsRequest {
   /** The ACLs that we want to create. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** CreateDelegationTokenResponse, versions 1-3. */
 export interface CreateDelegationTokenResponse {
   /** The top-level error, or zero if there was no error. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** CreatePartitionsRequest, versions 0-3. */
 export interface CreatePartitionsRequest {
   /** Each topic that we want to create new partitions inside. (versions 0+) */

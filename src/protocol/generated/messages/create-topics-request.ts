@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** CreateTopicsRequest, versions 2-7. */
 export interface CreateTopicsRequest {
   /** The topics to create. (versions 0+) */

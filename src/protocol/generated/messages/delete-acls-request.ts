@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** DeleteAclsRequest, versions 1-3. */
 export interface DeleteAclsRequest {
   /** The filters to use when deleting ACLs. (versions 0+) */

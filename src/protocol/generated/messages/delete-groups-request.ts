@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** DeleteGroupsRequest, versions 0-3. */
 export interface DeleteGroupsRequest {
   /** The group names to delete. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** DeleteRecordsRequest, versions 0-2. */
 export interface DeleteRecordsRequest {
   /** Each topic that we want to delete records from. (versions 0+) */

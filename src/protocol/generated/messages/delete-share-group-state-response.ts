@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** DeleteShareGroupStateResponse, versions 0. */
 export interface DeleteShareGroupStateResponse {
   /** The delete results. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** DeleteTopicsRequest, versions 1-6. */
 export interface DeleteTopicsRequest {
   /** The name or topic ID of the topic. (versions 6+) */

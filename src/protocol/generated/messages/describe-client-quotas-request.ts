@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** DescribeClientQuotasRequest, versions 0-1. */
 export interface DescribeClientQuotasRequest {
   /** Filter components to apply to quota entities. (versions 0+) */

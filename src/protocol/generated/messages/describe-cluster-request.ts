@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** DescribeClusterRequest, versions 0-2. */
 export interface DescribeClusterRequest {
   /** Whether to include cluster authorized operations. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** DescribeConfigsRequest, versions 1-4. */
 export interface DescribeConfigsRequest {
   /** The resources whose configurations we want to describe. (versions 0+) */

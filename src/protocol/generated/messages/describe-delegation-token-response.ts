@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** DescribeDelegationTokenResponse, versions 1-3. */
 export interface DescribeDelegationTokenResponse {
   /** The error code, or 0 if there was no error. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** DescribeLogDirsRequest, versions 1-5. */
 export interface DescribeLogDirsRequest {
   /** Each topic that we want to describe log directories for, or null for all topics. (versions 0+, nullable 0+) */

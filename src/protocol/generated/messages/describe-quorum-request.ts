@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** DescribeQuorumRequest, versions 0-2. */
 export interface DescribeQuorumRequest {
   /** The topics to describe. (versions 0+) */

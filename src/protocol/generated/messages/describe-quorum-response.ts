@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** DescribeQuorumResponse, versions 0-2. */
 export interface DescribeQuorumResponse {
   /** The top level error code. (versions 0+) */

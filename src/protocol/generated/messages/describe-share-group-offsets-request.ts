@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** DescribeShareGroupOffsetsRequest, versions 0-1. */
 export interface DescribeShareGroupOffsetsRequest {
   /** The groups to describe offsets for. (versions 0+) */

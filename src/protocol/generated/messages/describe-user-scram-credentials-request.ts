@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** DescribeUserScramCredentialsRequest, versions 0. */
 export interface DescribeUserScramCredentialsRequest {
   /** The users to describe, or null/empty to describe all users. (versions 0+, nullable 0+) */

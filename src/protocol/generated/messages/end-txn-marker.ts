@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** EndTxnMarker, versions 0. */
 export interface EndTxnMarker {
   /** The coordinator epoch when appending the record (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** EndTxnRequest, versions 0-5. */
 export interface EndTxnRequest {
   /** The ID of the transaction to end. (versions 0+) */

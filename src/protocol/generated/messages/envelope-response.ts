@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** EnvelopeResponse, versions 0. */
 export interface EnvelopeResponse {
   /** The embedded response header and data. (versions 0+, nullable 0+, default null) */

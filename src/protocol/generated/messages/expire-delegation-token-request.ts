@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** ExpireDelegationTokenRequest, versions 1-2. */
 export interface ExpireDelegationTokenRequest {
   /** The HMAC of the delegation token to be expired. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { beginTaggedField, checkNoTaggedFields, countTaggedFields, endTaggedField, readTaggedFields, readUnknownTaggedField, writeTaggedFields, writeTaggedFieldsBelow, type TaggedField } from "../../primitives/tagged.ts";
 import { Writer } from "../../primitives/writer.ts";
 
-
 /** FetchResponse, versions 4-18. */
 export interface FetchResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (versions 1+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { beginTaggedField, countTaggedFields, endTaggedField, readTaggedFields, readUnknownTaggedField, writeTaggedFields, writeTaggedFieldsBelow, writeTaggedString, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** FetchSnapshotRequest, versions 0-1. */
 export interface FetchSnapshotRequest {
   /** The clusterId if known, this is used to validate metadata fetches prior to broker registration. (versions 0+, nullable 0+, tag 0 from 0+, default null) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { beginTaggedField, countTaggedFields, endTaggedField, readTaggedFields, readUnknownTaggedField, writeTaggedFields, writeTaggedFieldsBelow, type TaggedField } from "../../primitives/tagged.ts";
 import { Writer } from "../../primitives/writer.ts";
 
-
 /** FetchSnapshotResponse, versions 0-1. */
 export interface FetchSnapshotResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** IncrementalAlterConfigsRequest, versions 0-1. */
 export interface IncrementalAlterConfigsRequest {
   /** The incremental updates for each resource. (versions 0+) */

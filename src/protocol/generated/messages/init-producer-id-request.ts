@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** InitProducerIdRequest, versions 0-6. */
 export interface InitProducerIdRequest {
   /** The transactional id, or null if the producer is not transactional. (versions 0+, nullable 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** KRaftVersionRecord, versions 0. */
 export interface KRaftVersionRecord {
   /** The version of the kraft version record. (versions 0+) */

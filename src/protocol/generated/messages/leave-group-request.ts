@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** LeaveGroupRequest, versions 0-5. */
 export interface LeaveGroupRequest {
   /** The ID of the group to leave. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** ListConfigResourcesRequest, versions 0-1. */
 export interface ListConfigResourcesRequest {
   /** The list of resource type. If the list is empty, it uses default supported config resource types. (versions 1+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** ListGroupsRequest, versions 0-5. */
 export interface ListGroupsRequest {
   /** The states of the groups we want to list. If empty, all groups are returned with their state. (versions 4+) */

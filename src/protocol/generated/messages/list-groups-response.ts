@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** ListGroupsResponse, versions 0-5. */
 export interface ListGroupsResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (versions 1+) */

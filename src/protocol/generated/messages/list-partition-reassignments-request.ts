@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** ListPartitionReassignmentsRequest, versions 0. */
 export interface ListPartitionReassignmentsRequest {
   /** The time in ms to wait for the request to complete. (versions 0+, default 60000) */

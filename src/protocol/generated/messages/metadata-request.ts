@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** MetadataRequest, versions 0-13. */
 export interface MetadataRequest {
   /** The topics to fetch metadata for. (versions 0+, nullable 1+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** OffsetCommitRequest, versions 2-10. */
 export interface OffsetCommitRequest {
   /** The unique group identifier. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** OffsetDeleteRequest, versions 0. */
 export interface OffsetDeleteRequest {
   /** The unique group identifier. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** OffsetDeleteResponse, versions 0. */
 export interface OffsetDeleteResponse {
   /** The top-level error code, or 0 if there was no error. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** OffsetFetchRequest, versions 1-10. */
 export interface OffsetFetchRequest {
   /** The group to fetch offsets for. (versions 0-7) */

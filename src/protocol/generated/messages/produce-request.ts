@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** ProduceRequest, versions 3-13. */
 export interface ProduceRequest {
   /** The transactional ID, or null if the producer is not transactional. (versions 3+, nullable 3+, default null) */

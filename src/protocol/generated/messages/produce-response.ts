@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { beginTaggedField, checkNoTaggedFields, countTaggedFields, endTaggedField, readTaggedFields, readUnknownTaggedField, writeTaggedFields, writeTaggedFieldsBelow, type TaggedField } from "../../primitives/tagged.ts";
 import { Writer } from "../../primitives/writer.ts";
 
-
 /** ProduceResponse, versions 3-13. */
 export interface ProduceResponse {
   /** Each produce response. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** PushTelemetryRequest, versions 0. */
 export interface PushTelemetryRequest {
   /** Unique id for this client instance. (versions 0+) */

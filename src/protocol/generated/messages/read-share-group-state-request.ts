@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** ReadShareGroupStateRequest, versions 0. */
 export interface ReadShareGroupStateRequest {
   /** The group identifier. (versions 0+) */

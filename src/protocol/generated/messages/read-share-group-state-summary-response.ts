@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** ReadShareGroupStateSummaryResponse, versions 0-1. */
 export interface ReadShareGroupStateSummaryResponse {
   /** The read results. (versions 0+) */

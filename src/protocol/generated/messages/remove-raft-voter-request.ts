@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** RemoveRaftVoterRequest, versions 0. */
 export interface RemoveRaftVoterRequest {
   /** The cluster id of the request. (versions 0+, nullable 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** SaslAuthenticateRequest, versions 0-2. */
 export interface SaslAuthenticateRequest {
   /** The SASL authentication bytes from the client, as defined by the SASL mechanism. (versions 0+) */

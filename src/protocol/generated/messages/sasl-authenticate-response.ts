@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** SaslAuthenticateResponse, versions 0-2. */
 export interface SaslAuthenticateResponse {
   /** The error code, or 0 if there was no error. (versions 0+) */

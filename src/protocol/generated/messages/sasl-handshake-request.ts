@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** SaslHandshakeRequest, versions 0-1. */
 export interface SaslHandshakeRequest {
   /** The SASL mechanism chosen by the client. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** SaslHandshakeResponse, versions 0-1. */
 export interface SaslHandshakeResponse {
   /** The error code, or 0 if there was no error. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** ShareAcknowledgeRequest, versions 1-2. */
 export interface ShareAcknowledgeRequest {
   /** The group identifier. (versions 0+, nullable 0+, default null) */

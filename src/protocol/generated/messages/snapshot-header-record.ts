@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** SnapshotHeaderRecord, versions 0. */
 export interface SnapshotHeaderRecord {
   /** The version of the snapshot header record. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** StreamsGroupDescribeRequest, versions 0-1. */
 export interface StreamsGroupDescribeRequest {
   /** The ids of the groups to describe (versions 0+) */

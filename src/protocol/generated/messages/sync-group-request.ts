@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** SyncGroupRequest, versions 0-5. */
 export interface SyncGroupRequest {
   /** The unique group identifier. (versions 0+) */

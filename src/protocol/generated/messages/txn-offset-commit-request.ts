@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { checkNoTaggedFields, readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** TxnOffsetCommitRequest, versions 0-6. */
 export interface TxnOffsetCommitRequest {
   /** The ID of the transaction. (versions 0+) */

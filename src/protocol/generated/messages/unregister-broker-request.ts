@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** UnregisterBrokerRequest, versions 0. */
 export interface UnregisterBrokerRequest {
   /** The broker ID to unregister. (versions 0+) */

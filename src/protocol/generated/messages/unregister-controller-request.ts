@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** UnregisterControllerRequest, versions 0. */
 export interface UnregisterControllerRequest {
   /** The controller ID to unregister. (versions 0+) */

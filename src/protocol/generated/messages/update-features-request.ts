@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** UpdateFeaturesRequest, versions 0-2. */
 export interface UpdateFeaturesRequest {
   /** How long to wait in milliseconds before timing out the request. (versions 0+, default 60000) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { beginTaggedField, countTaggedFields, endTaggedField, readTaggedFields, readUnknownTaggedField, writeTaggedFields, writeTaggedFieldsBelow, type TaggedField } from "../../primitives/tagged.ts";
 import { Writer } from "../../primitives/writer.ts";
 
-
 /** VoteResponse, versions 0-2. */
 export interface VoteResponse {
   /** The top level error code. (versions 0+) */

@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** WriteTxnMarkersRequest, versions 1-2. */
 export interface WriteTxnMarkersRequest {
   /** The transaction markers to be written. (versions 0+) */

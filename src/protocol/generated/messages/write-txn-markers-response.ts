@@ -8,7 +8,6 @@ import type { Reader } from "../../primitives/reader.ts";
 import { readTaggedFields, writeTaggedFields, type TaggedField } from "../../primitives/tagged.ts";
 import type { Writer } from "../../primitives/writer.ts";
 
-
 /** WriteTxnMarkersResponse, versions 1-2. */
 export interface WriteTxnMarkersResponse {
   /** The results for writing makers. (versions 0+) */
