@@ -122,6 +122,12 @@ const TOOL_JVM_OPTIONS = ["-Xms64m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:Tiered
 const STATE_FILE = "cluster.json";
 const PORT_ATTEMPTS = 4;
 
+/** `KPP_KAFKA_JVM_OPTS` (space-separated) replaces the default broker heap/GC/JIT flags. */
+function jvmOptionsFromEnvironment(): string[] | undefined {
+  const text = process.env.KPP_KAFKA_JVM_OPTS?.trim();
+  return text ? text.split(/\s+/) : undefined;
+}
+
 export function clusterMarker(dir: string): string {
   return `-Dkpp.cluster=${dir}`;
 }
@@ -204,7 +210,7 @@ export async function start(options: StartOptions = {}): Promise<ClusterInfo> {
         const command: LaunchCommand = {
           java,
           args: [
-            ...(options.jvmOptions ?? DEFAULT_JVM_OPTIONS),
+            ...(options.jvmOptions ?? jvmOptionsFromEnvironment() ?? DEFAULT_JVM_OPTIONS),
             clusterMarker(dir),
             ...(runId ? [runMarker(runId)] : []),
             `-Dkpp.broker=${broker.id}`,
