@@ -212,6 +212,7 @@ export class Writer {
   }
 
   #utf8WithPrefix(value: string, compact: boolean): void {
+    if (value.length > MAX_STRING_BYTES) throw stringTooLong(Buffer.byteLength(value, "utf8"));
     const maxBytes = value.length * 3;
     let length: number;
     if (compact && maxBytes >= 0x7f) {
