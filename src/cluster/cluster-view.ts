@@ -55,6 +55,13 @@ export class ClusterView extends EventEmitter {
     return this.brokers.get(nodeId);
   }
 
+  /** Some live broker's id, rotating; undefined before the first metadata refresh. */
+  anyNodeId(): number | undefined {
+    const ids = [...this.brokers.keys()];
+    if (ids.length === 0) return undefined;
+    return ids[this.bootstrapIndex++ % ids.length];
+  }
+
   /** An upstream address for a bootstrap connection: known brokers in turn, then the configured servers. */
   anyAddress(): BrokerAddress {
     const candidates: BrokerAddress[] = [...this.brokers.values(), ...this.options.bootstrapServers];

@@ -41,6 +41,8 @@ export interface ProxyConfig {
   logging: { level: ParsedConfig["logging"]["level"]; json: boolean };
   partitionRules: PartitionRule[];
   neverVirtualize: RegExp[];
+  markerHeader: string;
+  keepMarker: boolean;
   warnings: string[];
 }
 
@@ -256,6 +258,8 @@ function normalize(raw: ParsedConfig, source: string): ProxyConfig {
     logging: { level: raw.logging.level, json: raw.logging.json ?? raw.logging.format !== "text" },
     partitionRules,
     neverVirtualize,
+    markerHeader: mapping?.marker_header ?? "__kpp_vp",
+    keepMarker: mapping?.keep_marker ?? false,
     warnings,
   };
 }

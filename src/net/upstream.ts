@@ -95,6 +95,11 @@ export class UpstreamConnection extends EventEmitter {
     return this.connected && !this.closed;
   }
 
+  /** Not closed: connected, or still connecting (sends are queued until connected). */
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
   get pendingCount(): number {
     return this.inFlight.length - this.inFlightHead;
   }

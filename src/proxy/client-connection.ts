@@ -2,7 +2,9 @@ import type net from "node:net";
 import type { Logger } from "../log/logger.ts";
 import { FrameError, FrameReader } from "../net/frame-reader.ts";
 import { type BrokerAddress, type ResponseHandler, UpstreamConnection } from "../net/upstream.ts";
-import type { ExchangeContext } from "./feature.ts";
+import type { UpstreamPool } from "../net/upstream-pool.ts";
+import { decodeResponse, encodeRequest } from "../protocol/frame.ts";
+import type { Exchange, ExchangeContext, RequestInterceptor, SendOptions } from "./feature.ts";
 import type { Pipeline } from "./pipeline.ts";
 import {
   frameApiKey,
@@ -22,6 +24,7 @@ export interface ClientConnectionOptions {
   requestTimeoutMs: number;
   log: Logger;
   pipeline: Pipeline;
+  pool: UpstreamPool;
   upstreamFor(brokerId: number | undefined): BrokerAddress | undefined;
   onClosed(connection: ClientConnection): void;
 }
@@ -170,6 +173,9 @@ export class ClientConnection {
       return;
     }
 
+    const interceptors = pipeline.interceptorsFor(context, frame);
+    if (interceptors && this.intercept(interceptors, context, frame, correlationId)) return;
+
     let expectsResponse = true;
     if (apiKey === PRODUCE) {
       const acks = produceAcks(frame, apiVersion);
@@ -198,6 +204,90 @@ export class ClientConnection {
       this.pausedForUpstream = true;
       this.socket.pause();
     }
+  }
+
+  /** Hands a decoded request to the first interceptor that takes it; false when none does. */
+  private intercept(
+    interceptors: RequestInterceptor[],
+    context: ExchangeContext,
+    frame: Buffer,
+    correlationId: number,
+  ): boolean {
+    const pipeline = this.options.pipeline;
+    let request: unknown;
+    try {
+      request = pipeline.decodeRequestBody(frame);
+    } catch (error) {
+      this.close(
+        `malformed ${pipeline.apiName(context.apiKey)} v${context.apiVersion} request: ${(error as Error).message}`,
+        "warn",
+      );
+      return true;
+    }
+    const exchange = this.exchange(context, request, correlationId);
+    for (const interceptor of interceptors) {
+      const pending = interceptor.intercept(exchange);
+      if (!pending) continue;
+      const expectsResponse = !(context.apiKey === PRODUCE && (request as { acks: number }).acks === 0);
+      const slot: ResponseSlot | undefined = expectsResponse ? { frame: undefined } : undefined;
+      if (slot) this.slots.push(slot);
+      pending.then(
+        (body) => {
+          if (!slot || this.closed) return;
+          let out: Buffer;
+          try {
+            out = pipeline.finishResponse(context, correlationId, body);
+          } catch (error) {
+            this.close(
+              `cannot encode the ${pipeline.apiName(context.apiKey)} response: ${(error as Error).message}`,
+              "warn",
+            );
+            return;
+          }
+          pipeline.metrics.countResponse(context.apiKey, out.length);
+          slot.frame = out;
+          this.pendingResponseBytes += out.length;
+          this.flush();
+        },
+        (error: Error) => this.close(`${interceptor.name}: ${error.message}`, "info"),
+      );
+      return true;
+    }
+    return false;
+  }
+
+  private exchange(context: ExchangeContext, request: unknown, correlationId: number): Exchange {
+    const clientId = this.clientId;
+    const upstream = this.upstream!;
+    const pool = this.options.pool;
+    const timeout = this.options.requestTimeoutMs + 5000;
+    return {
+      ...context,
+      request,
+      correlationId,
+      send: (apiKey: number, apiVersion: number, body: unknown, options?: SendOptions) => {
+        const frame = encodeRequest({ apiKey, apiVersion, correlationId: 0, clientId }, body);
+        if (options?.expectResponse === false) {
+          upstream.send(frame, undefined);
+          return Promise.resolve(undefined);
+        }
+        return new Promise((resolve, reject) => {
+          const handler = {
+            onResponse: (response: Buffer) => {
+              try {
+                resolve(decodeResponse(apiKey, apiVersion, response.subarray(4)).body);
+              } catch (error) {
+                reject(error);
+              }
+            },
+            onFailure: reject,
+          };
+          upstream.send(frame, handler, options?.timeoutMs ?? timeout);
+        });
+      },
+      sendToNode: (nodeId: number, apiKey: number, apiVersion: number, body: unknown) =>
+        pool.request(nodeId, apiKey, apiVersion, body, clientId ?? "kafka-partition-proxy"),
+    };
   }
 
   private onResponse(

@@ -9,6 +9,25 @@ export interface ExchangeContext {
   readonly log: Logger;
 }
 
+export interface SendOptions {
+  /** False for requests the broker does not answer (Produce with acks=0). */
+  expectResponse?: boolean;
+  timeoutMs?: number;
+}
+
+/** A request a feature took over, with the means to talk to brokers on the client's behalf. */
+export interface Exchange extends ExchangeContext {
+  // biome-ignore lint/suspicious/noExplicitAny: generated request body for apiKey
+  readonly request: any;
+  readonly correlationId: number;
+  /** Sends a request to the broker behind this client connection, in order with the client's own requests. */
+  // biome-ignore lint/suspicious/noExplicitAny: generated response body
+  send(apiKey: number, apiVersion: number, body: unknown, options?: SendOptions): Promise<any>;
+  /** Sends a request to any broker of the cluster over the proxy's shared connections. */
+  // biome-ignore lint/suspicious/noExplicitAny: generated response body
+  sendToNode(nodeId: number, apiKey: number, apiVersion: number, body: unknown): Promise<any>;
+}
+
 /**
  * A feature declares the api keys whose responses it needs decoded. Responses of other keys stay raw bytes.
  * `onResponse` mutates the decoded body and returns true when it changed something, so the proxy re-encodes.
@@ -31,3 +50,17 @@ export interface RequestFeature {
   // biome-ignore lint/suspicious/noExplicitAny: bodies are generated message types chosen by api key
   answerLocally?(context: ExchangeContext, frame: Buffer): { version: number; body: any } | undefined;
 }
+
+/**
+ * A feature that takes over decoded requests of its api keys: it returns the response body (a promise), or
+ * undefined to let the request pass through as its original bytes. Response features still apply to the body.
+ */
+export interface RequestInterceptor {
+  readonly name: string;
+  readonly interceptApiKeys: readonly number[];
+  /** Cheap pre-check on the raw frame (length prefix included); false forwards the frame undecoded. */
+  wantsRequest?(context: ExchangeContext, frame: Buffer): boolean;
+  intercept(exchange: Exchange): Promise<unknown> | undefined;
+}
+
+export type Feature = ResponseFeature | RequestFeature | RequestInterceptor;

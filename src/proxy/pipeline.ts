@@ -1,9 +1,13 @@
 import { ProxyMetrics } from "../admin/metrics.ts";
-import { decodeResponse, encodeResponse } from "../protocol/frame.ts";
+import { decodeRequest, decodeResponse, encodeResponse } from "../protocol/frame.ts";
 import { API_KEYS } from "../protocol/generated/api-keys.ts";
-import type { ExchangeContext, RequestFeature, ResponseFeature } from "./feature.ts";
-
-type Feature = ResponseFeature | RequestFeature;
+import type {
+  ExchangeContext,
+  Feature,
+  RequestFeature,
+  RequestInterceptor,
+  ResponseFeature,
+} from "./feature.ts";
 
 /** The features composed for this proxy, indexed by the api keys they intercept. */
 export class Pipeline {
@@ -12,6 +16,7 @@ export class Pipeline {
   private readonly names: string[] = [];
   private readonly responseFeatures: (ResponseFeature[] | undefined)[] = [];
   private readonly requestFeatures: (RequestFeature[] | undefined)[] = [];
+  private readonly interceptors: (RequestInterceptor[] | undefined)[] = [];
 
   constructor(features: Feature[]) {
     for (const api of API_KEYS) {
@@ -25,6 +30,9 @@ export class Pipeline {
       }
       if ("requestApiKeys" in feature) {
         for (const key of feature.requestApiKeys) (this.requestFeatures[key] ??= []).push(feature);
+      }
+      if ("interceptApiKeys" in feature) {
+        for (const key of feature.interceptApiKeys) (this.interceptors[key] ??= []).push(feature);
       }
     }
   }
@@ -48,9 +56,33 @@ export class Pipeline {
     return undefined;
   }
 
+  /** The interceptors that want this request, or undefined when it can pass through undecoded. */
+  interceptorsFor(context: ExchangeContext, frame: Buffer): RequestInterceptor[] | undefined {
+    const interceptors = this.interceptors[context.apiKey];
+    if (!interceptors) return undefined;
+    let wanted: RequestInterceptor[] | undefined;
+    for (const interceptor of interceptors) {
+      if (!interceptor.wantsRequest || interceptor.wantsRequest(context, frame))
+        (wanted ??= []).push(interceptor);
+    }
+    return wanted;
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: generated request body
+  decodeRequestBody(frame: Buffer): any {
+    return decodeRequest(frame.subarray(4)).body;
+  }
+
   // biome-ignore lint/suspicious/noExplicitAny: generated response body
   encodeResponse(apiKey: number, version: number, correlationId: number, body: any): Buffer {
     return encodeResponse(apiKey, version, correlationId, body);
+  }
+
+  /** Applies the response features to a body a feature built, then encodes the response frame. */
+  finishResponse(context: ExchangeContext, correlationId: number, body: unknown): Buffer {
+    const features = this.responseFeatures[context.apiKey];
+    if (features) for (const feature of features) feature.onResponse(context, body);
+    return encodeResponse(context.apiKey, context.apiVersion, correlationId, body);
   }
 
   /** Returns the response frame to send to the client: the same buffer unless a feature changed it. */

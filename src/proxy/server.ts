@@ -6,8 +6,13 @@ import { ClusterView, type UpstreamBroker } from "../cluster/cluster-view.ts";
 import type { ProxyConfig } from "../config/load.ts";
 import { AddressRewrite } from "../features/address-rewrite/address-rewrite.ts";
 import { ApiVersionsClamp } from "../features/api-versions/api-versions.ts";
+import { virtualizationFeatures } from "../features/virtualization/index.ts";
+import { VirtualizationRules } from "../features/virtualization/rules.ts";
+import { TopicIndex } from "../features/virtualization/topic-index.ts";
 import type { Logger } from "../log/logger.ts";
+import { UpstreamPool } from "../net/upstream-pool.ts";
 import { ClientConnection } from "./client-connection.ts";
+import type { Feature } from "./feature.ts";
 import { Pipeline } from "./pipeline.ts";
 
 interface Listener {
@@ -24,6 +29,7 @@ export class ProxyServer {
   readonly cluster: ClusterView;
   readonly pipeline: Pipeline;
   readonly metrics: ProxyMetrics;
+  readonly pool: UpstreamPool;
   private bootstrap: Listener | undefined;
   private readonly brokerListeners = new Map<number, Listener>();
   private readonly connections = new Set<ClientConnection>();
@@ -41,7 +47,34 @@ export class ProxyServer {
       refreshIntervalMs: config.metadataRefreshMs,
       log: log.child({ component: "cluster" }),
     });
-    this.pipeline = new Pipeline([new AddressRewrite(config, this.cluster), new ApiVersionsClamp()]);
+    this.pool = new UpstreamPool({
+      connectTimeoutMs: config.connectionTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      log: log.child({ component: "pool" }),
+      addressOf: (nodeId) => this.cluster.address(nodeId),
+    });
+    const features: Feature[] = [];
+    const rules = new VirtualizationRules(config.partitionRules, config.neverVirtualize);
+    if (!rules.isEmpty) {
+      const requestAnyBroker = (apiKey: number, apiVersion: number, body: unknown) => {
+        const nodeId = this.cluster.anyNodeId();
+        if (nodeId === undefined) return Promise.reject(new Error("no upstream broker is known yet"));
+        return this.pool.request(nodeId, apiKey, apiVersion, body);
+      };
+      const virtualizationLog = log.child({ component: "virtualization" });
+      features.push(
+        ...virtualizationFeatures({
+          rules,
+          topics: new TopicIndex(requestAnyBroker, virtualizationLog),
+          markerHeader: config.markerHeader,
+          keepMarker: config.keepMarker,
+          log: virtualizationLog,
+          requestAnyBroker,
+        }),
+      );
+    }
+    features.push(new AddressRewrite(config, this.cluster), new ApiVersionsClamp());
+    this.pipeline = new Pipeline(features);
     this.metrics = this.pipeline.metrics;
     this.cluster.on("brokers", (brokers: UpstreamBroker[]) => this.syncBrokerListeners(brokers));
   }
@@ -102,6 +135,7 @@ export class ProxyServer {
     }
     for (const connection of this.connections) connection.close("proxy shutting down");
     this.cluster.stop();
+    this.pool.close();
     const admin = this.admin;
     if (admin) {
       const closed = new Promise<void>((resolve) => admin.close(() => resolve()));
@@ -198,6 +232,7 @@ export class ProxyServer {
       requestTimeoutMs: this.config.requestTimeoutMs,
       log: this.log,
       pipeline: this.pipeline,
+      pool: this.pool,
       upstreamFor: (id) => (id === undefined ? this.cluster.anyAddress() : this.cluster.address(id)),
       onClosed: (closed) => {
         this.connections.delete(closed);
