@@ -42,3 +42,51 @@ for (const schema of MESSAGE_SCHEMAS) {
     }
   });
 }
+
+test("unknown tagged fields survive decode and re-encode, written in tag order among known ones", () => {
+  const { decodeFetchResponse, encodeFetchResponse } = generated;
+  const w = new Writer();
+  encodeFetchResponse(w, 16, {
+    throttleTimeMs: 0,
+    errorCode: 0,
+    sessionId: 0,
+    responses: [],
+    nodeEndpoints: [{ nodeId: 1, host: "h", port: 1, rack: null }],
+    unknownTaggedFields: [
+      { tag: 7, data: Buffer.from([1, 2, 3]) },
+      { tag: 1000, data: Buffer.alloc(0) },
+    ],
+  });
+  const bytes = Buffer.from(w.finish());
+  // The top-level tagged section holds NodeEndpoints (tag 0), then tag 7, then tag 1000.
+  const tail = bytes.subarray(bytes.length - 8);
+  assert.equal(tail.toString("hex"), "07" + "03010203" + "e80700");
+  const decoded = decodeFetchResponse(new Reader(bytes), 16);
+  assert.deepEqual(
+    decoded.unknownTaggedFields?.map((f) => f.tag),
+    [7, 1000],
+  );
+  assert.equal(decoded.nodeEndpoints.length, 1);
+  encodeFetchResponse(w, 16, decoded);
+  assert.deepEqual(w.finish(), bytes);
+});
+
+test("a reader bounded inside a larger buffer never reads past its end", () => {
+  const { decodeMetadataRequest, encodeMetadataRequest } = generated;
+  const w = new Writer();
+  encodeMetadataRequest(w, 12, {
+    topics: [{ topicId: "0".repeat(32), name: "orders" }],
+    allowAutoTopicCreation: true,
+    includeClusterAuthorizedOperations: false,
+    includeTopicAuthorizedOperations: false,
+  });
+  const message = w.finish();
+  const padded = Buffer.concat([Buffer.from([9, 9]), message, Buffer.alloc(64, 0x41)]);
+  const full = new Reader(padded, 2, 2 + message.length);
+  assert.equal(decodeMetadataRequest(full, 12).topics?.[0].name, "orders");
+  assert.equal(full.offset, 2 + message.length);
+  assert.throws(
+    () => decodeMetadataRequest(new Reader(padded, 2, 2 + message.length - 1), 12),
+    /TRUNCATED|past end|left/,
+  );
+});
