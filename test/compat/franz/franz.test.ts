@@ -33,5 +33,5 @@ defineDriverSuite({
   title: "franz-go through the proxy (Kafka 4.4, 3 brokers)",
   program: buildFranz,
   codecs: ["none", "gzip", "snappy", "lz4", "zstd"],
-  resumeProtocols: ["classic", "consumer"],
+  groupProtocols: ["classic", "consumer"],
 });

@@ -27,8 +27,8 @@ export interface DriverSuiteOptions {
   /** Prepares the client program (e.g. builds it) once for the file. */
   program: () => Promise<DriverProgram>;
   codecs: Codec[];
-  /** Group protocols to run the commit/restart/resume scenario with. */
-  resumeProtocols: GroupProtocol[];
+  /** Group protocols to run the resume and rebalance scenarios with. */
+  groupProtocols: GroupProtocol[];
 }
 
 const PARTITIONS = 3;
@@ -171,7 +171,7 @@ export function defineDriverSuite(options: DriverSuiteOptions): void {
       assertOffsetsIncrease(records);
     });
 
-    for (const protocol of options.resumeProtocols) {
+    for (const protocol of options.groupProtocols) {
       it(`commits, shows the lag, restarts and resumes where it left off (group protocol ${protocol})`, async () => {
         const group = gateway.uniqueName(`resume-${protocol}`);
         const firstCount = Math.floor(produced.length / 3);
@@ -231,76 +231,78 @@ export function defineDriverSuite(options: DriverSuiteOptions): void {
       });
     }
 
-    it("rebalances as a second member joins and leaves, losing no record", async () => {
-      const rebalanceTopic = gateway.uniqueName("rebalance");
-      await client.run("create-topic", {
-        topic: rebalanceTopic,
-        partitions: REBALANCE_PARTITIONS,
-        "replication-factor": 3,
+    for (const protocol of options.groupProtocols) {
+      it(`rebalances as a second member joins and leaves, losing no record (group protocol ${protocol})`, async () => {
+        const rebalanceTopic = gateway.uniqueName(`rebalance-${protocol}`);
+        await client.run("create-topic", {
+          topic: rebalanceTopic,
+          partitions: REBALANCE_PARTITIONS,
+          "replication-factor": 3,
+        });
+        const group = gateway.uniqueName(`rebalance-${protocol}`);
+        const all = Array.from({ length: REBALANCE_PARTITIONS }, (_, i) => i);
+        const sent: DeliveredRecord[] = [];
+        const first = client.member("first", { topic: rebalanceTopic, group, "group-protocol": protocol });
+        let second: GroupMemberProcess | undefined;
+        const members = () => [first, ...(second ? [second] : [])];
+        const receivedAll = (batch: DeliveredRecord[]) => () => {
+          const seen = new Set(members().flatMap((m) => m.records.map(recordId)));
+          return batch.every((r) => seen.has(recordId(r)));
+        };
+        try {
+          await first.waitForAssignment(
+            "the first member to own every partition",
+            (p) => p.length === REBALANCE_PARTITIONS,
+          );
+          const batch1 = await produce(rebalanceTopic, 30, 0, "none");
+          sent.push(...batch1);
+          await first.waitFor("the first batch", receivedAll(batch1));
+
+          second = client.member("second", { topic: rebalanceTopic, group, "group-protocol": protocol });
+          const joined = second;
+          await first.waitFor(
+            "the partitions to be shared by both members",
+            () => {
+              const a = first.currentAssignment();
+              const b = joined.currentAssignment();
+              return (
+                a.length > 0 &&
+                b.length > 0 &&
+                sorted([...a, ...b].map(String)).join() === sorted(all.map(String)).join()
+              );
+            },
+            45_000,
+          );
+          const batch2 = await produce(rebalanceTopic, 30, 30, "none");
+          sent.push(...batch2);
+          await first.waitFor("the second batch, across both members", receivedAll(batch2));
+          assert.ok(joined.records.length > 0, "the second member consumed records");
+
+          await joined.stop();
+          await first.waitForAssignment(
+            "the first member to own every partition again",
+            (p) => p.length === REBALANCE_PARTITIONS,
+            45_000,
+          );
+          const batch3 = await produce(rebalanceTopic, 30, 60, "none");
+          sent.push(...batch3);
+          await first.waitFor("the third batch", receivedAll(batch3));
+        } finally {
+          await Promise.all(members().map((m) => m.stop()));
+        }
+        const consumed = members().flatMap((m) => m.records);
+        const ids = consumed.map(recordId);
+        assert.deepEqual(sorted(new Set(ids)), sorted(sent.map(recordId)), "every record consumed");
+        assert.equal(ids.length, new Set(ids).size, "no committed record consumed twice");
+        assert.ok(
+          first.assignments.length >= 3,
+          `first member's assignments changed: ${JSON.stringify(first.assignments)}`,
+        );
+        for (const member of members())
+          assert.deepEqual(member.errors(), [], `${member.name} reported no errors`);
+        await client.run("delete-topic", { topic: rebalanceTopic });
       });
-      const group = gateway.uniqueName("rebalance");
-      const all = Array.from({ length: REBALANCE_PARTITIONS }, (_, i) => i);
-      const sent: DeliveredRecord[] = [];
-      const first = client.member("first", { topic: rebalanceTopic, group });
-      let second: GroupMemberProcess | undefined;
-      const members = () => [first, ...(second ? [second] : [])];
-      const receivedAll = (batch: DeliveredRecord[]) => () => {
-        const seen = new Set(members().flatMap((m) => m.records.map(recordId)));
-        return batch.every((r) => seen.has(recordId(r)));
-      };
-      try {
-        await first.waitForAssignment(
-          "the first member to own every partition",
-          (p) => p.length === REBALANCE_PARTITIONS,
-        );
-        const batch1 = await produce(rebalanceTopic, 30, 0, "none");
-        sent.push(...batch1);
-        await first.waitFor("the first batch", receivedAll(batch1));
-
-        second = client.member("second", { topic: rebalanceTopic, group });
-        const joined = second;
-        await first.waitFor(
-          "the partitions to be shared by both members",
-          () => {
-            const a = first.currentAssignment();
-            const b = joined.currentAssignment();
-            return (
-              a.length > 0 &&
-              b.length > 0 &&
-              sorted([...a, ...b].map(String)).join() === sorted(all.map(String)).join()
-            );
-          },
-          45_000,
-        );
-        const batch2 = await produce(rebalanceTopic, 30, 30, "none");
-        sent.push(...batch2);
-        await first.waitFor("the second batch, across both members", receivedAll(batch2));
-        assert.ok(joined.records.length > 0, "the second member consumed records");
-
-        await joined.stop();
-        await first.waitForAssignment(
-          "the first member to own every partition again",
-          (p) => p.length === REBALANCE_PARTITIONS,
-          45_000,
-        );
-        const batch3 = await produce(rebalanceTopic, 30, 60, "none");
-        sent.push(...batch3);
-        await first.waitFor("the third batch", receivedAll(batch3));
-      } finally {
-        await Promise.all(members().map((m) => m.stop()));
-      }
-      const consumed = members().flatMap((m) => m.records);
-      const ids = consumed.map(recordId);
-      assert.deepEqual(sorted(new Set(ids)), sorted(sent.map(recordId)), "every record consumed");
-      assert.equal(ids.length, new Set(ids).size, "no committed record consumed twice");
-      assert.ok(
-        first.assignments.length >= 3,
-        `first member's assignments changed: ${JSON.stringify(first.assignments)}`,
-      );
-      for (const member of members())
-        assert.deepEqual(member.errors(), [], `${member.name} reported no errors`);
-      await client.run("delete-topic", { topic: rebalanceTopic });
-    });
+    }
 
     it("describes and alters topic configs", async () => {
       const before = await client.run<{ configs: Record<string, string | null> }>("describe-config", {

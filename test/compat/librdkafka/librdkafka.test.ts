@@ -20,5 +20,5 @@ defineDriverSuite({
   title: "librdkafka (confluent-kafka) through the proxy (Kafka 4.4, 3 brokers)",
   program: async () => confluentKafka,
   codecs: ["none", "gzip", "snappy", "lz4", "zstd"],
-  resumeProtocols: ["classic", "consumer"],
+  groupProtocols: ["classic", "consumer"],
 });
