@@ -1,10 +1,11 @@
 import type { Feature } from "../../proxy/feature.ts";
 import type { VirtualizationContext } from "./context.ts";
 import { VirtualMetadata } from "./metadata.ts";
+import { VirtualProduce } from "./produce.ts";
 
 export type { VirtualizationContext } from "./context.ts";
 
 /** The features that together present virtual partitions to clients. */
 export function virtualizationFeatures(context: VirtualizationContext): Feature[] {
-  return [new VirtualMetadata(context.rules, context.topics)];
+  return [new VirtualMetadata(context.rules, context.topics), new VirtualProduce(context)];
 }
