@@ -132,14 +132,15 @@ describe("Kafka's Java CLI and perf tools through the proxy (Kafka 4.4, 3 broker
     const group = gateway.uniqueName("java-rebalance");
     const total = 200;
     const leaverCount = 40;
-    // One record per poll, so a member leaving commits exactly what it printed.
+    // One record per poll, so a member leaving commits exactly what it printed and nothing is read twice.
     const pollOne = { "max.poll.records": "1", "auto.commit.interval.ms": "500" };
     const stayer = consoleConsume(gateway, rebalanceTopic, {
       group,
-      maxMessages: total,
-      idleTimeoutMs: 15_000,
+      // The rest after the leaver's share, plus one last record written once the group is back to one member.
+      maxMessages: total - leaverCount + 1,
+      idleTimeoutMs: 90_000,
       consumerProperties: pollOne,
-      toolTimeoutMs: 150_000,
+      toolTimeoutMs: 200_000,
     });
     const members = (count: number) =>
       eventually(
@@ -157,9 +158,9 @@ describe("Kafka's Java CLI and perf tools through the proxy (Kafka 4.4, 3 broker
     const leaver = consoleConsume(gateway, rebalanceTopic, {
       group,
       maxMessages: leaverCount,
-      idleTimeoutMs: 60_000,
+      idleTimeoutMs: 90_000,
       consumerProperties: pollOne,
-      toolTimeoutMs: 150_000,
+      toolTimeoutMs: 200_000,
     });
     const shared = await members(2);
     assert.deepEqual(
@@ -177,9 +178,11 @@ describe("Kafka's Java CLI and perf tools through the proxy (Kafka 4.4, 3 broker
     assert.equal(left.length, leaverCount);
     const again = await members(1);
     assert.equal(again[0]!.partitions, 4, "the remaining member takes every partition back");
+    const last = { key: "last", value: "rebalance-last" };
+    await consoleProduce(gateway, rebalanceTopic, [last]);
     const stayed = await stayer;
     const seen = new Set([...left, ...stayed].map((r) => r.value));
-    const missing = records.filter((r) => !seen.has(r.value));
+    const missing = [...records, last].filter((r) => !seen.has(r.value));
     assert.deepEqual(missing, [], "every record reached one of the members");
   });
 
