@@ -13,6 +13,8 @@ import { killWithMarker, pidsWithMarker } from "../kafka/processes.ts";
 
 const UNIT = "test/unit/**/*.test.ts";
 const INTEGRATION = "test/integration/**/*.test.ts";
+const FUZZ = "test/fuzz/**/*.test.ts";
+const COMPAT = "test/compat/**/*.test.ts";
 const DEFAULT_RUN_TIMEOUT_MS = 45 * 60_000;
 const DEFAULT_TEST_TIMEOUT_MS = 10 * 60_000;
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -22,11 +24,11 @@ function plan(argv: string[]): { patterns: string[]; flags: string[] } {
   const patterns: string[] = [];
   for (const arg of argv) {
     if (arg === "--unit") patterns.push(UNIT);
-    else if (arg === "--integration") patterns.push(INTEGRATION);
+    else if (arg === "--integration") patterns.push(INTEGRATION, COMPAT);
     else if (arg.startsWith("-")) flags.push(arg);
     else patterns.push(arg);
   }
-  if (patterns.length === 0) patterns.push(UNIT, INTEGRATION);
+  if (patterns.length === 0) patterns.push(UNIT, FUZZ, INTEGRATION, COMPAT);
   return { patterns, flags };
 }
 
