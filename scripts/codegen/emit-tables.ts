@@ -164,6 +164,7 @@ export function emitIndex(header: string, messages: readonly EmittedMessage[]): 
   lines.push(...imports.sort());
   lines.push("");
   lines.push('export * from "./api-keys.ts";');
+  lines.push('export * from "./codec-modules.ts";');
   // Re-export every name that only one module defines (nested struct names may repeat across messages;
   // import those from the message's own module).
   const owners = new Map<string, string[]>();
@@ -242,6 +243,51 @@ export function emitSchema(header: string, messages: readonly EmittedMessage[]):
     }
     lines.push("    },");
     lines.push("  },");
+  }
+  lines.push("];");
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * Where each API's codecs live, so callers can load only the modules they use (frame.ts does):
+ * importing index.ts loads every message module.
+ */
+export function emitCodecModules(header: string, messages: readonly EmittedMessage[]): string {
+  const live = apis(messages);
+  const moduleOf = new Map(messages.map((m) => [m.spec.name, m.module]));
+  const lines: string[] = [header, ""];
+  lines.push("export interface CodecModule {");
+  lines.push('  /** e.g. "Metadata request". */');
+  lines.push("  readonly label: string;");
+  lines.push('  /** Module under ./messages/, without extension, e.g. "metadata-request". */');
+  lines.push("  readonly module: string;");
+  lines.push("  /** Message name: the module exports decode<name> and encode<name>. */");
+  lines.push("  readonly name: string;");
+  lines.push("}");
+  lines.push("");
+  lines.push("export interface ApiCodecModules {");
+  lines.push("  readonly minVersion: number;");
+  lines.push("  readonly maxVersion: number;");
+  lines.push("  readonly request: CodecModule;");
+  lines.push("  readonly response: CodecModule;");
+  lines.push("}");
+  lines.push("");
+  lines.push("/** Indexed by API key; undefined where the key has no valid versions. */");
+  lines.push("export const CODEC_MODULES: ReadonlyArray<ApiCodecModules | undefined> = [");
+  const byKey = new Map(live.map((a) => [a.apiKey, a]));
+  const max = Math.max(...live.map((a) => a.apiKey));
+  const entry = (spec: MessageSpec) =>
+    `{ label: ${JSON.stringify(apiLabel(spec))}, module: ${JSON.stringify(moduleOf.get(spec.name))}, name: ${JSON.stringify(spec.name)} }`;
+  for (let key = 0; key <= max; key++) {
+    const a = byKey.get(key);
+    if (a === undefined) {
+      lines.push(`  undefined, // ${key}`);
+      continue;
+    }
+    const v = a.request.validVersions;
+    lines.push(
+      `  { minVersion: ${v.lo}, maxVersion: ${v.hi}, request: ${entry(a.request)}, response: ${entry(a.response)} },`,
+    );
   }
   lines.push("];");
   return `${lines.join("\n")}\n`;

@@ -7,7 +7,14 @@ import { type Dirent, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MessageEmitter } from "./emit-message.ts";
-import { type EmittedMessage, emitApiKeys, emitIndex, emitSchema, moduleName } from "./emit-tables.ts";
+import {
+  type EmittedMessage,
+  emitApiKeys,
+  emitCodecModules,
+  emitIndex,
+  emitSchema,
+  moduleName,
+} from "./emit-tables.ts";
 import { KAFKA_CLIENTS_VERSION, readZipEntries, resolveKafkaClientsJar } from "./jar.ts";
 import { isEmpty, type MessageSpec, parseMessage } from "./spec.ts";
 
@@ -64,6 +71,7 @@ export function generate(specs: readonly MessageSpec[]): Map<string, string> {
   const removed = specs.filter((s) => isEmpty(s.validVersions));
   files.set("api-keys.ts", emitApiKeys(header("the request and response definitions"), emitted, removed));
   files.set("index.ts", emitIndex(header("the message definitions"), emitted));
+  files.set("codec-modules.ts", emitCodecModules(header("the request and response definitions"), emitted));
   files.set("schema.ts", emitSchema(header("the message definitions"), emitted));
   return files;
 }

@@ -2,18 +2,20 @@
  * Whole-frame conveniences over the generated codecs. Frames handed to the decoders exclude the 4-byte
  * length prefix; the encoders produce length-prefixed frames ready for the socket.
  */
+import { createRequire } from "node:module";
 import { KafkaProtocolError } from "./errors.ts";
 import { apiInfo, requestHeaderVersion, responseHeaderVersion } from "./generated/api-keys.ts";
+import { CODEC_MODULES, type CodecModule } from "./generated/codec-modules.ts";
 import {
   decodeRequestHeader,
-  decodeResponseHeader,
   encodeRequestHeader,
+  type RequestHeader,
+} from "./generated/messages/request-header.ts";
+import {
+  decodeResponseHeader,
   encodeResponseHeader,
-  REQUEST_CODECS,
-  RESPONSE_CODECS,
-} from "./generated/index.ts";
-import type { RequestHeader } from "./generated/messages/request-header.ts";
-import type { ResponseHeader } from "./generated/messages/response-header.ts";
+  type ResponseHeader,
+} from "./generated/messages/response-header.ts";
 import type { MessageCodec } from "./message-codec.ts";
 import { Reader } from "./primitives/reader.ts";
 import { readTaggedFields } from "./primitives/tagged.ts";
@@ -67,21 +69,51 @@ export interface DecodedRequest<T = unknown> {
   body: T;
 }
 
+/**
+ * Message modules are loaded on first use (synchronous `require` of the ES module), so a process that
+ * decodes a handful of APIs does not parse all of them at startup. Same codecs as REQUEST_CODECS.
+ */
+const requireModule = createRequire(import.meta.url);
+const MODULE_EXTENSION = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+const loadedCodecs: [(MessageCodec | undefined)[], (MessageCodec | undefined)[]] = [[], []];
+
+function loadCodec(kind: 0 | 1, apiKey: number): MessageCodec | undefined {
+  const cached = loadedCodecs[kind][apiKey];
+  if (cached !== undefined) return cached;
+  const modules = CODEC_MODULES[apiKey];
+  if (modules === undefined) return undefined;
+  const spec: CodecModule = kind === 0 ? modules.request : modules.response;
+  const exports = requireModule(`./generated/messages/${spec.module}${MODULE_EXTENSION}`) as Record<
+    string,
+    MessageCodec["decode"] & MessageCodec["encode"]
+  >;
+  const codec: MessageCodec = {
+    label: spec.label,
+    minVersion: modules.minVersion,
+    maxVersion: modules.maxVersion,
+    decode: exports[`decode${spec.name}`],
+    encode: exports[`encode${spec.name}`],
+  };
+  loadedCodecs[kind][apiKey] = codec;
+  return codec;
+}
+
+/** The request codec for an API key and version; UNKNOWN_API or UNSUPPORTED_VERSION otherwise. */
 export function requestCodec(apiKey: number, apiVersion: number): MessageCodec {
-  return codecFor(REQUEST_CODECS, "request", apiKey, apiVersion);
+  return checkedCodec(loadCodec(0, apiKey), "request", apiKey, apiVersion);
 }
 
+/** The response codec for an API key and version; UNKNOWN_API or UNSUPPORTED_VERSION otherwise. */
 export function responseCodec(apiKey: number, apiVersion: number): MessageCodec {
-  return codecFor(RESPONSE_CODECS, "response", apiKey, apiVersion);
+  return checkedCodec(loadCodec(1, apiKey), "response", apiKey, apiVersion);
 }
 
-function codecFor(
-  table: ReadonlyArray<MessageCodec | undefined>,
+function checkedCodec(
+  codec: MessageCodec | undefined,
   kind: string,
   apiKey: number,
   apiVersion: number,
 ): MessageCodec {
-  const codec = table[apiKey];
   if (codec === undefined) {
     throw new KafkaProtocolError("UNKNOWN_API", `unknown API key ${apiKey} (${kind})`);
   }

@@ -188,6 +188,7 @@ import { decodeWriteTxnMarkersRequest, encodeWriteTxnMarkersRequest } from "./me
 import { decodeWriteTxnMarkersResponse, encodeWriteTxnMarkersResponse } from "./messages/write-txn-markers-response.ts";
 
 export * from "./api-keys.ts";
+export * from "./codec-modules.ts";
 export { decodeAbortedTxn, encodeAbortedTxn, type AbortedTxn } from "./messages/aborted-txn.ts";
 export { decodeAddOffsetsToTxnRequest, encodeAddOffsetsToTxnRequest, type AddOffsetsToTxnRequest } from "./messages/add-offsets-to-txn-request.ts";
 export { decodeAddOffsetsToTxnResponse, encodeAddOffsetsToTxnResponse, type AddOffsetsToTxnResponse } from "./messages/add-offsets-to-txn-response.ts";
