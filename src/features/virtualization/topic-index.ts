@@ -9,6 +9,7 @@ export interface PhysicalTopic {
 const ZERO_UUID = "0".repeat(32);
 const METADATA = 3;
 const METADATA_VERSION = 12;
+const FULL_LOOKUP_INTERVAL_MS = 1000;
 
 export type MetadataSource = (apiKey: number, apiVersion: number, body: unknown) => Promise<unknown>;
 
@@ -28,6 +29,8 @@ export class TopicIndex {
   private readonly nameById = new Map<string, string>();
   private readonly source: MetadataSource;
   private readonly log: Logger;
+  private pendingLookup: Promise<void> | undefined;
+  private lastFullLookupAt = 0;
 
   constructor(source: MetadataSource, log: Logger) {
     this.source = source;
@@ -77,7 +80,13 @@ export class TopicIndex {
   async resolveIds(ids: string[]): Promise<void> {
     const missing = ids.filter((id) => id !== ZERO_UUID && !this.nameById.has(id));
     if (missing.length === 0) return;
-    await this.query(null);
+    if (!this.pendingLookup && Date.now() - this.lastFullLookupAt > FULL_LOOKUP_INTERVAL_MS) {
+      this.lastFullLookupAt = Date.now();
+      this.pendingLookup = this.query(null).finally(() => {
+        this.pendingLookup = undefined;
+      });
+    }
+    await this.pendingLookup;
   }
 
   private async query(topics: { topicId: string; name: string }[] | null): Promise<void> {

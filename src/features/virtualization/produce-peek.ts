@@ -1,0 +1,48 @@
+import { Reader } from "../../protocol/primitives/reader.ts";
+import { readTaggedFields } from "../../protocol/primitives/tagged.ts";
+import { requestBodyOffset } from "../../proxy/request-peek.ts";
+
+const FIRST_FLEXIBLE_VERSION = 9;
+const FIRST_VERSION_WITH_TOPIC_IDS = 13;
+
+/**
+ * Whether a Produce request frame (length prefix included) names a topic `isVirtual` accepts, read without
+ * decoding the request: record bytes are skipped, not sliced into objects. Malformed frames answer true so the
+ * full decoder reports them.
+ */
+export function produceNamesTopic(
+  frame: Buffer,
+  version: number,
+  isVirtual: (nameOrId: string, byId: boolean) => boolean,
+): boolean {
+  const flexible = version >= FIRST_FLEXIBLE_VERSION;
+  const byId = version >= FIRST_VERSION_WITH_TOPIC_IDS;
+  const bodyOffset = requestBodyOffset(frame, flexible ? 2 : 1);
+  if (bodyOffset < 0) return true;
+  try {
+    const r = new Reader(frame, bodyOffset);
+    if (flexible) r.compactNullableString();
+    else r.nullableString();
+    r.int16();
+    r.int32();
+    const topics = flexible ? r.compactArrayLength(1) : r.arrayLength(1);
+    for (let t = 0; t < topics; t++) {
+      const key = byId ? r.uuid() : flexible ? r.compactString() : r.string();
+      if (isVirtual(key, byId)) return true;
+      const partitions = flexible ? r.compactArrayLength(1) : r.arrayLength(1);
+      for (let p = 0; p < partitions; p++) {
+        r.int32();
+        if (flexible) {
+          r.compactNullableBytes();
+          readTaggedFields(r);
+        } else {
+          r.nullableBytes();
+        }
+      }
+      if (flexible) readTaggedFields(r);
+    }
+    return false;
+  } catch {
+    return true;
+  }
+}
