@@ -555,23 +555,6 @@ export interface ToolResult {
   timedOut: boolean;
 }
 
-/** Tools that take `--bootstrap-server`; the harness adds it when the arguments lack one. */
-const BOOTSTRAP_FLAG_TOOLS = new Set([
-  "kafka-topics",
-  "kafka-console-producer",
-  "kafka-console-consumer",
-  "kafka-consumer-groups",
-  "kafka-configs",
-  "kafka-producer-perf-test",
-  "kafka-consumer-perf-test",
-  "kafka-acls",
-  "kafka-metadata-quorum",
-  "kafka-broker-api-versions",
-  "kafka-transactions",
-  "kafka-delete-records",
-  "kafka-leader-election",
-]);
-
 export function toolNames(version: KafkaVersion = "4"): string[] {
   return Object.keys(DISTRIBUTIONS[version].mainClasses);
 }
@@ -600,7 +583,7 @@ export async function tool(name: string, args: string[], options: ToolOptions = 
   );
   const hasBootstrap = substituted.some((a) => /^--(bootstrap-servers?|broker-list)(=|$)/.test(a));
   const wantsHelp = substituted.some((a) => a === "--help" || a === "--version");
-  if (bootstrap && BOOTSTRAP_FLAG_TOOLS.has(name) && !hasBootstrap && !wantsHelp) {
+  if (bootstrap && dist.bootstrapFlagTools.includes(name) && !hasBootstrap && !wantsHelp) {
     substituted.unshift("--bootstrap-server", bootstrap);
   }
   const classpath = (await toolsClasspath(version)).join(":");

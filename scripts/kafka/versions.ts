@@ -13,10 +13,27 @@ export interface KafkaDistribution {
   tools: { name: string; coordinates: string[]; managed: string[] };
   /** Tool name -> main class, for the names this version knows. */
   mainClasses: Record<string, string>;
+  /** Tools that take `--bootstrap-server` (the harness adds it when missing). */
+  bootstrapFlagTools: string[];
 }
 
 const LOG4J2_SLF4J1_BINDING = "org.apache.logging.log4j:log4j-slf4j-impl:2.25.5";
 const RELOAD4J_BINDING = "org.slf4j:slf4j-reload4j:1.7.36";
+
+const BOOTSTRAP_FLAG_TOOLS = [
+  "kafka-topics",
+  "kafka-console-producer",
+  "kafka-console-consumer",
+  "kafka-consumer-groups",
+  "kafka-configs",
+  "kafka-consumer-perf-test",
+  "kafka-acls",
+  "kafka-metadata-quorum",
+  "kafka-broker-api-versions",
+  "kafka-transactions",
+  "kafka-delete-records",
+  "kafka-leader-election",
+];
 
 const COMMON_TOOLS: Record<string, string> = {
   "kafka-topics": "org.apache.kafka.tools.TopicCommand",
@@ -26,9 +43,7 @@ const COMMON_TOOLS: Record<string, string> = {
   "kafka-producer-perf-test": "org.apache.kafka.tools.ProducerPerformance",
   "kafka-consumer-perf-test": "org.apache.kafka.tools.ConsumerPerformance",
   "kafka-e2e-latency": "org.apache.kafka.tools.EndToEndLatency",
-  "kafka-acls": "org.apache.kafka.tools.AclCommand",
   "kafka-metadata-quorum": "org.apache.kafka.tools.MetadataQuorumCommand",
-  "kafka-broker-api-versions": "org.apache.kafka.tools.BrokerApiVersionsCommand",
   "kafka-transactions": "org.apache.kafka.tools.TransactionsCommand",
   "kafka-delete-records": "org.apache.kafka.tools.DeleteRecordsCommand",
   "kafka-leader-election": "org.apache.kafka.tools.LeaderElectionCommand",
@@ -59,7 +74,13 @@ export const DISTRIBUTIONS: Record<KafkaVersion, KafkaDistribution> = {
       ],
       managed: [],
     },
-    mainClasses: { ...COMMON_TOOLS, "kafka-console-producer": "org.apache.kafka.tools.ConsoleProducer" },
+    mainClasses: {
+      ...COMMON_TOOLS,
+      "kafka-console-producer": "org.apache.kafka.tools.ConsoleProducer",
+      "kafka-acls": "org.apache.kafka.tools.AclCommand",
+      "kafka-broker-api-versions": "org.apache.kafka.tools.BrokerApiVersionsCommand",
+    },
+    bootstrapFlagTools: [...BOOTSTRAP_FLAG_TOOLS, "kafka-producer-perf-test"],
   },
   "3.9": {
     version: "3.9",
@@ -79,7 +100,14 @@ export const DISTRIBUTIONS: Record<KafkaVersion, KafkaDistribution> = {
       ],
       managed: [],
     },
-    mainClasses: { ...COMMON_TOOLS, "kafka-console-producer": "kafka.tools.ConsoleProducer" },
+    mainClasses: {
+      ...COMMON_TOOLS,
+      "kafka-console-producer": "kafka.tools.ConsoleProducer",
+      "kafka-acls": "kafka.admin.AclCommand",
+      "kafka-broker-api-versions": "kafka.admin.BrokerApiVersionsCommand",
+    },
+    /** 3.9's ProducerPerformance wants `--producer-props bootstrap.servers=...`. */
+    bootstrapFlagTools: BOOTSTRAP_FLAG_TOOLS,
   },
 };
 

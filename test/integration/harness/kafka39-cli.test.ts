@@ -103,6 +103,22 @@ test("3.9.2 takes acks=all writes on a replication-factor-3 topic through the CL
     "30000",
   ]);
   assert.deepEqual(consumed.trim().split("\n").sort(), [...lines].sort());
+  const entity = ["--entity-type", "topics", "--entity-name", topic];
+  cliOk([
+    "tool",
+    "kafka-configs",
+    "--dir",
+    dir,
+    "--",
+    ...entity,
+    "--alter",
+    "--add-config",
+    "retention.ms=3600000",
+  ]);
+  assert.match(
+    cliOk(["tool", "kafka-configs", "--dir", dir, "--", ...entity, "--describe"]),
+    /retention\.ms=3600000/,
+  );
 });
 
 test("stop kills the cluster's JVMs and removes its directory", () => {

@@ -67,3 +67,39 @@ test("a killed broker comes back and the cluster keeps serving meanwhile", async
   await produce(topic, ["after-restart"]);
   assert.deepEqual((await consume(topic, 2)).sort(), ["after-restart", "while-down"]);
 });
+
+test("kafka-configs (core 4.3.1 ConfigCommand) alters and describes a topic config", async () => {
+  const topic = kafka.uniqueTopic("configs");
+  await kafka.toolOk("kafka-topics", ["--create", "--topic", topic, "--replication-factor", "3"]);
+  const entity = ["--entity-type", "topics", "--entity-name", topic];
+  await kafka.toolOk("kafka-configs", [...entity, "--alter", "--add-config", "retention.ms=3600000"]);
+  assert.match(await kafka.toolOk("kafka-configs", [...entity, "--describe"]), /retention\.ms=3600000/);
+});
+
+test("the perf and latency tools run against the cluster", async () => {
+  const topic = kafka.uniqueTopic("perf");
+  await kafka.toolOk("kafka-topics", ["--create", "--topic", topic, "--replication-factor", "3"]);
+  const produced = await kafka.toolOk("kafka-producer-perf-test", [
+    "--topic",
+    topic,
+    "--num-records",
+    "2000",
+    "--record-size",
+    "100",
+    "--throughput",
+    "-1",
+    "--producer-props",
+    "acks=all",
+  ]);
+  assert.match(produced, /2000 records sent/);
+  const consumed = await kafka.toolOk("kafka-consumer-perf-test", ["--topic", topic, "--messages", "2000"]);
+  assert.match(consumed, /data\.consumed\.in\.MB|start\.time/);
+  const latency = await kafka.toolOk("kafka-e2e-latency", [
+    "{bootstrap}",
+    kafka.uniqueTopic("e2e"),
+    "50",
+    "all",
+    "100",
+  ]);
+  assert.match(latency, /Avg latency/);
+});
