@@ -149,7 +149,9 @@ export async function start(options: StartOptions = {}): Promise<ClusterInfo> {
     throw new ClusterError(`--security must be plaintext or sasl_ssl, got ${security}`);
   }
   const log = options.log ?? (() => {});
-  const dir = options.dir ? resolve(options.dir) : mkdtempSync(join(tmpdir(), "kpp-kafka-"));
+  const dir = options.dir
+    ? resolve(options.dir)
+    : mkdtempSync(join(process.env.KPP_TEST_TMP ?? tmpdir(), "kpp-kafka-"));
   const previous = readState(dir);
   if (previous?.brokers.some((b) => isAliveWith(b.pid, clusterMarker(dir)))) {
     throw new ClusterError(`a cluster is already running in ${dir}; stop it first`);

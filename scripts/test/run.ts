@@ -2,6 +2,8 @@
  * Test runner behind `npm test`: runs `node --test` with a run id, then kills every process the run left
  * behind (JVMs carry `-Dkpp.run=<id>`) and removes the run's temp dir, also on Ctrl-C, failures and timeouts.
  *
+ * Files run one at a time (they start JVMs; the CI machine has 2 cores) except for unit-only runs.
+ *
  * usage: node scripts/test/run.ts [--unit | --integration] [node --test flags] [files or globs...]
  */
 import { spawn } from "node:child_process";
@@ -11,6 +13,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { killWithMarker, pidsWithMarker } from "../kafka/processes.ts";
 
+const ALL = "test/**/*.test.ts";
 const UNIT = "test/unit/**/*.test.ts";
 const INTEGRATION = "test/integration/**/*.test.ts";
 const FUZZ = "test/fuzz/**/*.test.ts";
