@@ -19,13 +19,13 @@ export class UpstreamPool {
     this.options = options;
   }
 
-  // biome-ignore lint/suspicious/noExplicitAny: generated response body
   request(
     nodeId: number,
     apiKey: number,
     apiVersion: number,
     body: unknown,
     clientId = "kafka-partition-proxy",
+    // biome-ignore lint/suspicious/noExplicitAny: generated response body
   ): Promise<any> {
     const connection = this.connection(nodeId);
     if (!connection) return Promise.reject(new Error(`no address is known for broker ${nodeId}`));

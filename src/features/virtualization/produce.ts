@@ -30,12 +30,6 @@ export const ErrorCode = {
 /** Producer ids of group g >= 1 are offset by g * 2^48, so each (producer id, p) pair stands for exactly one v. */
 export const PRODUCER_ID_GROUP_STRIDE = 2n ** 48n;
 
-interface PendingPartition {
-  readonly topicKey: string;
-  readonly layout: VirtualLayout | undefined;
-  readonly group: number;
-}
-
 interface SubRequest {
   readonly group: number;
   readonly topics: Map<string, TopicProduceData>;
