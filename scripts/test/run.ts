@@ -13,7 +13,6 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { killWithMarker, pidsWithMarker } from "../kafka/processes.ts";
 
-const ALL = "test/**/*.test.ts";
 const UNIT = "test/unit/**/*.test.ts";
 const INTEGRATION = "test/integration/**/*.test.ts";
 const FUZZ = "test/fuzz/**/*.test.ts";
