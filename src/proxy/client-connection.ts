@@ -200,10 +200,13 @@ export class ClientConnection {
     } else {
       writable = upstream.send(frame, undefined);
     }
-    if (!writable && !this.pausedForUpstream) {
-      this.pausedForUpstream = true;
-      this.socket.pause();
-    }
+    if (!writable) this.pauseForUpstream();
+  }
+
+  private pauseForUpstream(): void {
+    if (this.pausedForUpstream) return;
+    this.pausedForUpstream = true;
+    this.socket.pause();
   }
 
   /** Hands a decoded request to the first interceptor that takes it; false when none does. */
@@ -268,7 +271,7 @@ export class ClientConnection {
       send: (apiKey: number, apiVersion: number, body: unknown, options?: SendOptions) => {
         const frame = encodeRequest({ apiKey, apiVersion, correlationId: 0, clientId }, body);
         if (options?.expectResponse === false) {
-          upstream.send(frame, undefined);
+          if (!upstream.send(frame, undefined)) this.pauseForUpstream();
           return Promise.resolve(undefined);
         }
         return new Promise((resolve, reject) => {
@@ -282,7 +285,7 @@ export class ClientConnection {
             },
             onFailure: reject,
           };
-          upstream.send(frame, handler, options?.timeoutMs ?? timeout);
+          if (!upstream.send(frame, handler, options?.timeoutMs ?? timeout)) this.pauseForUpstream();
         });
       },
       sendToNode: (nodeId: number, apiKey: number, apiVersion: number, body: unknown) =>
