@@ -1,6 +1,7 @@
 import type { Feature } from "../../proxy/feature.ts";
 import { VirtualAdmin } from "./admin.ts";
 import type { VirtualizationContext } from "./context.ts";
+import { virtualGroupFeatures } from "./groups.ts";
 import { VirtualMetadata } from "./metadata.ts";
 import { VirtualOffsets } from "./offsets.ts";
 import { VirtualProduce } from "./produce.ts";
@@ -14,5 +15,6 @@ export function virtualizationFeatures(context: VirtualizationContext): Feature[
     new VirtualProduce(context),
     new VirtualOffsets(context),
     new VirtualAdmin(context),
+    ...virtualGroupFeatures(context),
   ];
 }

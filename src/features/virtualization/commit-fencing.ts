@@ -1,0 +1,95 @@
+import type { Exchange } from "../../proxy/feature.ts";
+import {
+  GROUP_ID_NOT_FOUND,
+  NONE,
+  REBALANCE_IN_PROGRESS,
+  STALE_MEMBER_EPOCH,
+  UNKNOWN_MEMBER_ID,
+} from "./group-error-codes.ts";
+
+const HEARTBEAT = 12;
+const HEARTBEAT_VERSION = 4;
+const DESCRIBE_GROUPS = 15;
+const DESCRIBE_GROUPS_VERSION = 5;
+const CONSUMER_GROUP_DESCRIBE = 69;
+const CONSUMER_GROUP_DESCRIBE_VERSION = 0;
+const CLASSIC_MEMBER = 0;
+const FIRST_CONSUMER_PROTOCOL_COMMIT_VERSION = 9;
+
+export interface CommitIdentity {
+  groupId: string;
+  generationIdOrMemberEpoch: number;
+  memberId: string;
+  groupInstanceId: string | null;
+}
+
+/** A commit outside any generation (admin tools, assign()-only consumers): the broker takes it only from an empty group. */
+export function isSimpleCommit(identity: CommitIdentity): boolean {
+  return (
+    identity.generationIdOrMemberEpoch < 0 && identity.memberId === "" && identity.groupInstanceId === null
+  );
+}
+
+/**
+ * Decides, without moving any offset, whether the broker would accept a commit from this member of the real
+ * group. Needed when a commit carries only companion partitions: the broker answers an OffsetCommit whose
+ * topic list is empty without looking at the group, so an empty commit proves nothing.
+ * - simple commits: the group must have no members (DescribeGroups);
+ * - classic members: Heartbeat validates member id, instance id and generation (REBALANCE_IN_PROGRESS comes
+ *   only after those checks passed, while the group prepares a rebalance, when commits are still accepted);
+ * - consumer-protocol members (KIP-848, OffsetCommit v9+): the member must exist with the same epoch
+ *   (ConsumerGroupDescribe), stricter than the broker's per-partition assignment-epoch rule.
+ * Returns the error code the commit gets (NONE when it may proceed).
+ */
+export async function validateMembership(
+  exchange: Exchange,
+  identity: CommitIdentity,
+  commitVersion: number,
+): Promise<number> {
+  if (isSimpleCommit(identity)) return emptyGroupCheck(exchange, identity.groupId);
+  const heartbeat = await exchange.send(HEARTBEAT, HEARTBEAT_VERSION, {
+    groupId: identity.groupId,
+    generationId: identity.generationIdOrMemberEpoch,
+    memberId: identity.memberId,
+    groupInstanceId: identity.groupInstanceId,
+  });
+  const heartbeatError = heartbeat.errorCode as number;
+  if (heartbeatError === NONE || heartbeatError === REBALANCE_IN_PROGRESS) return NONE;
+  if (commitVersion < FIRST_CONSUMER_PROTOCOL_COMMIT_VERSION) return heartbeatError;
+  return consumerMemberCheck(exchange, identity, heartbeatError);
+}
+
+async function emptyGroupCheck(exchange: Exchange, groupId: string): Promise<number> {
+  const response = await exchange.send(DESCRIBE_GROUPS, DESCRIBE_GROUPS_VERSION, {
+    groups: [groupId],
+    includeAuthorizedOperations: false,
+  });
+  const described = (response.groups as { errorCode: number; members: unknown[] }[])[0];
+  if (!described || described.errorCode === GROUP_ID_NOT_FOUND) return NONE;
+  if (described.errorCode !== NONE) return described.errorCode;
+  return described.members.length === 0 ? NONE : UNKNOWN_MEMBER_ID;
+}
+
+async function consumerMemberCheck(
+  exchange: Exchange,
+  identity: CommitIdentity,
+  fallback: number,
+): Promise<number> {
+  let response: {
+    groups: { errorCode: number; members: { memberId: string; memberEpoch: number; memberType: number }[] }[];
+  };
+  try {
+    response = await exchange.send(CONSUMER_GROUP_DESCRIBE, CONSUMER_GROUP_DESCRIBE_VERSION, {
+      groupIds: [identity.groupId],
+      includeAuthorizedOperations: false,
+    });
+  } catch {
+    return fallback;
+  }
+  const group = response.groups[0];
+  if (!group || group.errorCode !== NONE) return fallback;
+  const member = group.members.find((m) => m.memberId === identity.memberId);
+  if (!member) return UNKNOWN_MEMBER_ID;
+  if (member.memberType === CLASSIC_MEMBER) return fallback;
+  return member.memberEpoch === identity.generationIdOrMemberEpoch ? NONE : STALE_MEMBER_EPOCH;
+}

@@ -1,0 +1,341 @@
+import type { Exchange, RequestInterceptor } from "../../proxy/feature.ts";
+import { companionGroupOf } from "./companion-groups.ts";
+import type { VirtualizationContext } from "./context.ts";
+import type { GroupCoordinators, GroupOutcome } from "./group-coordinators.ts";
+import { NONE } from "./group-error-codes.ts";
+import { groupOf, physicalOf, type VirtualLayout, virtualOf } from "./rules.ts";
+import type { VirtualTopicCatalog } from "./virtual-topic-catalog.ts";
+
+const OFFSET_FETCH = 9;
+const MULTI_GROUP_VERSION = 8;
+const TOPIC_IDS_VERSION = 10;
+/** Companion fetches batch groups and use names. */
+const COMPANION_FETCH_VERSION = 8;
+
+export interface FetchTopic {
+  name: string;
+  topicId: string;
+  partitionIndexes: number[];
+}
+
+export interface FetchGroup {
+  groupId: string;
+  memberId: string | null;
+  memberEpoch: number;
+  topics: FetchTopic[] | null;
+}
+
+export interface FetchedPartition {
+  partitionIndex: number;
+  committedOffset: bigint;
+  committedLeaderEpoch: number;
+  metadata: string | null;
+  errorCode: number;
+}
+
+export interface FetchedTopic {
+  name: string;
+  topicId: string;
+  partitions: FetchedPartition[];
+}
+
+export interface FetchedGroup {
+  groupId: string;
+  errorCode: number;
+  topics: FetchedTopic[];
+}
+
+/** Which companion partitions one group's fetch needs: g -> topic -> physical partitions (null = all topics). */
+export type CompanionNeeds = Map<number, Map<string, Set<number>> | null>;
+
+export function noOffset(partitionIndex: number): FetchedPartition {
+  return { partitionIndex, committedOffset: -1n, committedLeaderEpoch: -1, metadata: "", errorCode: NONE };
+}
+
+/** Splits one group's requested partitions into the real group's request and the companions' needs. */
+export function planFetch(
+  group: FetchGroup,
+  nameOf: (topic: FetchTopic) => string | undefined,
+  layoutOf: (name: string) => VirtualLayout | undefined,
+  maxGroups: number,
+): { real: FetchTopic[] | null; companions: CompanionNeeds } {
+  const companions: CompanionNeeds = new Map();
+  if (group.topics === null) {
+    for (let g = 1; g < maxGroups; g++) companions.set(g, null);
+    return { real: null, companions };
+  }
+  const real: FetchTopic[] = [];
+  for (const topic of group.topics) {
+    const name = nameOf(topic);
+    const layout = name === undefined ? undefined : layoutOf(name);
+    if (!layout) {
+      real.push(topic);
+      continue;
+    }
+    const kept: number[] = [];
+    for (const v of topic.partitionIndexes) {
+      if (v < 0 || v >= layout.virtualPartitions) continue;
+      const g = groupOf(layout, v);
+      if (g === 0) {
+        kept.push(v);
+        continue;
+      }
+      let byTopic = companions.get(g);
+      if (!byTopic) companions.set(g, (byTopic = new Map()));
+      let partitions = byTopic.get(layout.topic);
+      if (!partitions) byTopic.set(layout.topic, (partitions = new Set()));
+      partitions.add(physicalOf(layout, v));
+    }
+    if (kept.length > 0) real.push({ ...topic, partitionIndexes: kept });
+  }
+  return { real, companions };
+}
+
+/**
+ * Puts one group's answer together in the virtual view. `companions` holds each companion group's answer
+ * (topics by name, physical partitions). For a request naming topics, the answer follows the request; for
+ * "all topics", every committed virtual partition of a virtualized topic is added to the real group's answer.
+ */
+export function mergeFetch(
+  group: FetchGroup,
+  realAnswer: FetchedGroup,
+  companions: Map<number, FetchedTopic[]>,
+  nameOf: (topic: { name: string; topicId: string }) => string | undefined,
+  idOf: (name: string) => string | undefined,
+  layoutOf: (name: string) => VirtualLayout | undefined,
+): FetchedGroup {
+  const companionEntry = (g: number, name: string, p: number): FetchedPartition | undefined =>
+    companions
+      .get(g)
+      ?.find((t) => t.name === name)
+      ?.partitions.find((partition) => partition.partitionIndex === p);
+  if (group.topics === null) {
+    const topics = realAnswer.topics.map((t) => ({ ...t, partitions: [...t.partitions] }));
+    for (const [g, answer] of companions) {
+      for (const companionTopic of answer) {
+        const layout = layoutOf(companionTopic.name);
+        if (!layout || g >= layout.groups) continue;
+        const committed = companionTopic.partitions.filter(
+          (p) => p.committedOffset >= 0n && p.partitionIndex < layout.physicalPartitions,
+        );
+        if (committed.length === 0) continue;
+        let topic = topics.find((t) => nameOf(t) === companionTopic.name);
+        if (!topic) {
+          topic = { name: companionTopic.name, topicId: idOf(companionTopic.name) ?? "", partitions: [] };
+          topics.push(topic);
+        }
+        for (const p of committed) {
+          topic.partitions.push({ ...p, partitionIndex: virtualOf(layout, p.partitionIndex, g) });
+        }
+      }
+    }
+    for (const topic of topics) topic.partitions.sort((a, b) => a.partitionIndex - b.partitionIndex);
+    return { groupId: group.groupId, errorCode: realAnswer.errorCode, topics };
+  }
+  const topics: FetchedTopic[] = [];
+  for (const requested of group.topics) {
+    const name = nameOf(requested);
+    const layout = name === undefined ? undefined : layoutOf(name);
+    const realTopic = realAnswer.topics.find((t) =>
+      requested.topicId && !requested.name ? t.topicId === requested.topicId : t.name === requested.name,
+    );
+    const partitions: FetchedPartition[] = [];
+    for (const v of requested.partitionIndexes) {
+      if (layout && (v < 0 || v >= layout.virtualPartitions)) {
+        partitions.push(noOffset(v));
+        continue;
+      }
+      const g = layout ? groupOf(layout, v) : 0;
+      const found =
+        g === 0
+          ? realTopic?.partitions.find((p) => p.partitionIndex === v)
+          : companionEntry(g, layout!.topic, physicalOf(layout!, v));
+      partitions.push(found ? { ...found, partitionIndex: v } : noOffset(v));
+    }
+    topics.push({ name: requested.name, topicId: requested.topicId, partitions });
+  }
+  return { groupId: group.groupId, errorCode: realAnswer.errorCode, topics };
+}
+
+/**
+ * OffsetFetch in the virtual view: v < P from the real group, v >= P from the companion groups (one batched
+ * OffsetFetch per coordinator). Both the single-group form (v1-7) and the multi-group form (v8+).
+ */
+export class VirtualOffsetFetch implements RequestInterceptor {
+  readonly name = "virtualization-offset-fetch";
+  readonly interceptApiKeys = [OFFSET_FETCH];
+  private readonly context: VirtualizationContext;
+  private readonly coordinators: GroupCoordinators;
+  private readonly catalog: VirtualTopicCatalog;
+
+  constructor(context: VirtualizationContext, coordinators: GroupCoordinators, catalog: VirtualTopicCatalog) {
+    this.context = context;
+    this.coordinators = coordinators;
+    this.catalog = catalog;
+  }
+
+  intercept(exchange: Exchange): Promise<unknown> | undefined {
+    const groups = requestedGroups(exchange.request, exchange.apiVersion);
+    if (!this.mayNeedCompanions(groups, exchange.apiVersion)) return undefined;
+    return this.fetch(exchange, groups);
+  }
+
+  private mayNeedCompanions(groups: FetchGroup[], version: number): boolean {
+    for (const group of groups) {
+      if (group.topics === null) return true;
+      for (const topic of group.topics) {
+        const name = version >= TOPIC_IDS_VERSION ? this.context.topics.nameOf(topic.topicId) : topic.name;
+        if (name === undefined) return true;
+        const layout = this.context.rules.layoutOf(name);
+        if (layout && topic.partitionIndexes.some((v) => v >= layout.physicalPartitions)) return true;
+      }
+    }
+    return false;
+  }
+
+  private nameOf(version: number): (topic: { name: string; topicId: string }) => string | undefined {
+    if (version < TOPIC_IDS_VERSION) return (topic) => topic.name;
+    return (topic) => (topic.name ? topic.name : this.context.topics.nameOf(topic.topicId));
+  }
+
+  private async fetch(exchange: Exchange, groups: FetchGroup[]): Promise<unknown> {
+    const version = exchange.apiVersion;
+    const layoutOf = (name: string) => this.context.rules.layoutOf(name);
+    const wantsAll = groups.some((g) => g.topics === null);
+    if (version >= TOPIC_IDS_VERSION) {
+      const ids = groups.flatMap((g) => (g.topics ?? []).map((t) => t.topicId));
+      await this.context.topics.resolveIds(ids).catch(() => undefined);
+    }
+    const maxGroups = wantsAll ? await this.catalog.maxGroups() : 1;
+    const nameOf = this.nameOf(version);
+    const plans = groups.map((group) => planFetch(group, nameOf, layoutOf, maxGroups));
+
+    const realGroups: FetchGroup[] = groups.map((group, i) => ({ ...group, topics: plans[i]!.real }));
+    const realAnswer = await this.fetchReal(exchange, realGroups);
+
+    const companionQueries = new Map<string, { group: number; topics: Map<string, Set<number>> | null }>();
+    const companionsOf = new Map<string, Map<number, string>>();
+    groups.forEach((group, i) => {
+      const names = new Map<number, string>();
+      for (const [g, topics] of plans[i]!.companions) {
+        const name = companionGroupOf(group.groupId, g);
+        names.set(g, name);
+        const known = companionQueries.get(name);
+        if (!known) companionQueries.set(name, { group: g, topics });
+        else if (known.topics !== null && topics !== null) {
+          for (const [topic, partitions] of topics) {
+            const set = known.topics.get(topic) ?? new Set<number>();
+            for (const p of partitions) set.add(p);
+            known.topics.set(topic, set);
+          }
+        } else known.topics = null;
+      }
+      companionsOf.set(group.groupId, names);
+    });
+    const companionAnswers = await this.fetchCompanions(exchange, companionQueries);
+
+    const merged: FetchedGroup[] = groups.map((group) => {
+      const real = realAnswer.groups.find((g) => g.groupId === group.groupId) ?? {
+        groupId: group.groupId,
+        errorCode: NONE,
+        topics: [],
+      };
+      if (real.errorCode !== NONE) return real;
+      const answers = new Map<number, FetchedTopic[]>();
+      for (const [g, name] of companionsOf.get(group.groupId)!) {
+        const answer = companionAnswers.get(name)!;
+        if (answer.errorCode !== NONE) return { ...real, errorCode: answer.errorCode, topics: [] };
+        answers.set(g, answer.topics);
+      }
+      return mergeFetch(group, real, answers, nameOf, (name) => this.context.topics.idOf(name), layoutOf);
+    });
+
+    if (version >= MULTI_GROUP_VERSION) return { throttleTimeMs: realAnswer.throttleTimeMs, groups: merged };
+    const only = merged[0]!;
+    return { throttleTimeMs: realAnswer.throttleTimeMs, errorCode: only.errorCode, topics: only.topics };
+  }
+
+  private async fetchReal(
+    exchange: Exchange,
+    groups: FetchGroup[],
+  ): Promise<{ throttleTimeMs: number; groups: FetchedGroup[] }> {
+    const version = exchange.apiVersion;
+    if (version >= MULTI_GROUP_VERSION) {
+      const response = await exchange.send(OFFSET_FETCH, version, { ...exchange.request, groups });
+      return { throttleTimeMs: response.throttleTimeMs, groups: response.groups };
+    }
+    const group = groups[0]!;
+    const response = await exchange.send(OFFSET_FETCH, version, {
+      ...exchange.request,
+      topics: group.topics,
+    });
+    return {
+      throttleTimeMs: response.throttleTimeMs,
+      groups: [{ groupId: group.groupId, errorCode: response.errorCode, topics: response.topics }],
+    };
+  }
+
+  private async fetchCompanions(
+    exchange: Exchange,
+    queries: Map<string, { group: number; topics: Map<string, Set<number>> | null }>,
+  ): Promise<Map<string, FetchedGroup>> {
+    if (queries.size === 0) return new Map();
+    const requireStable = exchange.apiVersion >= 7 ? Boolean(exchange.request.requireStable) : false;
+    return this.coordinators.forEachCoordinator<FetchedGroup>(
+      [...queries.keys()],
+      async (nodeId, groups) => {
+        const response = await exchange.sendToNode(nodeId, OFFSET_FETCH, COMPANION_FETCH_VERSION, {
+          groupId: "",
+          topics: null,
+          requireStable,
+          groups: groups.map((groupId) => {
+            const topics = queries.get(groupId)!.topics;
+            return {
+              groupId,
+              memberId: null,
+              memberEpoch: -1,
+              topics:
+                topics === null
+                  ? null
+                  : [...topics].map(([name, partitions]) => ({
+                      name,
+                      topicId: "",
+                      partitionIndexes: [...partitions],
+                    })),
+            };
+          }),
+        });
+        const outcomes = new Map<string, GroupOutcome<FetchedGroup>>();
+        for (const group of response.groups as FetchedGroup[]) {
+          outcomes.set(group.groupId, { errorCode: group.errorCode, result: group });
+        }
+        return outcomes;
+      },
+      (errorCode) => ({ groupId: "", errorCode, topics: [] }),
+    );
+  }
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: generated OffsetFetch request body
+export function requestedGroups(request: any, version: number): FetchGroup[] {
+  if (version >= MULTI_GROUP_VERSION) {
+    return (request.groups as FetchGroup[]).map((g) => ({
+      groupId: g.groupId,
+      memberId: g.memberId ?? null,
+      memberEpoch: g.memberEpoch ?? -1,
+      topics: g.topics === null ? null : g.topics.map((t) => ({ ...t, topicId: t.topicId ?? "" })),
+    }));
+  }
+  const topics = request.topics as { name: string; partitionIndexes: number[] }[] | null;
+  return [
+    {
+      groupId: request.groupId,
+      memberId: null,
+      memberEpoch: -1,
+      topics:
+        topics === null
+          ? null
+          : topics.map((t) => ({ name: t.name, topicId: "", partitionIndexes: t.partitionIndexes })),
+    },
+  ];
+}
