@@ -1,6 +1,7 @@
 import type { Feature } from "../../proxy/feature.ts";
 import { VirtualAdmin } from "./admin.ts";
 import type { VirtualizationContext } from "./context.ts";
+import { VirtualFetch } from "./fetch.ts";
 import { virtualGroupFeatures } from "./groups.ts";
 import { VirtualMetadata } from "./metadata.ts";
 import { VirtualOffsets } from "./offsets.ts";
@@ -13,6 +14,7 @@ export function virtualizationFeatures(context: VirtualizationContext): Feature[
   return [
     new VirtualMetadata(context.rules, context.topics),
     new VirtualProduce(context),
+    new VirtualFetch(context),
     new VirtualOffsets(context),
     new VirtualAdmin(context),
     ...virtualGroupFeatures(context),

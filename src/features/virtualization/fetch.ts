@@ -1,0 +1,439 @@
+import type {
+  FetchPartition,
+  FetchRequest,
+  FetchTopic,
+} from "../../protocol/generated/messages/fetch-request.ts";
+import type {
+  FetchableTopicResponse,
+  FetchResponse,
+  PartitionData,
+} from "../../protocol/generated/messages/fetch-response.ts";
+import type { Exchange, ExchangeContext, RequestInterceptor } from "../../proxy/feature.ts";
+import { BatchClassifier, LruCache } from "./classify.ts";
+import type { VirtualizationContext } from "./context.ts";
+import { physicalOf, type VirtualLayout } from "./rules.ts";
+import { finishCursor, splitPhysicalRecords, VirtualCursor } from "./virtual-records.ts";
+
+const FETCH = 1;
+const FIRST_VERSION_WITH_TOPIC_IDS = 13;
+const ZERO_UUID = "0".repeat(32);
+
+export const FetchError = {
+  none: 0,
+  unknownTopicOrPartition: 3,
+  fetchSessionIdNotFound: 70,
+  unknownTopicId: 100,
+} as const;
+
+/** Shortest time between two upstream reads of one long poll that found nothing for the client. */
+const ROUND_INTERVAL_MS = 100;
+/** How long an id the cluster did not know is not looked up again. */
+const UNKNOWN_ID_RETRY_MS = 10_000;
+
+interface PhysicalRead {
+  readonly p: number;
+  readonly cursors: VirtualCursor[];
+  /** The requested partition with the smallest fetch offset: its epochs and offsets lead the read. */
+  leader: FetchPartition;
+  partitionMaxBytes: number;
+  /** Epoch of the last batch read in earlier rounds; -1 before any. */
+  lastFetchedEpoch: number;
+  /** Where the latest round read from. */
+  fetchOffset: bigint;
+  rounds: number;
+  data: PartitionData | undefined;
+}
+
+interface VirtualTopicRead {
+  readonly name: string;
+  readonly topicId: string;
+  readonly topicKey: string;
+  readonly layout: VirtualLayout;
+  /** The client's partitions, in its order. */
+  readonly requested: FetchPartition[];
+  readonly reads: Map<number, PhysicalRead>;
+  /** The upstream topic entry whose partitions are the physical reads. */
+  readonly upstream: FetchTopic;
+}
+
+interface Plan {
+  readonly byId: boolean;
+  readonly upstream: FetchRequest;
+  readonly virtualTopics: VirtualTopicRead[];
+  /** Topics named by an id the cluster does not know. */
+  readonly unknownTopics: FetchTopic[];
+}
+
+function partitionResponse(partitionIndex: number, errorCode: number): PartitionData {
+  return {
+    partitionIndex,
+    errorCode,
+    highWatermark: -1n,
+    lastStableOffset: -1n,
+    logStartOffset: -1n,
+    divergingEpoch: { epoch: -1, endOffset: -1n },
+    currentLeader: { leaderId: -1, leaderEpoch: -1 },
+    snapshotId: { endOffset: -1n, epoch: -1 },
+    abortedTransactions: null,
+    preferredReadReplica: -1,
+    records: null,
+  };
+}
+
+const EMPTY_RECORDS = Buffer.alloc(0);
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Fetch from virtualized topics. Each requested v is read from p = v mod P (once per p, from the smallest
+ * requested offset) and answered with only its own batches, marker stripped unless kept; every run of batches
+ * hidden from v becomes one batch without records for v so its position moves on. Rewritten fetches go
+ * upstream as full fetches without a session and are answered with session id 0 ("no session"). When a read
+ * finds nothing for the client, the proxy polls again until the client's maxWaitMs, as the broker would, so
+ * consumers of an idle v do not spin on their neighbours' writes.
+ */
+export class VirtualFetch implements RequestInterceptor {
+  readonly name = "virtualization-fetch";
+  readonly interceptApiKeys = [FETCH];
+  private readonly context: VirtualizationContext;
+  private readonly classifier: BatchClassifier;
+  private readonly stripKey: Buffer | undefined;
+  private readonly unknownIds = new LruCache<string, number>(10_000);
+  private lastBadBatchLog = 0;
+
+  constructor(context: VirtualizationContext, options?: { cacheEntries?: number }) {
+    this.context = context;
+    this.classifier = new BatchClassifier({
+      markerHeader: context.markerHeader,
+      cacheEntries: options?.cacheEntries,
+    });
+    this.stripKey = context.keepMarker ? undefined : Buffer.from(context.markerHeader, "utf8");
+  }
+
+  wantsRequest(): boolean {
+    return !this.context.rules.isEmpty;
+  }
+
+  intercept(exchange: Exchange): Promise<unknown> | undefined {
+    const request = exchange.request as FetchRequest;
+    if (exchange.apiVersion >= FIRST_VERSION_WITH_TOPIC_IDS) {
+      const unknown = this.idsToResolve(request);
+      if (unknown.length > 0) return this.resolveThenFetch(exchange, request, unknown);
+    }
+    return this.handle(exchange, request);
+  }
+
+  private idsToResolve(request: FetchRequest): string[] {
+    const topics = this.context.topics;
+    const now = Date.now();
+    const ids: string[] = [];
+    const consider = (id: string) => {
+      if (id === ZERO_UUID || topics.nameOf(id) !== undefined) return;
+      const triedAt = this.unknownIds.get(id);
+      if (triedAt !== undefined && now - triedAt < UNKNOWN_ID_RETRY_MS) return;
+      ids.push(id);
+    };
+    for (const topic of request.topics) consider(topic.topicId);
+    for (const topic of request.forgottenTopicsData) consider(topic.topicId);
+    return ids;
+  }
+
+  private async resolveThenFetch(exchange: Exchange, request: FetchRequest, ids: string[]): Promise<unknown> {
+    try {
+      await this.context.topics.resolveIds(ids);
+    } catch {
+      // The lookup failed: unknown ids stay unknown for this request.
+    }
+    const now = Date.now();
+    for (const id of ids) if (this.context.topics.nameOf(id) === undefined) this.unknownIds.set(id, now);
+    const pending = this.handle(exchange, request);
+    if (pending) return pending;
+    return exchange.send(FETCH, exchange.apiVersion, request);
+  }
+
+  private handle(exchange: Exchange, request: FetchRequest): Promise<unknown> | undefined {
+    const byId = exchange.apiVersion >= FIRST_VERSION_WITH_TOPIC_IDS;
+    const virtualNamed = request.topics.some((topic) => this.layoutOf(topic, byId) !== undefined);
+    if (!virtualNamed) {
+      const forgotten = request.forgottenTopicsData;
+      if (!forgotten.some((topic) => this.layoutOf(topic, byId) !== undefined)) return undefined;
+      const kept = forgotten.filter((topic) => this.layoutOf(topic, byId) === undefined);
+      return exchange.send(FETCH, exchange.apiVersion, { ...request, forgottenTopicsData: kept });
+    }
+    if (request.sessionId !== 0 && request.sessionEpoch !== -1) {
+      // An incremental fetch inside a session the broker holds: the proxy cannot see the session's other
+      // partitions, so the client is told to start over with a full fetch.
+      return Promise.resolve({
+        throttleTimeMs: 0,
+        errorCode: FetchError.fetchSessionIdNotFound,
+        sessionId: 0,
+        responses: [],
+        nodeEndpoints: [],
+      } satisfies FetchResponse);
+    }
+    return this.fetch(exchange, this.plan(request, byId));
+  }
+
+  private layoutOf(topic: { topic: string; topicId: string }, byId: boolean): VirtualLayout | undefined {
+    const name = byId ? this.context.topics.nameOf(topic.topicId) : topic.topic;
+    return name === undefined ? undefined : this.context.rules.layoutOf(name);
+  }
+
+  private plan(request: FetchRequest, byId: boolean): Plan {
+    const topics = this.context.topics;
+    const upstreamTopics: FetchTopic[] = [];
+    const virtualTopics: VirtualTopicRead[] = [];
+    const unknownTopics: FetchTopic[] = [];
+    for (const topic of request.topics) {
+      const name = byId ? topics.nameOf(topic.topicId) : topic.topic;
+      if (name === undefined) {
+        unknownTopics.push(topic);
+        continue;
+      }
+      const layout = this.context.rules.layoutOf(name);
+      if (!layout) {
+        upstreamTopics.push(topic);
+        continue;
+      }
+      const reads = new Map<number, PhysicalRead>();
+      for (const partition of topic.partitions) {
+        const v = partition.partition;
+        if (v < 0 || v >= layout.virtualPartitions) continue;
+        const p = physicalOf(layout, v);
+        const cursor = new VirtualCursor(v, partition.fetchOffset);
+        const read = reads.get(p);
+        if (!read) {
+          reads.set(p, {
+            p,
+            cursors: [cursor],
+            leader: partition,
+            partitionMaxBytes: partition.partitionMaxBytes,
+            lastFetchedEpoch: partition.lastFetchedEpoch,
+            fetchOffset: partition.fetchOffset,
+            rounds: 0,
+            data: undefined,
+          });
+          continue;
+        }
+        read.cursors.push(cursor);
+        read.partitionMaxBytes = Math.max(read.partitionMaxBytes, partition.partitionMaxBytes);
+        if (partition.fetchOffset < read.leader.fetchOffset) {
+          read.leader = partition;
+          read.lastFetchedEpoch = partition.lastFetchedEpoch;
+          read.fetchOffset = partition.fetchOffset;
+        }
+      }
+      const upstream: FetchTopic = { ...topic, partitions: [] };
+      if (reads.size > 0) upstreamTopics.push(upstream);
+      virtualTopics.push({
+        name,
+        topicId: topic.topicId,
+        topicKey: topics.idOf(name) ?? name,
+        layout,
+        requested: topic.partitions,
+        reads,
+        upstream,
+      });
+    }
+    return {
+      byId,
+      upstream: {
+        ...request,
+        sessionId: 0,
+        sessionEpoch: -1,
+        forgottenTopicsData: [],
+        topics: upstreamTopics,
+      },
+      virtualTopics,
+      unknownTopics,
+    };
+  }
+
+  private async fetch(exchange: Exchange, plan: Plan): Promise<FetchResponse> {
+    const request = exchange.request as FetchRequest;
+    const deadline = Date.now() + Math.max(0, request.maxWaitMs);
+    let response: FetchResponse = {
+      throttleTimeMs: 0,
+      errorCode: FetchError.none,
+      sessionId: 0,
+      responses: [],
+      nodeEndpoints: [],
+    };
+    for (let round = 1; plan.upstream.topics.length > 0; round++) {
+      const started = Date.now();
+      for (const topic of plan.virtualTopics) {
+        topic.upstream.partitions = [...topic.reads.values()].map((read) => this.physicalPartition(read));
+      }
+      const upstream: FetchRequest = { ...plan.upstream, maxWaitMs: Math.max(0, deadline - started) };
+      response = (await exchange.send(FETCH, exchange.apiVersion, upstream, {
+        timeoutMs: upstream.maxWaitMs + 30_000,
+      })) as FetchResponse;
+      if (response.errorCode !== FetchError.none) return { ...response, sessionId: 0, responses: [] };
+      const found = this.distribute(exchange, plan, response, round);
+      const now = Date.now();
+      if (found || request.minBytes <= 0 || now >= deadline) break;
+      const next = Math.min(deadline, started + ROUND_INTERVAL_MS);
+      if (next > now) await sleep(next - now);
+      if (Date.now() >= deadline) break;
+    }
+    return this.respond(plan, response);
+  }
+
+  private physicalPartition(read: PhysicalRead): FetchPartition {
+    let fetchOffset = read.cursors[0]!.position;
+    for (const cursor of read.cursors) if (cursor.position < fetchOffset) fetchOffset = cursor.position;
+    read.fetchOffset = fetchOffset;
+    return {
+      ...read.leader,
+      partition: read.p,
+      fetchOffset,
+      lastFetchedEpoch: read.lastFetchedEpoch,
+      partitionMaxBytes: read.partitionMaxBytes,
+    };
+  }
+
+  /**
+   * Splits each physical partition's records among its cursors. True when the client has something to see:
+   * records of a requested v or of a plain topic, an error, or anything else than data worth returning now.
+   */
+  private distribute(exchange: ExchangeContext, plan: Plan, response: FetchResponse, round: number): boolean {
+    let found = false;
+    let readAnything = false;
+    const virtualByKey = new Map<string, VirtualTopicRead>();
+    for (const topic of plan.virtualTopics) virtualByKey.set(plan.byId ? topic.topicId : topic.name, topic);
+    for (const topicResponse of response.responses) {
+      const topic = virtualByKey.get(plan.byId ? topicResponse.topicId : topicResponse.topic);
+      if (!topic) {
+        for (const partition of topicResponse.partitions) {
+          if (partition.errorCode !== FetchError.none || (partition.records?.length ?? 0) > 0) found = true;
+        }
+        continue;
+      }
+      for (const partition of topicResponse.partitions) {
+        const read = topic.reads.get(partition.partitionIndex);
+        if (!read) continue;
+        read.data = partition;
+        read.rounds = round;
+        if (
+          partition.errorCode !== FetchError.none ||
+          partition.divergingEpoch.epoch >= 0 ||
+          partition.preferredReadReplica >= 0
+        ) {
+          found = true;
+          continue;
+        }
+        const records = partition.records;
+        if (!records || records.length === 0) continue;
+        const split = splitPhysicalRecords(records, read.cursors, {
+          topicKey: topic.topicKey,
+          physicalPartition: read.p,
+          layout: topic.layout,
+          classifier: this.classifier,
+          stripKey: this.stripKey,
+          onBadBatch: (error) => this.logBadBatch(exchange, topic.name, read.p, error),
+        });
+        if (split.entries > 0) readAnything = true;
+        if (split.lastLeaderEpoch !== undefined) read.lastFetchedEpoch = split.lastLeaderEpoch;
+        for (const cursor of read.cursors) if (cursor.ownBytes > 0) found = true;
+      }
+    }
+    // Nothing complete came back: the broker already waited, so another round would wait again for nothing.
+    return found || !readAnything;
+  }
+
+  private respond(plan: Plan, response: FetchResponse): FetchResponse {
+    const responses: FetchableTopicResponse[] = [];
+    const answered = new Set<VirtualTopicRead>();
+    const virtualByKey = new Map<string, VirtualTopicRead>();
+    for (const topic of plan.virtualTopics) virtualByKey.set(plan.byId ? topic.topicId : topic.name, topic);
+    for (const topicResponse of response.responses) {
+      const topic = virtualByKey.get(plan.byId ? topicResponse.topicId : topicResponse.topic);
+      if (!topic) {
+        responses.push(topicResponse);
+        continue;
+      }
+      if (answered.has(topic)) continue;
+      answered.add(topic);
+      responses.push({ ...topicResponse, partitions: this.virtualPartitions(topic) });
+    }
+    for (const topic of plan.virtualTopics) {
+      if (answered.has(topic)) continue;
+      responses.push({
+        topic: topic.name,
+        topicId: topic.topicId,
+        partitions: this.virtualPartitions(topic),
+      });
+    }
+    for (const topic of plan.unknownTopics) {
+      responses.push({
+        topic: topic.topic,
+        topicId: topic.topicId,
+        partitions: topic.partitions.map((partition) =>
+          partitionResponse(partition.partition, FetchError.unknownTopicId),
+        ),
+      });
+    }
+    return {
+      throttleTimeMs: response.throttleTimeMs,
+      errorCode: FetchError.none,
+      sessionId: 0,
+      responses,
+      nodeEndpoints: response.nodeEndpoints,
+    };
+  }
+
+  private virtualPartitions(topic: VirtualTopicRead): PartitionData[] {
+    const out: PartitionData[] = [];
+    for (const partition of topic.requested) {
+      const v = partition.partition;
+      if (v < 0 || v >= topic.layout.virtualPartitions) {
+        out.push(partitionResponse(v, FetchError.unknownTopicOrPartition));
+        continue;
+      }
+      const read = topic.reads.get(physicalOf(topic.layout, v))!;
+      const data = read.data;
+      if (!data) continue;
+      const cursor = read.cursors.find((candidate) => candidate.v === v)!;
+      out.push(this.virtualPartition(v, partition, read, data, cursor));
+    }
+    return out;
+  }
+
+  private virtualPartition(
+    v: number,
+    requested: FetchPartition,
+    read: PhysicalRead,
+    data: PartitionData,
+    cursor: VirtualCursor,
+  ): PartitionData {
+    if (data.errorCode !== FetchError.none) return { ...data, partitionIndex: v };
+    if (data.divergingEpoch.epoch >= 0) {
+      // Only the partition whose offset and epoch led the read learns of the divergence; it was measured
+      // against its own position. The others retry from where they are.
+      const led =
+        read.rounds === 1 &&
+        requested.fetchOffset === read.fetchOffset &&
+        requested.lastFetchedEpoch === read.leader.lastFetchedEpoch;
+      return {
+        ...data,
+        partitionIndex: v,
+        divergingEpoch: led ? data.divergingEpoch : { epoch: -1, endOffset: -1n },
+        records: EMPTY_RECORDS,
+      };
+    }
+    const records = cursor.chunks.length > 0 || cursor.run ? finishCursor(cursor) : EMPTY_RECORDS;
+    return { ...data, partitionIndex: v, records };
+  }
+
+  private logBadBatch(exchange: ExchangeContext, topic: string, p: number, error: Error): void {
+    const now = Date.now();
+    if (now - this.lastBadBatchLog < 60_000) return;
+    this.lastBadBatchLog = now;
+    exchange.log.warn(
+      { topic, partition: p, err: error.message },
+      "a fetched batch could not be read; it is passed to v = p unchanged",
+    );
+  }
+}
