@@ -1,16 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  type ClusterInfo,
-  type KafkaVersion,
-  killBroker,
-  restartBroker,
-  start,
-  stop,
-  type ToolOptions,
-  type ToolResult,
-  tool,
-} from "../../../scripts/kafka/cluster.ts";
+import type { KafkaVersion, ToolOptions, ToolResult } from "../../../scripts/kafka/cluster.ts";
+import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 import { type ProxyProcess, type StartProxyOptions, startProxy } from "../../helpers/proxy.ts";
 
 /**
@@ -21,7 +12,7 @@ export interface Gateway {
   bootstrap: string;
   directBootstrap: string;
   version: KafkaVersion;
-  cluster: ClusterInfo;
+  cluster: KafkaTestCluster;
   proxy: ProxyProcess | undefined;
   /** Runs a Kafka CLI tool against the proxy (or the brokers when `direct`). */
   tool(name: string, args: string[], options?: GatewayToolOptions): Promise<ToolResult>;
@@ -51,12 +42,12 @@ export const runsDirect = process.env.KPP_COMPAT_DIRECT === "1";
 
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const version = options.version ?? "4";
-  const cluster = await start({ brokers: options.brokers ?? 3, version });
+  const cluster = await useKafkaCluster({ brokers: options.brokers ?? 3, version });
   let proxy: ProxyProcess | undefined;
   try {
     if (!runsDirect) proxy = await startProxy({ upstream: cluster.bootstrap, ...options.proxy });
   } catch (error) {
-    await stop(cluster.dir);
+    await cluster.stop();
     throw error;
   }
   const bootstrap = proxy?.bootstrap ?? cluster.bootstrap;
@@ -67,21 +58,20 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     cluster,
     proxy,
     tool: (name, args, toolOptions = {}) =>
-      tool(name, args, {
+      cluster.tool(name, args, {
         ...toolOptions,
-        dir: cluster.dir,
         bootstrap: toolOptions.direct ? cluster.bootstrap : bootstrap,
         version,
       }),
-    killBroker: (id) => killBroker(cluster.dir, id),
-    restartBroker: (id) => restartBroker(cluster.dir, id),
+    killBroker: (id) => cluster.killBroker(id),
+    restartBroker: (id) => cluster.restartBroker(id),
     uniqueName: (prefix) => `${prefix}-${randomBytes(4).toString("hex")}`,
     logs: () => proxy?.logs() ?? "",
     async close() {
       try {
         await proxy?.stop();
       } finally {
-        await stop(cluster.dir);
+        await cluster.stop();
       }
     },
   };
