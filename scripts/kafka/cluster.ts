@@ -18,7 +18,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { cacheRoot, javaExecutable } from "../maven/resolve.ts";
 import { brokerLoggingFlags, toolLoggingFlags } from "./logging.ts";
 import { probeMetadata } from "./metadata-probe.ts";
-import { commandLine, isAliveWith, killWithMarker, pidsWithMarker } from "./processes.ts";
+import { commandArguments, isAliveWith, killWithMarker, pidsWithMarker } from "./processes.ts";
 import {
   clientProperties,
   createTlsFiles,
@@ -488,8 +488,9 @@ export async function killBroker(dir: string, id: number, signal: NodeJS.Signals
   const state = requireState(dir);
   const broker = state.brokers.find((b) => b.id === id);
   if (!broker) throw new ClusterError(`no broker ${id} in ${state.dir}`);
-  const marker = `${clusterMarker(state.dir)} `;
-  const pids = pidsWithMarker(marker).filter((pid) => commandLine(pid)?.includes(`-Dkpp.broker=${id} `));
+  const pids = pidsWithMarker(clusterMarker(state.dir)).filter((pid) =>
+    commandArguments(pid)?.includes(`-Dkpp.broker=${id}`),
+  );
   await killWithMarker([broker.pid, ...pids], clusterMarker(state.dir), signal, 30_000);
 }
 

@@ -1,16 +1,21 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 
-/** The command line of a live process, or undefined when it is gone (or a zombie). */
-export function commandLine(pid: number): string | undefined {
+/** The arguments of a live process, or undefined when it is gone (or a zombie). */
+export function commandArguments(pid: number): string[] | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/stat`, "utf8");
     const state = status.slice(status.lastIndexOf(")") + 2, status.lastIndexOf(")") + 3);
     if (state === "Z" || state === "X") return undefined;
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
   } catch {
     return undefined;
   }
+}
+
+/** The command line of a live process, arguments joined by spaces. */
+export function commandLine(pid: number): string | undefined {
+  return commandArguments(pid)?.join(" ");
 }
 
 /** The kernel's start time of a live process (clock ticks since boot); with the pid it names one process. */
@@ -25,18 +30,25 @@ export function startTime(pid: number): string | undefined {
   }
 }
 
+/** Whether the process is alive and one of its arguments is exactly `marker` (e.g. `-Dkpp.cluster=/tmp/x`). */
 export function isAliveWith(pid: number, marker: string): boolean {
-  return commandLine(pid)?.includes(marker) ?? false;
+  return commandArguments(pid)?.includes(marker) ?? false;
 }
 
-/** Pids of processes whose command line contains the marker. */
+/** Pids of processes having `marker` as one of their arguments. */
 export function pidsWithMarker(marker: string): number[] {
+  return livePids().filter((pid) => commandArguments(pid)?.includes(marker));
+}
+
+/** Pids of processes whose command line contains `text` anywhere. */
+export function pidsMentioning(text: string): number[] {
+  return livePids().filter((pid) => commandLine(pid)?.includes(text));
+}
+
+function livePids(): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === process.pid) continue;
-    if (commandLine(pid)?.includes(marker)) pids.push(pid);
+    if (/^\d+$/.test(entry) && Number(entry) !== process.pid) pids.push(Number(entry));
   }
   return pids;
 }
@@ -47,19 +59,25 @@ function signal(pid: number, name: NodeJS.Signals): void {
   } catch {}
 }
 
-/** Sends the signal to every pid still carrying the marker, then waits for them to go (SIGKILL after grace). */
+/**
+ * Sends the signal to every pid still carrying the marker (an exact argument, or with `mentioning`, any part of
+ * the command line), then waits for them to go, escalating to SIGKILL after the grace period.
+ */
 export async function killWithMarker(
   pids: number[],
   marker: string,
   how: NodeJS.Signals = "SIGKILL",
   graceMs = 10_000,
+  mentioning = false,
 ): Promise<void> {
-  const targets = pids.filter((pid) => isAliveWith(pid, marker));
+  const carries = (pid: number) =>
+    mentioning ? commandLine(pid)?.includes(marker) : isAliveWith(pid, marker);
+  const targets = pids.filter(carries);
   for (const pid of targets) signal(pid, how);
   const deadline = Date.now() + graceMs;
-  while (targets.some((pid) => isAliveWith(pid, marker))) {
+  while (targets.some(carries)) {
     if (Date.now() > deadline) {
-      for (const pid of targets) if (isAliveWith(pid, marker)) signal(pid, "SIGKILL");
+      for (const pid of targets) if (carries(pid)) signal(pid, "SIGKILL");
       await sleep(100);
       if (Date.now() > deadline + 5000) break;
     }

@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { killWithMarker, pidsWithMarker } from "../kafka/processes.ts";
+import { killWithMarker, pidsMentioning, pidsWithMarker } from "../kafka/processes.ts";
 
 const UNIT = "test/unit/**/*.test.ts";
 const INTEGRATION = "test/integration/**/*.test.ts";
@@ -89,8 +89,8 @@ async function sweep(runId: string): Promise<void> {
     process.stderr.write(`stopping ${leftovers.length} process(es) left by test run ${runId}\n`);
     await killWithMarker(leftovers, marker);
   }
-  const tmpMarker = `kpp-test-${runId}`;
-  await killWithMarker(pidsWithMarker(tmpMarker), tmpMarker);
+  const runDir = `kpp-test-${runId}`;
+  await killWithMarker(pidsMentioning(runDir), runDir, "SIGKILL", 10_000, true);
 }
 
 function signalNumber(signal: NodeJS.Signals): number {
