@@ -24,24 +24,28 @@ import (
 )
 
 type options struct {
-	bootstrap         string
-	clientID          string
-	timeout           time.Duration
-	topic             string
-	group             string
-	groupProtocol     string
-	partitions        int
-	replicationFactor int
-	count             int
-	start             int
-	keys              int
-	tag               string
-	compression       string
-	max               int
-	expect            int
-	settle            time.Duration
-	commit            bool
-	set               multiFlag
+	bootstrap          string
+	clientID           string
+	timeout            time.Duration
+	topic              string
+	group              string
+	groupProtocol      string
+	partitions         int
+	replicationFactor  int
+	count              int
+	start              int
+	keys               int
+	tag                string
+	compression        string
+	max                int
+	expect             int
+	settle             time.Duration
+	commit             bool
+	set                multiFlag
+	explicitPartitions int
+	partition          int
+	offset             string
+	headers            bool
 }
 
 type multiFlag []string
@@ -89,6 +93,10 @@ func main() {
 	fs.DurationVar(&opts.settle, "settle", 2*time.Second, "quiet period after -expect records")
 	fs.BoolVar(&opts.commit, "commit", false, "commit every consumed record synchronously")
 	fs.Var(&opts.set, "set", "NAME=VALUE topic config to set (repeatable)")
+	fs.IntVar(&opts.explicitPartitions, "explicit-partitions", 0, "send record i to partition i mod N, valued <tag>:<partition>:<sequence>")
+	fs.IntVar(&opts.partition, "partition", -1, "consume this partition directly instead of joining the group")
+	fs.StringVar(&opts.offset, "offset", "earliest", "earliest, latest or an offset (with -partition)")
+	fs.BoolVar(&opts.headers, "headers", false, "report each consumed record's headers")
 	fs.Parse(os.Args[2:])
 
 	commands := map[string]func(context.Context, options) error{
@@ -260,13 +268,17 @@ func produce(ctx context.Context, opts options) error {
 	if err != nil {
 		return err
 	}
-	client, err := newClient(opts,
+	producerOptions := []kgo.Opt{
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerBatchCompression(codec),
-		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.ProducerLinger(5 * time.Millisecond),
 		kgo.RecordDeliveryTimeout(opts.timeout),
 		kgo.DefaultProduceTopic(opts.topic),
-	)
+	}
+	if opts.explicitPartitions > 0 {
+		producerOptions = append(producerOptions, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	}
+	client, err := newClient(opts, producerOptions...)
 	if err != nil {
 		return err
 	}
@@ -277,6 +289,13 @@ func produce(ctx context.Context, opts options) error {
 	var wg sync.WaitGroup
 	for i := opts.start; i < opts.start+opts.count; i++ {
 		record := &kgo.Record{Key: fmt.Appendf(nil, "key-%d", i%opts.keys), Value: fmt.Appendf(nil, "%s-%d", opts.tag, i)}
+		if opts.explicitPartitions > 0 {
+			// Record i goes to partition i mod N, valued "<tag>:<partition>:<sequence within that partition>".
+			partition, sequence := i%opts.explicitPartitions, i/opts.explicitPartitions
+			record.Partition = int32(partition)
+			record.Key = fmt.Appendf(nil, "%s:%d:%d", opts.tag, partition, sequence)
+			record.Value = record.Key
+		}
 		wg.Add(1)
 		client.Produce(ctx, record, func(r *kgo.Record, err error) {
 			defer wg.Done()
@@ -301,6 +320,37 @@ func recordJSON(r *kgo.Record) object {
 	return object{"key": string(r.Key), "value": string(r.Value), "partition": r.Partition, "offset": r.Offset}
 }
 
+func recordWithHeadersJSON(r *kgo.Record) object {
+	out := recordJSON(r)
+	headers := [][]string{}
+	for _, h := range r.Headers {
+		headers = append(headers, []string{h.Key, string(h.Value)})
+	}
+	out["headers"] = headers
+	return out
+}
+
+// directOptions consume one partition without a group, from -offset.
+func directOptions(opts options) ([]kgo.Opt, error) {
+	start := kgo.NewOffset()
+	switch opts.offset {
+	case "earliest":
+		start = start.AtStart()
+	case "latest":
+		start = start.AtEnd()
+	default:
+		var at int64
+		if _, err := fmt.Sscan(opts.offset, &at); err != nil {
+			return nil, fmt.Errorf("-offset %q: %w", opts.offset, err)
+		}
+		start = start.At(at)
+	}
+	return []kgo.Opt{
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{opts.topic: {int32(opts.partition): start}}),
+		kgo.FetchMaxWait(500 * time.Millisecond),
+	}, nil
+}
+
 func groupOptions(opts options, extra ...kgo.Opt) []kgo.Opt {
 	out := []kgo.Opt{
 		kgo.ConsumerGroup(opts.group),
@@ -320,7 +370,15 @@ func groupOptions(opts options, extra ...kgo.Opt) []kgo.Opt {
 
 // consume reads until -max records, or -expect records and a quiet -settle, or the timeout.
 func consume(ctx context.Context, opts options) error {
-	client, err := newClient(opts, groupOptions(opts)...)
+	consumerOptions := groupOptions(opts)
+	if opts.partition >= 0 {
+		direct, err := directOptions(opts)
+		if err != nil {
+			return err
+		}
+		consumerOptions = direct
+	}
+	client, err := newClient(opts, consumerOptions...)
 	if err != nil {
 		return err
 	}
@@ -351,7 +409,11 @@ func consume(ctx context.Context, opts options) error {
 			if opts.max > 0 && len(records) >= opts.max {
 				break
 			}
-			records = append(records, recordJSON(r))
+			if opts.headers {
+				records = append(records, recordWithHeadersJSON(r))
+			} else {
+				records = append(records, recordJSON(r))
+			}
 			if opts.commit {
 				if err := client.CommitRecords(ctx, r); err != nil {
 					client.AllowRebalance()

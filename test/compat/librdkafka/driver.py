@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -132,11 +132,18 @@ def cmd_produce(args):
         )
 
     for i in range(args.start, args.start + args.count):
-        key = f"key-{i % args.keys}"
-        value = f"{args.tag}-{i}"
+        extra = {}
+        if args.explicit_partitions:
+            # Record i goes to partition i mod N, valued "<tag>:<partition>:<sequence within that partition>".
+            partition, sequence = i % args.explicit_partitions, i // args.explicit_partitions
+            key = value = f"{args.tag}:{partition}:{sequence}"
+            extra["partition"] = partition
+        else:
+            key = f"key-{i % args.keys}"
+            value = f"{args.tag}-{i}"
         while True:
             try:
-                producer.produce(args.topic, key=key, value=value, on_delivery=on_delivery)
+                producer.produce(args.topic, key=key, value=value, on_delivery=on_delivery, **extra)
                 break
             except BufferError:
                 producer.poll(0.1)
@@ -149,13 +156,24 @@ def cmd_produce(args):
         sys.exit(1)
 
 
-def message_json(msg):
-    return {
+def message_json(msg, headers=False):
+    out = {
         "key": msg.key().decode() if msg.key() is not None else None,
         "value": msg.value().decode() if msg.value() is not None else None,
         "partition": msg.partition(),
         "offset": msg.offset(),
     }
+    if headers:
+        out["headers"] = [[name, value.decode() if value is not None else None] for name, value in msg.headers() or []]
+    return out
+
+
+def start_offset(spelled):
+    if spelled == "earliest":
+        return OFFSET_BEGINNING
+    if spelled == "latest":
+        return OFFSET_END
+    return int(spelled)
 
 
 def consumer_config(args):
@@ -177,9 +195,15 @@ def consumer_config(args):
 
 
 def cmd_consume(args):
-    """Consumes until `--max` records (then stops), or `--expect` records plus a quiet `--settle` period, or the timeout."""
+    """Consumes until `--max` records (then stops), or `--expect` records plus a quiet `--settle` period, or the timeout.
+
+    With `--partition` the consumer is assigned that one partition from `--offset` instead of joining the group.
+    """
     consumer = Consumer(consumer_config(args))
-    consumer.subscribe([args.topic])
+    if args.partition is not None:
+        consumer.assign([TopicPartition(args.topic, args.partition, start_offset(args.offset))])
+    else:
+        consumer.subscribe([args.topic])
     records = []
     deadline = time.monotonic() + args.timeout
     settle_until = None
@@ -197,7 +221,7 @@ def cmd_consume(args):
                     raise KafkaException(msg.error())
                 sys.stderr.write(f"consumer: {msg.error()}\n")
                 continue
-            records.append(message_json(msg))
+            records.append(message_json(msg, args.headers))
             if args.commit:
                 consumer.commit(message=msg, asynchronous=False)
             if args.expect is not None and len(records) >= args.expect and settle_until is None:
@@ -342,6 +366,9 @@ def parser():
     produce.add_argument("--keys", type=int, default=10)
     produce.add_argument("--tag", default="v")
     produce.add_argument("--compression", default="none", choices=["none", "gzip", "snappy", "lz4", "zstd"])
+    produce.add_argument(
+        "--explicit-partitions", type=int, default=0, help="send record i to partition i mod N, valued <tag>:<partition>:<sequence>"
+    )
 
     for name in ("consume", "member"):
         consume = sub.add_parser(name)
@@ -353,6 +380,9 @@ def parser():
             consume.add_argument("--expect", type=int)
             consume.add_argument("--settle", type=float, default=2.0)
             consume.add_argument("--commit", action="store_true")
+            consume.add_argument("--partition", type=int, help="assign this partition instead of subscribing")
+            consume.add_argument("--offset", default="earliest", help="earliest, latest or an offset (with --partition)")
+            consume.add_argument("--headers", action="store_true", help="report each record's headers")
 
     for name in ("describe-group", "delete-group"):
         sub.add_parser(name).add_argument("--group", required=True)

@@ -1,0 +1,278 @@
+/**
+ * Shared pieces of the partition virtualization acceptance suite: a 3-broker cluster with the proxy in front
+ * of it, a reader of the physical topic that bypasses the proxy (records with headers, producer ids and
+ * sequences), and the out-of-process client drivers of `test/compat/`.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import type { Kafka } from "kafkajs";
+import type { MetadataResponse } from "../../../src/protocol/generated/messages/metadata-response.ts";
+import { iterateRecords, type KafkaRecord, RecordBatchView } from "../../../src/records/index.ts";
+import { type DriverProgram, type Flags, JsonDriver, longFlags } from "../../compat/json-driver/driver.ts";
+import { kafkaClient } from "../../compat/kafkajs/client.ts";
+import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
+import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
+import { RawKafkaClient } from "../../helpers/raw-kafka.ts";
+
+export const MARKER = "__kpp_vp";
+
+export interface TopicRule {
+  virtual_partitions: number;
+  physical_partitions: number;
+}
+
+export interface VirtualEnvironment {
+  cluster: KafkaTestCluster;
+  proxy: ProxyProcess;
+  /** KafkaJS through the proxy. */
+  kafka: Kafka;
+  /** KafkaJS straight to the brokers. */
+  direct: Kafka;
+  /** A Kafka CLI tool against the proxy (or the brokers with `direct`). */
+  tool(
+    name: string,
+    args: string[],
+    options?: { direct?: boolean; timeoutMs?: number; input?: string },
+  ): Promise<{ exitCode: number | null; stdout: string; stderr: string; timedOut: boolean }>;
+  close(): Promise<void>;
+}
+
+/** One 3-broker Kafka 4.4 cluster per test file, and a proxy with `topics` as its virtualization rules. */
+export async function startVirtualEnvironment(
+  topics: Record<string, TopicRule>,
+  clientId: string,
+): Promise<VirtualEnvironment> {
+  const cluster = await useKafkaCluster({ brokers: 3 });
+  const proxy = await startProxy({ upstream: cluster.bootstrap, extra: { mapping: { topics } } });
+  return {
+    cluster,
+    proxy,
+    kafka: kafkaClient(proxy.bootstrap, clientId),
+    direct: kafkaClient(cluster.bootstrap, `${clientId}-direct`),
+    tool: (name, args, options = {}) =>
+      cluster.tool(name, args, {
+        bootstrap: options.direct ? cluster.bootstrap : proxy.bootstrap,
+        timeoutMs: options.timeoutMs ?? 90_000,
+        ...(options.input !== undefined ? { input: options.input } : {}),
+      }),
+    close: () => proxy.stop().then(() => undefined),
+  };
+}
+
+export interface PhysicalRecord {
+  partition: number;
+  offset: number;
+  key: string | null;
+  value: string | null;
+  headers: [string, string | null][];
+  /** The marker header's value as a number, undefined when the record has none. */
+  marker: number | undefined;
+  producerId: bigint;
+  producerEpoch: number;
+  /** The record's own sequence (batch base sequence + offset delta), -1 for non-idempotent batches. */
+  sequence: number;
+  transactional: boolean;
+}
+
+const METADATA = 3;
+const FETCH = 1;
+
+async function physicalLeaders(
+  bootstrap: string,
+  topic: string,
+): Promise<{ leaders: Map<number, string>; partitions: number }> {
+  const client = await RawKafkaClient.connect(bootstrap.split(",")[0]!);
+  try {
+    const metadata = (await client.request(METADATA, 12, {
+      topics: [{ topicId: "0".repeat(32), name: topic }],
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    })) as MetadataResponse;
+    const addresses = new Map(metadata.brokers.map((b) => [b.nodeId, `${b.host}:${b.port}`]));
+    const entry = metadata.topics[0];
+    if (entry?.errorCode !== 0) throw new Error(`topic ${topic}: error ${entry?.errorCode}`);
+    const leaders = new Map<number, string>();
+    for (const p of entry.partitions) leaders.set(p.partitionIndex, addresses.get(p.leaderId)!);
+    return { leaders, partitions: entry.partitions.length };
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * Reads every record of a topic straight from the partition leaders (no proxy), up to each partition's high
+ * watermark: the physical truth the proxy's virtual view is checked against.
+ */
+export async function readPhysical(
+  cluster: { bootstrap: string },
+  topic: string,
+): Promise<{ partitions: number; records: PhysicalRecord[][] }> {
+  const { leaders, partitions } = await physicalLeaders(cluster.bootstrap, topic);
+  const records: PhysicalRecord[][] = [];
+  for (let partition = 0; partition < partitions; partition++) {
+    records.push(await readPartition(leaders.get(partition)!, topic, partition));
+  }
+  return { partitions, records };
+}
+
+async function readPartition(leader: string, topic: string, partition: number): Promise<PhysicalRecord[]> {
+  const client = await RawKafkaClient.connect(leader);
+  const out: PhysicalRecord[] = [];
+  try {
+    let offset = 0n;
+    for (let round = 0; round < 10_000; round++) {
+      // biome-ignore lint/suspicious/noExplicitAny: generated message body
+      const response: any = await client.request(FETCH, 12, {
+        clusterId: null,
+        replicaId: -1,
+        maxWaitMs: 0,
+        minBytes: 0,
+        maxBytes: 16 << 20,
+        isolationLevel: 0,
+        sessionId: 0,
+        sessionEpoch: -1,
+        topics: [
+          {
+            topic,
+            partitions: [
+              {
+                partition,
+                currentLeaderEpoch: -1,
+                fetchOffset: offset,
+                lastFetchedEpoch: -1,
+                logStartOffset: -1n,
+                partitionMaxBytes: 8 << 20,
+              },
+            ],
+          },
+        ],
+        forgottenTopicsData: [],
+        rackId: "",
+      });
+      const data = response.responses[0].partitions[0];
+      if (data.errorCode !== 0) throw new Error(`fetch ${topic}[${partition}]: error ${data.errorCode}`);
+      const highWatermark: bigint = data.highWatermark;
+      if (offset >= highWatermark) break;
+      const before = offset;
+      const blob: Buffer = data.records ?? Buffer.alloc(0);
+      for (let position = 0; position + 12 <= blob.length; ) {
+        const size = 12 + blob.readInt32BE(position + 8);
+        if (position + size > blob.length) break;
+        const view = new RecordBatchView(blob.subarray(position, position + size));
+        position += size;
+        if (view.nextOffset <= offset) continue;
+        if (!view.isControl) {
+          for (const record of iterateRecords(view)) {
+            const at = view.baseOffset + BigInt(record.offsetDelta);
+            if (at < offset) continue;
+            out.push(physicalRecord(view, record, partition, at));
+          }
+        }
+        offset = view.nextOffset;
+      }
+      if (offset === before) throw new Error(`fetch ${topic}[${partition}] at ${offset} made no progress`);
+    }
+  } finally {
+    client.close();
+  }
+  return out;
+}
+
+function physicalRecord(
+  view: RecordBatchView,
+  record: KafkaRecord,
+  partition: number,
+  offset: bigint,
+): PhysicalRecord {
+  const headers: [string, string | null][] = record.headers.map((h) => [
+    h.key,
+    h.value?.toString("latin1") ?? null,
+  ]);
+  const marker = headers.find(([name]) => name === MARKER)?.[1];
+  return {
+    partition,
+    offset: Number(offset),
+    key: record.key?.toString() ?? null,
+    value: record.value?.toString() ?? null,
+    headers,
+    marker: marker === undefined || marker === null ? undefined : Number(marker),
+    producerId: view.producerId,
+    producerEpoch: view.producerEpoch,
+    sequence: view.baseSequence < 0 ? -1 : view.baseSequence + record.offsetDelta,
+    transactional: view.isTransactional,
+  };
+}
+
+const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+
+/** confluent-kafka (librdkafka) through `test/compat/librdkafka/driver.py`. */
+export const librdkafkaProgram: DriverProgram = {
+  name: "librdkafka",
+  command: process.env.KPP_PYTHON ?? "python3",
+  argv(subcommand: string, bootstrap: string, timeoutSeconds: number, flags: Flags): string[] {
+    const { "client-id": clientId, ...rest } = flags;
+    const root = ["--bootstrap", bootstrap, "--timeout", String(timeoutSeconds)];
+    if (typeof clientId === "string") root.push("--client-id", clientId);
+    return [path.join(ROOT, "test/compat/librdkafka/driver.py"), ...root, subcommand, ...longFlags(rest)];
+  },
+};
+
+/** Builds the franz-go driver of `test/compat/franz/` once per test file. */
+export async function franzProgram(): Promise<DriverProgram> {
+  const binary = path.join(mkdtempSync(path.join(tmpdir(), "kpp-franz-")), "franz");
+  await promisify(execFile)("go", ["build", "-o", binary, "."], {
+    cwd: path.join(ROOT, "test/compat/franz"),
+    timeout: 300_000,
+  });
+  return {
+    name: "franz",
+    command: binary,
+    argv(subcommand: string, bootstrap: string, timeoutSeconds: number, flags: Flags): string[] {
+      const spelled = Object.fromEntries(
+        Object.entries(flags).map(([name, value]) => [
+          name,
+          name === "settle" && typeof value === "number" ? `${value}s` : value,
+        ]),
+      );
+      return [subcommand, "--bootstrap", bootstrap, "--timeout", `${timeoutSeconds}s`, ...longFlags(spelled)];
+    },
+  };
+}
+
+export function driver(program: DriverProgram, bootstrap: string): JsonDriver {
+  return new JsonDriver(program, bootstrap);
+}
+
+/** Runs `work` over `items` with at most `limit` running at once; results keep the items' order. */
+export async function inParallel<T, R>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]!);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
+/** Groups items by a numeric key. */
+export function groupBy<T>(items: Iterable<T>, keyOf: (item: T) => number): Map<number, T[]> {
+  const out = new Map<number, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const list = out.get(key);
+    if (list) list.push(item);
+    else out.set(key, [item]);
+  }
+  return out;
+}
