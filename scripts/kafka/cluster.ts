@@ -59,6 +59,8 @@ export interface StartOptions {
   brokerProperties?: Record<string, string>;
   /** JVM flags replacing the default heap/GC flags. */
   jvmOptions?: string[];
+  /** Picks `count` ports for an attempt (1-based); free ports by default. Lets tests provoke collisions. */
+  choosePorts?: (count: number, attempt: number) => Promise<number[]>;
   timeoutMs?: number;
   log?: (line: string) => void;
 }
@@ -165,7 +167,7 @@ export async function start(options: StartOptions = {}): Promise<ClusterInfo> {
   const timeoutMs = options.timeoutMs ?? 120_000;
 
   for (let attempt = 1; ; attempt++) {
-    const ports = await freePorts(brokerCount * (tls ? 3 : 2));
+    const ports = await (options.choosePorts ?? freePorts)(brokerCount * (tls ? 3 : 2), attempt);
     const brokers: BrokerInfo[] = Array.from({ length: brokerCount }, (_, i) => ({
       id: i + 1,
       port: ports[i * (tls ? 3 : 2)]!,
