@@ -164,7 +164,7 @@ export async function start(options: StartOptions = {}): Promise<ClusterInfo> {
   const classpath = (await brokerClasspath(version, { log })).join(":");
   const tls = security === "sasl_ssl" ? await createTlsFiles(join(dir, "tls")) : undefined;
   const clusterId = randomBytes(16).toString("base64url");
-  const timeoutMs = options.timeoutMs ?? 120_000;
+  const timeoutMs = options.timeoutMs ?? 180_000;
 
   for (let attempt = 1; ; attempt++) {
     const ports = await (options.choosePorts ?? freePorts)(brokerCount * (tls ? 3 : 2), attempt);
@@ -604,7 +604,7 @@ export async function tool(name: string, args: string[], options: ToolOptions = 
     ...substituted,
   ];
   const java = javaExecutable();
-  const timeoutMs = options.timeoutMs ?? 120_000;
+  const timeoutMs = options.timeoutMs ?? 180_000;
   return new Promise((resolvePromise, reject) => {
     const inherit = options.stdio === "inherit";
     const child = spawn(java, javaArgs, {

@@ -1,5 +1,6 @@
 /**
- * Watches an owner process and stops a cluster when the owner dies, even by SIGKILL.
+ * Watches an owner process and stops a cluster when the owner dies, even by SIGKILL. It may be started before
+ * the cluster exists, so that a cluster whose owner dies mid-start is stopped as well.
  * usage: node scripts/kafka/reaper.ts <ownerPid> <ownerStartTime> <clusterDir>
  */
 import { existsSync, rmSync } from "node:fs";
@@ -10,10 +11,15 @@ import { killWithMarker, pidsWithMarker, startTime } from "./processes.ts";
 
 const POLL_MS = 500;
 
+/** Polls until the owner is gone (then stops the cluster) or the cluster was stopped normally (then just exits). */
 async function reap(ownerPid: number, ownerStartTime: string, dir: string): Promise<void> {
   const marker = clusterMarker(dir);
+  const state = join(dir, "cluster.json");
+  let seenRunning = false;
   for (;;) {
-    if (!existsSync(join(dir, "cluster.json"))) return;
+    const exists = existsSync(state);
+    if (seenRunning && !exists) return;
+    seenRunning ||= exists;
     if (startTime(ownerPid) === ownerStartTime) {
       await sleep(POLL_MS);
       continue;

@@ -7,11 +7,12 @@
  *
  * One cluster per distinct options per test process (= per test file under `node --test`), started on first
  * use and torn down when the process exits, however it exits: an exit hook kills the JVMs, and a detached
- * reaper process does it if this process is killed outright. `npm test` additionally sweeps every JVM carrying
+ * reaper process (watching from before the first JVM starts) does it if this process is killed outright. `npm test` additionally sweeps every JVM carrying
  * the run's `-Dkpp.run=<id>` marker when the run ends.
  */
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -79,14 +80,14 @@ export function useKafkaCluster(options: KafkaClusterOptions = {}): Promise<Kafk
 
 async function startForTests(options: Required<KafkaClusterOptions>): Promise<KafkaTestCluster> {
   installExitHooks();
+  const dir = uniqueDir(process.env.KPP_TEST_TMP ?? tmpdir());
+  liveDirs.add(dir);
+  spawnReaper(dir);
   const info = await start({
     ...options,
-    ...(process.env.KPP_TEST_TMP ? { dir: uniqueDir(process.env.KPP_TEST_TMP) } : {}),
+    dir,
     log: process.env.KPP_HARNESS_DEBUG ? (line) => process.stderr.write(`[kafka] ${line}\n`) : () => {},
   });
-  liveDirs.add(info.dir);
-  spawnReaper(info.dir);
-  const dir = info.dir;
   const cluster: KafkaTestCluster = {
     ...info,
     tool: (name, args, toolOptions = {}) => tool(name, args, { timeoutMs: 120_000, ...toolOptions, dir }),
@@ -120,7 +121,7 @@ async function startForTests(options: Required<KafkaClusterOptions>): Promise<Ka
 function uniqueDir(parent: string): string {
   return join(
     parent,
-    `cluster-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`,
+    `kpp-kafka-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`,
   );
 }
 
