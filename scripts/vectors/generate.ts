@@ -1,6 +1,6 @@
 // Byte-compatibility vectors against Kafka's Java implementation.
 //
-//   npm run vectors [-- --count N] [--java-count N] [--seed S] [--allow-mismatch] [--dry-run]
+//   npm run vectors [-- --count N] [--java-count N] [--seed S] [--kafka 3.9.2] [--allow-mismatch] [--dry-run]
 //
 // Two directions, both refereed by kafka-clients' own generated classes (tools/java/vectors):
 // 1. Ours to Kafka: for every API in API_KEYS, every version, request and response (plus request headers
@@ -14,6 +14,8 @@
 // same bytes, and API_KEYS is compared with kafka-clients' ApiMessageType. Agreeing cases become vectors
 // in test/vectors/protocol-<kafka-clients version>.jsonl.gz; every disagreement is listed (both byte
 // strings, Kafka's reading of the message) and makes the script exit non-zero unless --allow-mismatch.
+// --kafka <release> referees with another kafka-clients release (e.g. 3.9.2, the older broker line) for
+// the versions it shares with ours, and writes test/vectors/protocol-<release>.jsonl.gz.
 // Needs Java 17+ and Maven (the first run resolves kafka-clients from Maven Central; later runs are offline).
 import { parseArgs } from "node:util";
 import { API_KEYS } from "../../src/protocol/generated/api-keys.ts";
@@ -83,7 +85,8 @@ interface Mismatch {
 const { values: options } = parseArgs({
   options: {
     count: { type: "string", default: String(PROFILES.length) },
-    "java-count": { type: "string", default: "3" },
+    "java-count": { type: "string" },
+    kafka: { type: "string", default: KAFKA_CLIENTS_VERSION },
     seed: { type: "string", default: "20261122" },
     "allow-mismatch": { type: "boolean", default: false },
     "dry-run": { type: "boolean", default: false },
@@ -91,10 +94,41 @@ const { values: options } = parseArgs({
 });
 const count = Number(options.count);
 const baseSeed = Number(options.seed);
+const kafkaVersion = options.kafka;
+const isCodecRelease = kafkaVersion === KAFKA_CLIENTS_VERSION;
+// Java-side generation walks the Schema classes of the release our codec comes from; other releases
+// only referee our messages unless asked.
+const javaCount = Number(options["java-count"] ?? (isCodecRelease ? 3 : 0));
+
+/**
+ * The versions to check per API key: all of ours against our own release; against another release, the
+ * versions both have, up to its latest stable one (an unstable version there may have another layout).
+ */
+function versionRanges(): Map<number, [number, number]> {
+  const ranges = new Map<number, [number, number]>();
+  if (isCodecRelease) {
+    for (const api of API_KEYS) ranges.set(api.apiKey, [api.minVersion, api.maxVersion]);
+    return ranges;
+  }
+  const theirs = new Map(kafkaApiVersions(kafkaVersion).map((api) => [api.apiKey, api]));
+  for (const api of API_KEYS) {
+    const other = theirs.get(api.apiKey);
+    if (other === undefined) continue;
+    const lo = Math.max(api.minVersion, other.minVersion);
+    const hi = Math.min(api.maxVersion, other.maxStableVersion);
+    if (lo <= hi) ranges.set(api.apiKey, [lo, hi]);
+  }
+  return ranges;
+}
+const RANGES = versionRanges();
+/** Fields another release names differently from ours (same bytes; values not compared by name). */
+const otherNames = new Set<string>();
 
 function caseSeed(kind: string, apiKey: number, version: number, index: number): number {
   let h = baseSeed >>> 0;
-  for (const part of [kind, String(apiKey), String(version), String(index)]) {
+  // Another release gets other instances than ours, rather than the same bytes again.
+  const release = isCodecRelease ? [] : [kafkaVersion];
+  for (const part of [...release, kind, String(apiKey), String(version), String(index)]) {
     for (let i = 0; i < part.length; i++) h = Math.imul(h ^ part.charCodeAt(i), 0x01000193) >>> 0;
     h = Math.imul(h ^ 0x2f, 0x01000193) >>> 0;
   }
@@ -150,10 +184,10 @@ function buildCases(): { cases: Case[]; failures: Mismatch[] } {
       }
     }
   };
-  for (const api of API_KEYS) {
-    for (let version = api.minVersion; version <= api.maxVersion; version++) {
+  for (const [apiKey, [lo, hi]] of RANGES) {
+    for (let version = lo; version <= hi; version++) {
       for (const kind of ["request", "response"] as const) {
-        add(kind, api.apiKey, version, messageSchema(api.apiKey, kind));
+        add(kind, apiKey, version, messageSchema(apiKey, kind));
       }
     }
   }
@@ -223,8 +257,8 @@ function schemaOf(kind: RefereeCase["kind"], apiKey: number): MessageSchema {
 function inOurTable(c: RefereeCase): boolean {
   if (c.kind === "requestHeader") return REQUEST_HEADER_VERSIONS.includes(c.version);
   if (c.kind === "responseHeader") return RESPONSE_HEADER_VERSIONS.includes(c.version);
-  const api = API_KEYS.find((a) => a.apiKey === c.apiKey);
-  return api !== undefined && c.version >= api.minVersion && c.version <= api.maxVersion;
+  const range = RANGES.get(c.apiKey);
+  return range !== undefined && c.version >= range[0] && c.version <= range[1];
 }
 
 /**
@@ -232,12 +266,12 @@ function inOurTable(c: RefereeCase): boolean {
  * canonicalized by the *Data classes) must decode with our codec, re-encode to the same bytes, and read
  * the same values as Kafka's JsonConverter shows.
  */
-function checkKafkaGenerated(javaCount: number): {
+function checkKafkaGenerated(): {
   vectors: Vector[];
   mismatches: Mismatch[];
   total: number;
 } {
-  const { cases, errors } = kafkaGeneratedCases(javaCount, baseSeed);
+  const { cases, errors } = kafkaGeneratedCases(javaCount, baseSeed, kafkaVersion);
   const mismatches: Mismatch[] = errors.map((error) => ({
     what: "Java-side generation failed",
     ours: "",
@@ -265,7 +299,7 @@ function checkKafkaGenerated(javaCount: number): {
     }
   }
   const vectors: Vector[] = [];
-  const verdicts = reserializeWithKafka(candidates, "json");
+  const verdicts = reserializeWithKafka(candidates, "json", kafkaVersion);
   candidates.forEach((c, i) => {
     const verdict = verdicts[i]!;
     const differences = verdict.ok
@@ -286,10 +320,10 @@ function checkKafkaGenerated(javaCount: number): {
 
 function main(): void {
   const started = performance.now();
-  const mismatches = checkApiTable();
+  const mismatches = isCodecRelease ? checkApiTable() : [];
   const { cases, failures } = buildCases();
   mismatches.push(...failures);
-  const verdicts = reserializeWithKafka(cases, "json");
+  const verdicts = reserializeWithKafka(cases, "json", kafkaVersion);
   const vectors: Vector[] = [];
   const disagreeing: Case[] = [];
   cases.forEach((c, i) => {
@@ -311,13 +345,13 @@ function main(): void {
     vectors.push({ kind: c.kind, apiKey: c.apiKey, version: c.version, hex: c.hex });
   });
   if (disagreeing.length > 0) {
-    const described = reserializeWithKafka(disagreeing, "describe");
+    const described = reserializeWithKafka(disagreeing, "describe", kafkaVersion);
     disagreeing.forEach((c, i) => {
       mismatches.push(explain(c, described[i]!));
     });
   }
 
-  const fromJava = checkKafkaGenerated(Number(options["java-count"]));
+  const fromJava = javaCount > 0 ? checkKafkaGenerated() : { vectors: [], mismatches: [], total: 0 };
   mismatches.push(...fromJava.mismatches);
   const seen = new Set(vectors.map((v) => `${v.kind} ${v.apiKey} ${v.version} ${v.hex}`));
   for (const v of fromJava.vectors) {
@@ -333,8 +367,13 @@ function main(): void {
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(
     `ours: ${cases.length} cases; Java-generated: ${fromJava.total} cases, ${fromJava.vectors.length} agree; ` +
-      `${vectors.length} distinct vectors agree with kafka-clients ${KAFKA_CLIENTS_VERSION} (${seconds} s)`,
+      `${vectors.length} distinct vectors agree with kafka-clients ${kafkaVersion} (${seconds} s)`,
   );
+  if (otherNames.size > 0) {
+    console.log(
+      `fields kafka-clients ${kafkaVersion} names differently: ${[...otherNames].sort().join(", ")}`,
+    );
+  }
   if (mismatches.length > 0) {
     console.error(`\n${mismatches.length} MISMATCHES between our codec and Kafka's Java classes:`);
     for (const m of mismatches) {
@@ -348,7 +387,7 @@ function main(): void {
     if (uncoveredNames.length > 0) console.error(`without a vector: ${uncoveredNames.join(", ")}`);
   }
   if (!options["dry-run"]) {
-    const path = vectorFilePath(KAFKA_CLIENTS_VERSION);
+    const path = vectorFilePath(kafkaVersion);
     const bytes = writeVectors(path, vectors);
     console.log(`wrote ${vectors.length} vectors to ${path} (${(bytes / 1024).toFixed(1)} KiB)`);
   }
@@ -359,7 +398,8 @@ function main(): void {
 function readDifferentlyThan(c: RefereeCase, schema: MessageSchema, kafkaJson: string): string[] {
   try {
     const decoded = decodeCase(c.kind, c.apiKey, c.version, Buffer.from(c.hex, "hex"));
-    return compareWithKafkaJson(schema, c.version, decoded, parseKafkaJson(kafkaJson));
+    const onOtherName = isCodecRelease ? undefined : (path: string) => otherNames.add(path);
+    return compareWithKafkaJson(schema, c.version, decoded, parseKafkaJson(kafkaJson), onOtherName);
   } catch (error) {
     return [`our decoder failed: ${error instanceof Error ? error.message : String(error)}`];
   }

@@ -1,9 +1,11 @@
-// Runs the Java referee in tools/java/vectors: Kafka's own generated message classes parse each
-// case and re-serialize it. Builds the jar with Maven when it is missing or older than its sources.
+// Runs the Java referee in tools/java/vectors: Kafka's own generated message classes parse each case
+// and re-serialize it. Builds the jar for the requested kafka-clients release with Maven when it is
+// missing or older than its sources (target/kafka-<version>/).
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 
+/** The release our codec is generated from; other releases referee the versions they share with it. */
 export const KAFKA_CLIENTS_VERSION = "4.4.0";
 
 export type VectorKind = "request" | "response" | "requestHeader" | "responseHeader";
@@ -24,11 +26,12 @@ export interface JavaApiVersions {
   apiKey: number;
   name: string;
   minVersion: number;
+  /** Including a latest version marked unstable. */
   maxVersion: number;
+  maxStableVersion: number;
 }
 
 const projectDir = resolve(import.meta.dirname, "../../tools/java/vectors");
-const jarPath = join(projectDir, "target/kafka-protocol-vectors.jar");
 
 function newestSourceMtime(dir: string): number {
   let newest = 0;
@@ -39,25 +42,26 @@ function newestSourceMtime(dir: string): number {
   return newest;
 }
 
-export function ensureRefereeJar(): string {
+export function ensureRefereeJar(kafkaVersion = KAFKA_CLIENTS_VERSION): string {
+  const jarPath = join(projectDir, `target/kafka-${kafkaVersion}/kafka-protocol-vectors.jar`);
   const sourcesMtime = Math.max(
     statSync(join(projectDir, "pom.xml")).mtimeMs,
     newestSourceMtime(join(projectDir, "src")),
   );
   if (existsSync(jarPath) && statSync(jarPath).mtimeMs >= sourcesMtime) return jarPath;
-  const build = spawnSync("mvn", ["-q", "-B", "-Dstyle.color=never", "package"], {
-    cwd: projectDir,
-    stdio: "inherit",
-    timeout: 540_000,
-  });
+  const build = spawnSync(
+    "mvn",
+    ["-q", "-B", "-Dstyle.color=never", `-Dkafka.version=${kafkaVersion}`, "package"],
+    { cwd: projectDir, stdio: "inherit", timeout: 540_000 },
+  );
   if (build.status !== 0 || !existsSync(jarPath)) {
     throw new Error(`Maven build of ${projectDir} failed (exit ${build.status ?? build.signal})`);
   }
   return jarPath;
 }
 
-function runJava(args: string[], input: string): string {
-  const jar = ensureRefereeJar();
+function runJava(kafkaVersion: string, args: string[], input: string): string {
+  const jar = ensureRefereeJar(kafkaVersion);
   const result = spawnSync("java", ["-Xmx512m", "-XX:+UseSerialGC", "-jar", jar, ...args], {
     input,
     encoding: "utf8",
@@ -74,9 +78,10 @@ function runJava(args: string[], input: string): string {
 export function reserializeWithKafka(
   cases: readonly RefereeCase[],
   detail: RefereeDetail = "none",
+  kafkaVersion = KAFKA_CLIENTS_VERSION,
 ): RefereeVerdict[] {
   const input = cases.map((c) => `${c.kind} ${c.apiKey} ${c.version} ${c.hex}\n`).join("");
-  const lines = runJava(detail === "none" ? [] : [`--${detail}`], input).split("\n");
+  const lines = runJava(kafkaVersion, detail === "none" ? [] : [`--${detail}`], input).split("\n");
   if (lines.at(-1) === "") lines.pop();
   if (lines.length !== cases.length) {
     throw new Error(`Java referee answered ${lines.length} lines for ${cases.length} cases`);
@@ -91,18 +96,19 @@ export function reserializeWithKafka(
   });
 }
 
-/** The API table of kafka-clients' ApiMessageType (versions include unstable ones). */
-export function kafkaApiVersions(): JavaApiVersions[] {
-  return runJava(["--versions"], "")
+/** The API table of kafka-clients' ApiMessageType. */
+export function kafkaApiVersions(kafkaVersion = KAFKA_CLIENTS_VERSION): JavaApiVersions[] {
+  return runJava(kafkaVersion, ["--versions"], "")
     .trim()
     .split("\n")
     .map((line) => {
-      const [apiKey, name, minVersion, maxVersion] = line.split(" ");
+      const [apiKey, name, minVersion, maxVersion, maxStableVersion] = line.split(" ");
       return {
         apiKey: Number(apiKey),
         name: name!,
         minVersion: Number(minVersion),
         maxVersion: Number(maxVersion),
+        maxStableVersion: Number(maxStableVersion),
       };
     });
 }
@@ -111,10 +117,14 @@ export function kafkaApiVersions(): JavaApiVersions[] {
  * Cases that start on the Java side: random wire bytes per kafka-clients' schemas, canonicalized by the
  * generated *Data classes (see RandomWire.java). Failures on the Java side come back as errors.
  */
-export function kafkaGeneratedCases(count: number, seed: number): { cases: RefereeCase[]; errors: string[] } {
+export function kafkaGeneratedCases(
+  count: number,
+  seed: number,
+  kafkaVersion = KAFKA_CLIENTS_VERSION,
+): { cases: RefereeCase[]; errors: string[] } {
   const cases: RefereeCase[] = [];
   const errors: string[] = [];
-  for (const line of runJava(["--generate", String(count), String(seed)], "").split("\n")) {
+  for (const line of runJava(kafkaVersion, ["--generate", String(count), String(seed)], "").split("\n")) {
     if (line === "") continue;
     if (line.startsWith("ERROR ")) {
       errors.push(line.slice("ERROR ".length));

@@ -1,6 +1,6 @@
 // Checked-in byte-compatibility vectors: gzip'd JSON lines of {kind, apiKey, version, hex}, where hex is
 // a message (or header) exactly as Kafka's Java classes serialized it.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { RefereeCase, VectorKind } from "./java-referee.ts";
@@ -9,8 +9,19 @@ export type Vector = RefereeCase;
 
 export const VECTOR_KINDS: readonly VectorKind[] = ["request", "response", "requestHeader", "responseHeader"];
 
+const vectorDir = resolve(import.meta.dirname, "../../test/vectors");
+const VECTOR_FILE = /^protocol-(.+)\.jsonl\.gz$/;
+
 export function vectorFilePath(kafkaVersion: string): string {
-  return resolve(import.meta.dirname, `../../test/vectors/protocol-${kafkaVersion}.jsonl.gz`);
+  return resolve(vectorDir, `protocol-${kafkaVersion}.jsonl.gz`);
+}
+
+/** The kafka-clients releases that have a vector file. */
+export function vectorReleases(): string[] {
+  return readdirSync(vectorDir)
+    .map((name) => VECTOR_FILE.exec(name)?.[1])
+    .filter((release) => release !== undefined)
+    .sort();
 }
 
 export function writeVectors(path: string, vectors: readonly Vector[]): number {

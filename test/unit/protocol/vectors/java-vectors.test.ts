@@ -1,10 +1,17 @@
 // Byte compatibility with Kafka's Java implementation: every checked-in vector is a message as
 // kafka-clients serialized it; our codec must decode all of it and re-encode the identical bytes.
+// protocol-<release>.jsonl.gz exists for the release our codec is generated from (which must cover every
+// API version) and for older releases (the versions they share with ours).
 // Regenerate with `npm run vectors` (see test/vectors/README.md).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { KAFKA_CLIENTS_VERSION } from "../../../../scripts/vectors/java-referee.ts";
-import { readVectors, type Vector, vectorFilePath } from "../../../../scripts/vectors/vector-file.ts";
+import {
+  readVectors,
+  type Vector,
+  vectorFilePath,
+  vectorReleases,
+} from "../../../../scripts/vectors/vector-file.ts";
 import {
   API_KEYS,
   decodeRequestHeader,
@@ -52,10 +59,10 @@ function roundTrip(v: Vector, bytes: Buffer, w: Writer): Buffer {
   return w.finish();
 }
 
-test(`vectors from kafka-clients ${KAFKA_CLIENTS_VERSION} decode and re-encode byte for byte`, () => {
+function assertRoundTrips(release: string, all: readonly Vector[]): void {
   const w = new Writer();
   const failures: string[] = [];
-  for (const v of vectors) {
+  for (const v of all) {
     const bytes = Buffer.from(v.hex, "hex");
     try {
       const again = roundTrip(v, bytes, w);
@@ -71,9 +78,23 @@ test(`vectors from kafka-clients ${KAFKA_CLIENTS_VERSION} decode and re-encode b
   assert.deepEqual(
     failures,
     [],
-    `${failures.length} of ${vectors.length} vectors differ:\n${failures.join("\n")}`,
+    `kafka-clients ${release}: ${failures.length} of ${all.length} vectors differ:\n${failures.join("\n")}`,
   );
+}
+
+test("there are vectors from the codec's own kafka-clients release", () => {
+  assert.ok(vectorReleases().includes(KAFKA_CLIENTS_VERSION), vectorReleases().join(", "));
+  assert.ok(vectors.length > 1000, `only ${vectors.length} vectors`);
 });
+
+for (const release of vectorReleases()) {
+  test(`vectors from kafka-clients ${release} decode and re-encode byte for byte`, () => {
+    assertRoundTrips(
+      release,
+      release === KAFKA_CLIENTS_VERSION ? vectors : readVectors(vectorFilePath(release)),
+    );
+  });
+}
 
 test("every API version has a request and a response vector", () => {
   const covered = new Set(vectors.map((v) => `${v.kind} ${v.apiKey} ${v.version}`));

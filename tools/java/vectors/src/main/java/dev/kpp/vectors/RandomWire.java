@@ -10,7 +10,6 @@ import org.apache.kafka.common.protocol.types.ArrayOf;
 import org.apache.kafka.common.protocol.types.BoundField;
 import org.apache.kafka.common.protocol.types.CompactArrayOf;
 import org.apache.kafka.common.protocol.types.Field;
-import org.apache.kafka.common.protocol.types.NullableSchema;
 import org.apache.kafka.common.protocol.types.Schema;
 import org.apache.kafka.common.protocol.types.TaggedFields;
 import org.apache.kafka.common.protocol.types.Type;
@@ -40,10 +39,10 @@ final class RandomWire {
     }
 
     private void write(Out out, Type type, int depth) {
-        if (type instanceof NullableSchema && chance(0.3)) {
+        if (type instanceof Schema && type.isNullable() && chance(0.3)) {
             out.write(-1);
         } else if (type instanceof Schema schema) {
-            if (type instanceof NullableSchema) out.write(1);
+            if (type.isNullable()) out.write(1);
             for (BoundField field : schema.fields()) {
                 write(out, field.def.type, depth + 1);
             }
@@ -53,6 +52,18 @@ final class RandomWire {
             writeArray(out, type, depth);
         } else {
             writePrimitive(out, type);
+        }
+    }
+
+    /** TaggedFields.fields() is public from kafka-clients 4.0; older releases only have the private field. */
+    @SuppressWarnings("unchecked")
+    private static Map<Integer, Field> knownTags(TaggedFields tagged) {
+        try {
+            java.lang.reflect.Field fields = TaggedFields.class.getDeclaredField("fields");
+            fields.setAccessible(true);
+            return (Map<Integer, Field>) fields.get(tagged);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot read the tags of " + tagged, e);
         }
     }
 
@@ -77,8 +88,9 @@ final class RandomWire {
     }
 
     private void writeTaggedFields(Out out, TaggedFields tagged, int depth) {
+        Map<Integer, Field> knownFields = knownTags(tagged);
         Map<Integer, byte[]> present = new TreeMap<>();
-        for (Map.Entry<Integer, Field> known : tagged.fields().entrySet()) {
+        for (Map.Entry<Integer, Field> known : knownFields.entrySet()) {
             if (chance(0.5)) {
                 Out value = new Out();
                 write(value, known.getValue().type, depth + 1);
@@ -88,7 +100,7 @@ final class RandomWire {
         if (chance(0.3)) {
             int tag = rng.nextInt(4);
             for (int n = 1 + rng.nextInt(2); n > 0; n--) {
-                while (tagged.fields().containsKey(tag) || present.containsKey(tag)) tag++;
+                while (knownFields.containsKey(tag) || present.containsKey(tag)) tag++;
                 present.put(tag, randomBytes(chance(0.1) ? LONG_LENGTH : rng.nextInt(5)));
                 tag += 1 + rng.nextInt(200);
             }
@@ -101,40 +113,28 @@ final class RandomWire {
         }
     }
 
+    /** Primitive types by name, so this compiles against kafka-clients releases with different constants. */
     private void writePrimitive(Out out, Type type) {
-        if (type == Type.BOOLEAN) {
-            out.write(rng.nextBoolean() ? 1 : 0);
-        } else if (type == Type.INT8) {
-            out.write(rng.nextInt(256));
-        } else if (type == Type.INT16 || type == Type.UINT16) {
-            out.int16(edge(rng.nextInt(65536), 0, 0xffff, 0x7fff, 0x8000));
-        } else if (type == Type.INT32 || type == Type.UNSIGNED_INT32) {
-            out.int32(edge(rng.nextInt(), 0, -1, Integer.MAX_VALUE, Integer.MIN_VALUE));
-        } else if (type == Type.INT64) {
-            long value = chance(0.2) ? pick(0L, -1L, Long.MAX_VALUE, Long.MIN_VALUE) : rng.nextLong();
-            out.int32((int) (value >>> 32));
-            out.int32((int) value);
-        } else if (type == Type.FLOAT64) {
-            long bits = Double.doubleToLongBits(chance(0.2) ? pick(0.0, -1.5, 1e308, Double.MIN_VALUE)
-                : (rng.nextDouble() - 0.5) * 1e6);
-            out.int32((int) (bits >>> 32));
-            out.int32((int) bits);
-        } else if (type == Type.UUID) {
-            out.writeBytes(randomBytes(16));
-        } else if (type == Type.VARINT) {
-            out.unsignedVarint(zigZag(rng.nextInt()));
-        } else if (type == Type.STRING || type == Type.NULLABLE_STRING) {
-            writeSized(out, type.isNullable(), Length.INT16, randomString());
-        } else if (type == Type.COMPACT_STRING || type == Type.COMPACT_NULLABLE_STRING) {
-            writeSized(out, type.isNullable(), Length.COMPACT, randomString());
-        } else if (type == Type.BYTES || type == Type.NULLABLE_BYTES || type == Type.RECORDS
-            || type == Type.NULLABLE_RECORDS) {
-            writeSized(out, type.isNullable(), Length.INT32, randomBytes(randomLength()));
-        } else if (type == Type.COMPACT_BYTES || type == Type.COMPACT_NULLABLE_BYTES
-            || type == Type.COMPACT_RECORDS || type == Type.COMPACT_NULLABLE_RECORDS) {
-            writeSized(out, type.isNullable(), Length.COMPACT, randomBytes(randomLength()));
-        } else {
-            throw new IllegalArgumentException("no random generator for type " + type);
+        String name = type instanceof Type.DocumentedType documented ? documented.typeName() : type.toString();
+        boolean nullable = type.isNullable();
+        switch (name) {
+            case "BOOLEAN" -> out.write(rng.nextBoolean() ? 1 : 0);
+            case "INT8" -> out.write(rng.nextInt(256));
+            case "INT16", "UINT16" -> out.int16(edge(rng.nextInt(65536), 0, 0xffff, 0x7fff, 0x8000));
+            case "INT32", "UINT32" -> out.int32(edge(rng.nextInt(), 0, -1, Integer.MAX_VALUE, Integer.MIN_VALUE));
+            case "INT64" -> out.int64(chance(0.2) ? pick(0L, -1L, Long.MAX_VALUE, Long.MIN_VALUE) : rng.nextLong());
+            case "FLOAT64" -> out.int64(Double.doubleToLongBits(
+                chance(0.2) ? pick(0.0, -1.5, 1e308, Double.MIN_VALUE) : (rng.nextDouble() - 0.5) * 1e6));
+            case "UUID" -> out.writeBytes(randomBytes(16));
+            case "VARINT" -> out.unsignedVarint(zigZag(rng.nextInt()));
+            case "STRING", "NULLABLE_STRING" -> writeSized(out, nullable, Length.INT16, randomString());
+            case "COMPACT_STRING", "COMPACT_NULLABLE_STRING" ->
+                writeSized(out, nullable, Length.COMPACT, randomString());
+            case "BYTES", "NULLABLE_BYTES", "RECORDS", "NULLABLE_RECORDS" ->
+                writeSized(out, nullable, Length.INT32, randomBytes(randomLength()));
+            case "COMPACT_BYTES", "COMPACT_NULLABLE_BYTES", "COMPACT_RECORDS", "COMPACT_NULLABLE_RECORDS" ->
+                writeSized(out, nullable, Length.COMPACT, randomBytes(randomLength()));
+            default -> throw new IllegalArgumentException("no random generator for type " + name);
         }
     }
 
@@ -200,6 +200,11 @@ final class RandomWire {
             write(value >>> 16);
             write(value >>> 8);
             write(value);
+        }
+
+        void int64(long value) {
+            int32((int) (value >>> 32));
+            int32((int) value);
         }
 
         void unsignedVarint(int value) {

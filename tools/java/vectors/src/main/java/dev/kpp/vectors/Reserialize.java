@@ -28,7 +28,8 @@ import org.apache.kafka.common.protocol.ObjectSerializationCache;
  * <p>With {@code --describe}, a successful line is followed by a tab and the message's toString().
  * With {@code --json}, it is followed by a tab and the message as Kafka's generated JsonConverter writes
  * it (records fields as {@code <name>SizeInBytes}).
- * With {@code --versions}, no input is read; prints {@code <apiKey> <name> <min> <max>} per API.
+ * With {@code --versions}, no input is read; prints {@code <apiKey> <name> <min> <max> <maxStable>} per API
+ * ({@code max} includes a latest version marked unstable).
  * With {@code --generate <count> <seed>}, no input is read; prints Java-generated cases (see
  * {@link JavaGenerated}).
  */
@@ -79,7 +80,8 @@ public final class Reserialize {
         for (ApiMessageType type : ApiMessageType.values()) {
             sb.append(type.apiKey()).append(' ').append(type.name).append(' ')
                 .append(type.lowestSupportedVersion()).append(' ')
-                .append(type.highestSupportedVersion(true)).append('\n');
+                .append(type.highestSupportedVersion(true)).append(' ')
+                .append(type.highestSupportedVersion(false)).append('\n');
         }
         System.out.print(sb);
         System.out.flush();
