@@ -9,17 +9,8 @@
 // design (we reject invalid UTF-8 that Java replaces with U+FFFD), so the script only fails with --strict.
 import { parseArgs } from "node:util";
 import { KafkaProtocolError } from "../../src/protocol/errors.ts";
-import {
-  decodeRequestHeader,
-  decodeResponseHeader,
-  encodeRequestHeader,
-  encodeResponseHeader,
-  REQUEST_CODECS,
-  RESPONSE_CODECS,
-} from "../../src/protocol/generated/index.ts";
-import { Reader } from "../../src/protocol/primitives/reader.ts";
-import { Writer } from "../../src/protocol/primitives/writer.ts";
 import { seededRng } from "../../src/protocol/testing/random-message.ts";
+import { reencodeCase, TrailingBytesError } from "./codec.ts";
 import { KAFKA_CLIENTS_VERSION, type RefereeCase, reserializeWithKafka } from "./java-referee.ts";
 import { readVectors, vectorFilePath } from "./vector-file.ts";
 
@@ -51,23 +42,10 @@ type Outcome = { ok: true; hex: string } | { ok: false; error: string };
 
 function ourReserialization(c: RefereeCase): Outcome {
   try {
-    const r = new Reader(Buffer.from(c.hex, "hex"));
-    const w = new Writer();
-    if (c.kind === "request") {
-      const codec = REQUEST_CODECS[c.apiKey]!;
-      codec.encode(w, c.version, codec.decode(r, c.version));
-    } else if (c.kind === "response") {
-      const codec = RESPONSE_CODECS[c.apiKey]!;
-      codec.encode(w, c.version, codec.decode(r, c.version));
-    } else if (c.kind === "requestHeader") {
-      encodeRequestHeader(w, c.version, decodeRequestHeader(r, c.version));
-    } else {
-      encodeResponseHeader(w, c.version, decodeResponseHeader(r, c.version));
-    }
-    if (r.remaining() !== 0) return { ok: false, error: `${r.remaining()} trailing bytes` };
-    return { ok: true, hex: w.finish().toString("hex") };
+    return { ok: true, hex: reencodeCase(c, Buffer.from(c.hex, "hex")).toString("hex") };
   } catch (error) {
     if (error instanceof KafkaProtocolError) return { ok: false, error: `${error.code}: ${error.message}` };
+    if (error instanceof TrailingBytesError) return { ok: false, error: `TRAILING: ${error.message}` };
     return {
       ok: false,
       error: `NOT A KafkaProtocolError: ${error instanceof Error ? error.stack : String(error)}`,

@@ -19,16 +19,6 @@
 // Needs Java 17+ and Maven (the first run resolves kafka-clients from Maven Central; later runs are offline).
 import { parseArgs } from "node:util";
 import { API_KEYS } from "../../src/protocol/generated/api-keys.ts";
-import {
-  decodeRequestHeader,
-  decodeResponseHeader,
-  encodeRequestHeader,
-  encodeResponseHeader,
-  REQUEST_CODECS,
-  RESPONSE_CODECS,
-} from "../../src/protocol/generated/index.ts";
-import { Reader } from "../../src/protocol/primitives/reader.ts";
-import { Writer } from "../../src/protocol/primitives/writer.ts";
 import type { MessageSchema } from "../../src/protocol/schema-types.ts";
 import {
   messageSchema,
@@ -37,6 +27,7 @@ import {
   randomMessageOf,
   seededRng,
 } from "../../src/protocol/testing/random-message.ts";
+import { decodeCase, encodeCase, reencodeCase } from "./codec.ts";
 import {
   KAFKA_CLIENTS_VERSION,
   kafkaApiVersions,
@@ -135,31 +126,6 @@ function caseSeed(kind: string, apiKey: number, version: number, index: number):
   return h;
 }
 
-function encodeCase(kind: RefereeCase["kind"], apiKey: number, version: number, message: unknown): string {
-  const w = new Writer();
-  if (kind === "request") REQUEST_CODECS[apiKey]!.encode(w, version, message as never);
-  else if (kind === "response") RESPONSE_CODECS[apiKey]!.encode(w, version, message as never);
-  else if (kind === "requestHeader") encodeRequestHeader(w, version, message as never);
-  else encodeResponseHeader(w, version, message as never);
-  return w.finish().toString("hex");
-}
-
-function decodeCase(
-  kind: RefereeCase["kind"],
-  apiKey: number,
-  version: number,
-  bytes: Buffer,
-): Record<string, unknown> {
-  const r = new Reader(bytes);
-  let decoded: unknown;
-  if (kind === "request") decoded = REQUEST_CODECS[apiKey]!.decode(r, version);
-  else if (kind === "response") decoded = RESPONSE_CODECS[apiKey]!.decode(r, version);
-  else if (kind === "requestHeader") decoded = decodeRequestHeader(r, version);
-  else decoded = decodeResponseHeader(r, version);
-  if (r.remaining() !== 0) throw new Error(`${r.remaining()} bytes left after decoding`);
-  return decoded as Record<string, unknown>;
-}
-
 function buildCases(): { cases: Case[]; failures: Mismatch[] } {
   const cases: Case[] = [];
   const failures: Mismatch[] = [];
@@ -172,7 +138,7 @@ function buildCases(): { cases: Case[]; failures: Mismatch[] } {
         const rng = seededRng(seed);
         message = randomMessageOf(schema, version, rng, profile.options);
         if (profile.stretch) message = stretchMessage(schema, version, message, rng);
-        const hex = encodeCase(kind, apiKey, version, message);
+        const hex = encodeCase({ kind, apiKey, version }, message).toString("hex");
         cases.push({ kind, apiKey, version, seed, profile: profile.name, schema, message, hex });
       } catch (error) {
         failures.push({
@@ -282,8 +248,7 @@ function checkKafkaGenerated(): {
   for (const c of cases.filter(inOurTable)) {
     let again: string;
     try {
-      const decoded = decodeCase(c.kind, c.apiKey, c.version, Buffer.from(c.hex, "hex"));
-      again = encodeCase(c.kind, c.apiKey, c.version, decoded);
+      again = reencodeCase(c, Buffer.from(c.hex, "hex")).toString("hex");
     } catch (error) {
       again = `(our codec threw: ${error instanceof Error ? error.message : String(error)})`;
     }
@@ -397,7 +362,7 @@ function main(): void {
 /** Decodes Kafka's bytes with our codec and compares the values with Kafka's JSON of the same bytes. */
 function readDifferentlyThan(c: RefereeCase, schema: MessageSchema, kafkaJson: string): string[] {
   try {
-    const decoded = decodeCase(c.kind, c.apiKey, c.version, Buffer.from(c.hex, "hex"));
+    const decoded = decodeCase(c, Buffer.from(c.hex, "hex"));
     const onOtherName = isCodecRelease ? undefined : (path: string) => otherNames.add(path);
     return compareWithKafkaJson(schema, c.version, decoded, parseKafkaJson(kafkaJson), onOtherName);
   } catch (error) {
