@@ -1,4 +1,5 @@
 import type { Logger } from "../../log/logger.ts";
+import { KafkaProtocolError } from "../../protocol/errors.ts";
 import {
   COORDINATOR_LOAD_IN_PROGRESS,
   COORDINATOR_NOT_AVAILABLE,
@@ -99,6 +100,7 @@ export class GroupCoordinators {
           try {
             outcomes = await call(nodeId, nodeGroups);
           } catch (error) {
+            if (error instanceof KafkaProtocolError) throw error;
             this.log.debug({ nodeId, err: (error as Error).message }, "group coordinator request failed");
             for (const group of nodeGroups) {
               this.forget(group);

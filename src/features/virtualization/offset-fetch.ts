@@ -286,7 +286,7 @@ export class VirtualOffsetFetch implements RequestInterceptor {
       async (nodeId, groups) => {
         const response = await exchange.sendToNode(nodeId, OFFSET_FETCH, COMPANION_FETCH_VERSION, {
           groupId: "",
-          topics: null,
+          topics: [],
           requireStable,
           groups: groups.map((groupId) => {
             const topics = queries.get(groupId)!.topics;
