@@ -11,7 +11,7 @@ interface Acked {
   value: string;
 }
 
-describe("leader failover through the proxy (Kafka 4.4, 3 brokers)", { timeout: 180_000 }, () => {
+describe("leader failover through the proxy (Kafka 4.4, 3 brokers)", { timeout: 300_000 }, () => {
   let gateway: Gateway;
   let kafka: Kafka;
 
@@ -24,7 +24,9 @@ describe("leader failover through the proxy (Kafka 4.4, 3 brokers)", { timeout: 
     await gateway?.close();
   });
 
-  it("every acknowledged record is consumed exactly once, in order, across a leader kill and restart", async () => {
+  it("every acknowledged record is consumed exactly once, in order, across a leader kill and restart", {
+    timeout: 150_000,
+  }, async () => {
     const topic = gateway.uniqueName("failover");
     const admin = kafka.admin();
     await admin.connect();
