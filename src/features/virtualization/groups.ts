@@ -69,7 +69,7 @@ export class DeleteCompanionGroups implements RequestInterceptor {
 
   private async delete(exchange: Exchange): Promise<unknown> {
     const response = await exchange.send(DELETE_GROUPS, exchange.apiVersion, exchange.request);
-    const maxGroups = await this.catalog.maxGroups();
+    const maxGroups = await this.catalog.maxGroups(0);
     if (maxGroups <= 1) return response;
     const results = response.results as DeletableGroupResult[];
     const owners = new Map<string, DeletableGroupResult>();

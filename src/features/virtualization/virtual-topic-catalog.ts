@@ -2,7 +2,7 @@ import type { VirtualizationContext } from "./context.ts";
 
 const METADATA = 3;
 const METADATA_VERSION = 12;
-const REFRESH_MS = 30_000;
+const REFRESH_MS = 10_000;
 
 interface MetadataTopic {
   errorCode: number;
@@ -27,11 +27,20 @@ export class VirtualTopicCatalog {
   }
 
   /** The largest number of virtual groups (V / P) among existing virtualized topics; at least 1. */
-  maxGroups(): Promise<number> {
-    if (Date.now() - this.fetchedAt < REFRESH_MS) return Promise.resolve(this.largest);
-    this.pending ??= this.refresh().finally(() => {
-      this.pending = undefined;
-    });
+  maxGroups(maxAgeMs = REFRESH_MS): Promise<number> {
+    if (Date.now() - this.fetchedAt < maxAgeMs) return Promise.resolve(this.largest);
+    this.pending ??= this.refresh()
+      .catch((error: Error) => {
+        if (this.fetchedAt === 0) throw error;
+        this.context.log.warn(
+          { err: error.message },
+          "topic catalog refresh failed; keeping the last answer",
+        );
+        return this.largest;
+      })
+      .finally(() => {
+        this.pending = undefined;
+      });
     return this.pending;
   }
 

@@ -123,6 +123,20 @@ describe("consumer groups on a virtualized topic with real clients", { timeout: 
 
     const second = await produce(topic, "r2", 3);
     assert.deepEqual(await consume(topic, group, second.length), second);
+
+    const reset = await env.tool("kafka-consumer-groups", [
+      "--reset-offsets",
+      "--group",
+      group,
+      "--topic",
+      topic,
+      "--to-earliest",
+      "--execute",
+    ]);
+    assert.equal(reset.exitCode, 0, reset.stderr);
+    const earliest = await committedOffsets(topic, group);
+    for (const v of all) assert.equal(earliest.get(v), 0n, `v${v} reset to the earliest offset of its p`);
+    assert.deepEqual(await consume(topic, group, first.length + second.length), [...first, ...second].sort());
   });
 
   test("a KIP-848 group (group.protocol=consumer) consumes all 32 partitions and commits", async () => {

@@ -340,6 +340,53 @@ describe("consumer-group offsets of virtualized topics", { timeout: 300_000 }, (
     assert.equal(stored.get(2), offsetOf(5 * P + 2));
   });
 
+  test("topic ids: OffsetCommit and OffsetFetch v10, named partitions and all topics", async () => {
+    const topic = await createTopic();
+    const group = `${topic}-g`;
+    const seed = await connect(proxy.bootstrap);
+    const metadata = await seed.request(METADATA, 12, {
+      topics: [{ topicId: "0".repeat(32), name: topic }],
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    });
+    const topicId = metadata.topics[0].topicId as string;
+    const body = commitBody(group, undefined, topic, all);
+    body.topics[0]!.topicId = topicId;
+    const committed = await toCoordinator(second.bootstrap, group, OFFSET_COMMIT, 10, body);
+    assert.equal(committed.topics[0].topicId, topicId);
+    assert.ok(committed.topics[0].partitions.every((p: { errorCode: number }) => p.errorCode === 0));
+
+    const coordinator = await coordinatorOf(proxy.bootstrap, group);
+    const named = await coordinator.request(OFFSET_FETCH, 10, {
+      groups: [
+        {
+          groupId: group,
+          memberId: null,
+          memberEpoch: -1,
+          topics: [{ name: "", topicId, partitionIndexes: [0, 7, 30] }],
+        },
+      ],
+      requireStable: true,
+    });
+    assert.equal(named.groups[0].topics[0].topicId, topicId);
+    assert.deepEqual(
+      named.groups[0].topics[0].partitions.map((p: { partitionIndex: number; committedOffset: bigint }) => [
+        p.partitionIndex,
+        p.committedOffset,
+      ]),
+      [0, 7, 30].map((v) => [v, offsetOf(v)]),
+    );
+    const everything = await coordinator.request(OFFSET_FETCH, 10, {
+      groups: [{ groupId: group, memberId: null, memberEpoch: -1, topics: null }],
+      requireStable: false,
+    });
+    const listed = everything.groups[0].topics.find((t: { topicId: string }) => t.topicId === topicId);
+    assert.deepEqual(
+      listed.partitions.map((p: { partitionIndex: number }) => p.partitionIndex),
+      all,
+    );
+  });
+
   test("companion groups are hidden from ListGroups and deleted with their group", async () => {
     const topic = await createTopic();
     const group = `${topic}-g`;
