@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { KafkaVersion, ToolOptions, ToolResult } from "../../../scripts/kafka/cluster.ts";
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
@@ -6,7 +8,8 @@ import { type ProxyProcess, type StartProxyOptions, startProxy } from "../../hel
 
 /**
  * A real Kafka cluster with the proxy in front of it. Clients under test use `bootstrap` (the proxy);
- * `KPP_COMPAT_DIRECT=1` points them at the brokers instead, to tell client problems from proxy problems.
+ * `KPP_COMPAT_DIRECT=1` points them at the brokers instead, to tell client problems from proxy problems;
+ * `KPP_COMPAT_PROXY_LOGS=<dir>` keeps each proxy's log there.
  */
 export interface Gateway {
   bootstrap: string;
@@ -70,6 +73,11 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     async close() {
       try {
         await proxy?.stop();
+        const keepLogsIn = process.env.KPP_COMPAT_PROXY_LOGS;
+        if (proxy && keepLogsIn) {
+          mkdirSync(keepLogsIn, { recursive: true });
+          writeFileSync(join(keepLogsIn, `proxy-${proxy.port}.log`), proxy.logs());
+        }
       } finally {
         await cluster.stop();
       }
