@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { cacheRoot, javaExecutable } from "../maven/resolve.ts";
+import { classDataSharing } from "./class-data-sharing.ts";
 import { brokerLoggingFlags, toolLoggingFlags } from "./logging.ts";
 import { probeMetadata } from "./metadata-probe.ts";
 import { commandArguments, isAliveWith, killWithMarker, pidsWithMarker } from "./processes.ts";
@@ -329,8 +330,10 @@ function formatStorage(
   withScram: boolean,
   runId: string | undefined,
 ): Promise<void> {
+  const sharing = classDataSharing(java, classpath, "kafka.tools.StorageTool");
   const args = [
     ...TOOL_JVM_OPTIONS,
+    ...sharing.flags,
     ...(runId ? [runMarker(runId)] : []),
     ...toolLoggingFlags(DISTRIBUTIONS[version].logging, join(dir, "tools")),
     "-cp",
@@ -344,7 +347,8 @@ function formatStorage(
     ...(withScram ? scramFormatArguments() : []),
   ];
   return new Promise((resolvePromise, reject) => {
-    execFile(java, args, { timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(java, args, { timeout: 120_000 }, (error, stdout, stderr) => {
+      sharing.finish(error ? 1 : 0);
       if (error) {
         const detail = `${stderr}\n${stdout}`.trim().split("\n").slice(-3).join(" | ");
         reject(new ClusterError(`formatting ${propertiesFile} failed: ${detail || error.message}`));
@@ -593,8 +597,11 @@ export async function tool(name: string, args: string[], options: ToolOptions = 
   }
   const classpath = (await toolsClasspath(version)).join(":");
   const runId = options.runId ?? state?.runId ?? process.env.KPP_RUN_ID;
+  const java = javaExecutable();
+  const sharing = classDataSharing(java, classpath, mainClass);
   const javaArgs = [
     ...(options.jvmOptions ?? TOOL_JVM_OPTIONS),
+    ...sharing.flags,
     ...(runId ? [runMarker(runId)] : []),
     "-Dkpp.tool=1",
     ...toolLoggingFlags(dist.logging, join(cacheRoot(), "logging", version)),
@@ -603,7 +610,6 @@ export async function tool(name: string, args: string[], options: ToolOptions = 
     mainClass,
     ...substituted,
   ];
-  const java = javaExecutable();
   const timeoutMs = options.timeoutMs ?? 180_000;
   return new Promise((resolvePromise, reject) => {
     const inherit = options.stdio === "inherit";
@@ -625,10 +631,12 @@ export async function tool(name: string, args: string[], options: ToolOptions = 
     }, timeoutMs);
     child.on("error", (error) => {
       clearTimeout(timer);
+      sharing.finish(null);
       reject(error);
     });
     child.on("close", (exitCode, signal) => {
       clearTimeout(timer);
+      sharing.finish(exitCode);
       resolvePromise({
         exitCode,
         signal,
