@@ -55,7 +55,10 @@ export async function validateMembership(
   });
   const heartbeatError = heartbeat.errorCode as number;
   if (heartbeatError === NONE || heartbeatError === REBALANCE_IN_PROGRESS) return NONE;
-  if (commitVersion < FIRST_CONSUMER_PROTOCOL_COMMIT_VERSION) return heartbeatError;
+  // A consumer-protocol member is unknown to Heartbeat (it speaks ConsumerGroupHeartbeat): look it up instead.
+  if (commitVersion < FIRST_CONSUMER_PROTOCOL_COMMIT_VERSION || heartbeatError !== UNKNOWN_MEMBER_ID) {
+    return heartbeatError;
+  }
   return consumerMemberCheck(exchange, identity, heartbeatError);
 }
 

@@ -1,0 +1,3 @@
+import { describeGroupOffsets } from "./groups-suite.ts";
+
+describeGroupOffsets("4");
