@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { toolsClasspath } from "../../../scripts/kafka/versions.ts";
 import { javaExecutable } from "../../../scripts/maven/resolve.ts";
 import {
+  createTopic,
   groupBy,
   type PhysicalRecord,
   readPhysical,
@@ -104,27 +105,14 @@ describe("virtual partitions: the Java idempotent producer", { timeout: 480_000 
     await env?.close();
   });
 
-  async function createTopic(prefix: string): Promise<string> {
+  async function createVirtualTopic(prefix: string): Promise<string> {
     const topic = env.cluster.uniqueTopic(prefix);
-    const admin = env.kafka.admin();
-    await admin.connect();
-    await admin.createTopics({
-      topics: [
-        {
-          topic,
-          numPartitions: VIRTUAL,
-          replicationFactor: 3,
-          configEntries: [{ name: "min.insync.replicas", value: "2" }],
-        },
-      ],
-      waitForLeaders: true,
-    });
-    await admin.disconnect();
+    await createTopic(env, topic, VIRTUAL, [{ name: "min.insync.replicas", value: "2" }]);
     return topic;
   }
 
   it(`kafka-producer-perf-test: ${PERF_RECORDS} records over 32 virtual partitions, zero errors, zero duplicates`, async () => {
-    const topic = await createTopic("va-perf");
+    const topic = await createVirtualTopic("va-perf");
     const started = Date.now();
     const run = await env.tool(
       "kafka-producer-perf-test",
@@ -167,7 +155,7 @@ describe("virtual partitions: the Java idempotent producer", { timeout: 480_000 
   });
 
   it("a leader killed and restarted mid-run: no acknowledged record lost, duplicates counted", async () => {
-    const topic = await createTopic("va-failover");
+    const topic = await createVirtualTopic("va-failover");
     const metadata = env.direct.admin();
     await metadata.connect();
     const { topics } = await metadata.fetchTopicMetadata({ topics: [topic] });

@@ -9,7 +9,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import kafkajs from "kafkajs";
 import type { DriverProgram, ProduceResult } from "../../compat/json-driver/driver.ts";
+import { fastGroup, GroupMember, recordsByPartition } from "../../compat/kafkajs/client.ts";
 import {
+  createTopic,
   driver,
   franzProgram,
   groupBy,
@@ -70,12 +72,9 @@ describe("virtual partitions: isolation and order across clients", { timeout: 42
 
   it("every client's records of A land on p = v mod 4 with the marker header v, in order, none lost", async () => {
     topicA = env.cluster.uniqueTopic("va-iso");
+    await createTopic(env, topicA, A_VIRTUAL);
     const admin = env.kafka.admin();
     await admin.connect();
-    await admin.createTopics({
-      topics: [{ topic: topicA, numPartitions: A_VIRTUAL, replicationFactor: 3 }],
-      waitForLeaders: true,
-    });
     const seen = await admin.fetchTopicMetadata({ topics: [topicA] });
     assert.equal(seen.topics[0]!.partitions.length, A_VIRTUAL, "the proxy shows V partitions");
     await admin.disconnect();
@@ -301,20 +300,26 @@ describe("virtual partitions: isolation and order across clients", { timeout: 42
       });
       check("java console consumer", v, records);
     }
+
+    // KafkaJS has no assign(): a group member subscribed to A gets all 32 v and the same records per v.
+    const member = new GroupMember(env.kafka, "isolation-reader", fastGroup(`${topicA}-kafkajs`));
+    await member.start(topicA);
+    try {
+      await member.waitForCount(physicalA.flat().length, 60_000);
+    } finally {
+      await member.stop();
+    }
+    const received = recordsByPartition(member.received);
+    for (const v of partitions) check("kafkajs group", v, received.get(v) ?? []);
   });
 
   it("B (80 virtual on 8 physical) keeps each v on v mod 8; C (no rule) stays plain", async () => {
     const topicB = env.cluster.uniqueTopic("vb-iso");
     const topicC = env.cluster.uniqueTopic("plain-iso");
+    await createTopic(env, topicB, B_VIRTUAL);
+    await createTopic(env, topicC, 3);
     const admin = env.kafka.admin();
     await admin.connect();
-    await admin.createTopics({
-      topics: [
-        { topic: topicB, numPartitions: B_VIRTUAL, replicationFactor: 3 },
-        { topic: topicC, numPartitions: 3, replicationFactor: 3 },
-      ],
-      waitForLeaders: true,
-    });
     const metadata = await admin.fetchTopicMetadata({ topics: [topicB, topicC] });
     await admin.disconnect();
     const counts = Object.fromEntries(metadata.topics.map((t) => [t.name, t.partitions.length]));
@@ -344,6 +349,24 @@ describe("virtual partitions: isolation and order across clients", { timeout: 42
       const { middle } = parseValue(record.value!);
       assert.equal(record.marker, Number(middle));
       assert.equal(record.partition, record.marker! % B_PHYSICAL);
+    }
+
+    const expectedB = groupBy(
+      allB.sort((x, y) => x.offset - y.offset),
+      (r) => r.marker!,
+    );
+    const librdkafka = driver(librdkafkaProgram, env.proxy.bootstrap);
+    for (const v of [0, 7, 8, 41, 79]) {
+      const answer = await librdkafka.run<{ records: ConsumedRecord[] }>(
+        "consume",
+        { topic: topicB, group: "unused", partition: v, expect: 3, settle: 1 },
+        40,
+      );
+      assert.deepEqual(
+        answer.records.map((r) => `${r.offset} ${r.value}`),
+        expectedB.get(v)!.map((r) => `${r.offset} ${r.value}`),
+        `B v ${v}`,
+      );
     }
 
     const physicalC = await readPhysical(env.cluster, topicC);

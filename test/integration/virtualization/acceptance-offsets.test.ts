@@ -8,7 +8,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Kafka } from "kafkajs";
-import { readPhysical, startVirtualEnvironment, type VirtualEnvironment } from "./acceptance-support.ts";
+import {
+  createTopic,
+  readPhysical,
+  startVirtualEnvironment,
+  type VirtualEnvironment,
+} from "./acceptance-support.ts";
 
 const VIRTUAL = 32;
 const PHYSICAL = 4;
@@ -63,13 +68,7 @@ describe("virtual partitions: the offsets API", { timeout: 300_000 }, () => {
       "acceptance-offsets",
     );
     topic = env.cluster.uniqueTopic("va-offsets");
-    const admin = env.kafka.admin();
-    await admin.connect();
-    await admin.createTopics({
-      topics: [{ topic, numPartitions: VIRTUAL, replicationFactor: 3 }],
-      waitForLeaders: true,
-    });
-    await admin.disconnect();
+    await createTopic(env, topic, VIRTUAL);
     const producer = env.kafka.producer();
     await producer.connect();
     const phase = (label: string) =>

@@ -11,7 +11,12 @@ import { after, before, describe, it } from "node:test";
 import type { MetadataResponse } from "../../../src/protocol/generated/messages/metadata-response.ts";
 import { runJavaProgram } from "../../compat/java/java-program.ts";
 import { RawKafkaClient } from "../../helpers/raw-kafka.ts";
-import { readPhysical, startVirtualEnvironment, type VirtualEnvironment } from "./acceptance-support.ts";
+import {
+  createTopic,
+  readPhysical,
+  startVirtualEnvironment,
+  type VirtualEnvironment,
+} from "./acceptance-support.ts";
 
 const VIRTUAL = 32;
 const PHYSICAL = 4;
@@ -33,15 +38,9 @@ describe("virtual partitions: refusals, and transactions on plain topics", { tim
     await env?.close();
   });
 
-  async function createTopic(prefix: string, partitions: number): Promise<string> {
+  async function newTopic(prefix: string, partitions: number): Promise<string> {
     const topic = env.cluster.uniqueTopic(prefix);
-    const admin = env.kafka.admin();
-    await admin.connect();
-    await admin.createTopics({
-      topics: [{ topic, numPartitions: partitions, replicationFactor: 3 }],
-      waitForLeaders: true,
-    });
-    await admin.disconnect();
+    await createTopic(env, topic, partitions);
     return topic;
   }
 
@@ -54,7 +53,7 @@ describe("virtual partitions: refusals, and transactions on plain topics", { tim
   }
 
   it("a Java transactional producer writing to a virtualized topic gets an error naming transactions", async () => {
-    const topic = await createTopic("va-tx", VIRTUAL);
+    const topic = await newTopic("va-tx", VIRTUAL);
     const failure = await transactionalRun(topic).then(
       (result) => assert.fail(`the transactional producer succeeded:\n${result.stdout}`),
       (error: Error) => error.message,
@@ -65,7 +64,7 @@ describe("virtual partitions: refusals, and transactions on plain topics", { tim
   });
 
   it("kafka-topics --alter --partitions on a virtualized topic is refused with a reason", async () => {
-    const topic = await createTopic("va-alter", VIRTUAL);
+    const topic = await newTopic("va-alter", VIRTUAL);
     const result = await env.tool("kafka-topics", ["--alter", "--topic", topic, "--partitions", "64"]);
     assert.notEqual(result.exitCode, 0);
     assert.match(`${result.stdout}${result.stderr}`, /virtualized.*fixed by the proxy's rule/);
@@ -77,7 +76,7 @@ describe("virtual partitions: refusals, and transactions on plain topics", { tim
   });
 
   it("kafka-delete-records on a virtualized topic is refused with a reason", async () => {
-    const topic = await createTopic("va-delete", VIRTUAL);
+    const topic = await newTopic("va-delete", VIRTUAL);
     const producer = env.kafka.producer();
     await producer.connect();
     await producer.send({
@@ -96,7 +95,7 @@ describe("virtual partitions: refusals, and transactions on plain topics", { tim
   });
 
   it("a topic with no rule keeps transactions: commit and abort, read_committed sees only committed", async () => {
-    const topic = await createTopic("plain-tx", 3);
+    const topic = await newTopic("plain-tx", 3);
     const run = await transactionalRun(topic);
     assert.deepEqual(run.stdout.trim().split("\n"), [
       "committed committed-a",

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { fastGroup, GroupMember } from "../../compat/kafkajs/client.ts";
 import {
+  createTopic,
   groupBy,
   type PhysicalRecord,
   readPhysical,
@@ -36,13 +37,9 @@ describe("virtual partitions at scale: 1000 on 100", { timeout: 420_000 }, () =>
   it("10k records: produced, consumed by one group on their virtual partitions, committed, resumed", async () => {
     const topic = env.cluster.uniqueTopic("vs-scale");
     const group = `${topic}-group`;
+    await createTopic(env, topic, VIRTUAL);
     const admin = env.kafka.admin();
     await admin.connect();
-    await admin.createTopics({
-      topics: [{ topic, numPartitions: VIRTUAL, replicationFactor: 3 }],
-      waitForLeaders: true,
-      timeout: 60_000,
-    });
 
     const producer = env.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();

@@ -9,9 +9,16 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import type { Kafka } from "kafkajs";
+import kafkajs, { type Kafka } from "kafkajs";
 import type { MetadataResponse } from "../../../src/protocol/generated/messages/metadata-response.ts";
-import { iterateRecords, type KafkaRecord, RecordBatchView } from "../../../src/records/index.ts";
+import {
+  type CompressionName,
+  compress,
+  decompress,
+  iterateRecords,
+  type KafkaRecord,
+  RecordBatchView,
+} from "../../../src/records/index.ts";
 import { type DriverProgram, type Flags, JsonDriver, longFlags } from "../../compat/json-driver/driver.ts";
 import { kafkaClient } from "../../compat/kafkajs/client.ts";
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
@@ -19,6 +26,19 @@ import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
 import { RawKafkaClient } from "../../helpers/raw-kafka.ts";
 
 export const MARKER = "__kpp_vp";
+
+/** KafkaJS ships gzip only; the other codecs come from the project's own record codecs. */
+function registerKafkajsCodecs(): void {
+  const codec = (name: CompressionName) => () => ({
+    compress: async (encoder: { buffer: Buffer }) => compress(name, encoder.buffer),
+    decompress: async (buffer: Buffer) => decompress(name, buffer),
+  });
+  const codecs = kafkajs.CompressionCodecs as Record<number, () => unknown>;
+  codecs[kafkajs.CompressionTypes.Snappy] = codec("snappy");
+  codecs[kafkajs.CompressionTypes.LZ4] = codec("lz4");
+  codecs[kafkajs.CompressionTypes.ZSTD] = codec("zstd");
+}
+registerKafkajsCodecs();
 
 export interface TopicRule {
   virtual_partitions: number;
@@ -275,4 +295,37 @@ export function groupBy<T>(items: Iterable<T>, keyOf: (item: T) => number): Map<
     else out.set(key, [item]);
   }
   return out;
+}
+
+/**
+ * Creates a topic through the proxy (KafkaJS admin) and waits until the proxy shows `partitions` partitions,
+ * each with a leader: brokers learn a new topic asynchronously, so a first lookup may not know it yet.
+ */
+export async function createTopic(
+  env: VirtualEnvironment,
+  topic: string,
+  partitions: number,
+  configEntries: { name: string; value: string }[] = [],
+): Promise<void> {
+  const admin = env.kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: partitions, replicationFactor: 3, configEntries }],
+      timeout: 60_000,
+    });
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const ready = await admin.fetchTopicMetadata({ topics: [topic] }).then(
+        ({ topics }) =>
+          topics[0]?.partitions.length === partitions && topics[0].partitions.every((p) => p.leader >= 0),
+        () => false,
+      );
+      if (ready) return;
+      if (Date.now() > deadline) throw new Error(`topic ${topic} not ready with ${partitions} partitions`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
