@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import kafkajs, { type Consumer, type PartitionAssigner } from "kafkajs";
+import { fastGroup } from "../../compat/kafkajs/client.ts";
 import { startVirtualEnvironment, type VirtualEnvironment } from "./acceptance-support.ts";
+
+const { AssignerProtocol } = kafkajs;
 
 const V = 32;
 const P = 4;
@@ -92,6 +96,59 @@ async function describeGroup(topic: string, group: string): Promise<Map<number, 
   return rows;
 }
 
+/**
+ * Gives the first member (by member id) the virtual partitions below P and every other member an equal share
+ * of the rest, so some members commit only companion partitions (the proxy then checks their membership).
+ */
+const splitAtP: PartitionAssigner = () => ({
+  name: "split-at-p",
+  version: 1,
+  async assign({ members, topics }) {
+    const ids = members.map((m) => m.memberId).sort();
+    const shares = new Map<string, number[]>(ids.map((id) => [id, []]));
+    for (const v of all) {
+      const owner = ids.length === 1 || v < P ? ids[0]! : ids[1 + ((v - P) % (ids.length - 1))]!;
+      shares.get(owner)!.push(v);
+    }
+    return ids.map((memberId) => ({
+      memberId,
+      memberAssignment: AssignerProtocol.MemberAssignment.encode({
+        version: 1,
+        assignment: Object.fromEntries(topics.map((topic) => [topic, shares.get(memberId)!])),
+        userData: Buffer.alloc(0),
+      }),
+    }));
+  },
+  protocol({ topics }) {
+    return {
+      name: "split-at-p",
+      metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.alloc(0) }),
+    };
+  },
+});
+
+async function until(what: string, check: () => boolean, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function member(topic: string, group: string, seen: Map<string, number>): Promise<Consumer> {
+  const consumer = env.kafka.consumer({ ...fastGroup(group), partitionAssigners: [splitAtP] });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      const value = message.value!.toString();
+      assert.match(value, new RegExp(`-v${partition}-\\d+$`));
+      seen.set(value, (seen.get(value) ?? 0) + 1);
+    },
+  });
+  return consumer;
+}
+
 describe("consumer groups on a virtualized topic with real clients", { timeout: 480_000 }, () => {
   before(async () => {
     env = await startVirtualEnvironment(
@@ -160,6 +217,39 @@ describe("consumer groups on a virtualized topic with real clients", { timeout: 
     assert.deepEqual(
       await consume(topic, group, second.length, ["--consumer-property", "group.protocol=consumer"]),
       second,
+    );
+  });
+  test("KafkaJS members that own only companion partitions commit through rebalances; a new member resumes exactly", async () => {
+    const topic = await createTopic();
+    const group = `${topic}-split`;
+    const first = await produce(topic, "r1", 10);
+    const seen = new Map<string, number>();
+    const members: Consumer[] = [];
+    try {
+      members.push(await member(topic, group, seen));
+      await until("the first member to consume", () => seen.size >= 20);
+      members.push(await member(topic, group, seen));
+      members.push(await member(topic, group, seen));
+      await until("every record of round 1", () => first.every((value) => seen.has(value)));
+    } finally {
+      for (const consumer of members) await consumer.disconnect();
+    }
+    const committed = await committedOffsets(topic, group);
+    for (const v of all) assert.ok((committed.get(v) ?? -1n) > 0n, `v${v} committed ${committed.get(v)}`);
+
+    const second = await produce(topic, "r2", 2);
+    const resumed = new Map<string, number>();
+    const last = await member(topic, group, resumed);
+    try {
+      await until("every record of round 2", () => second.every((value) => resumed.has(value)));
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+    } finally {
+      await last.disconnect();
+    }
+    assert.deepEqual(
+      [...resumed.keys()].sort(),
+      second,
+      "the new member got exactly the records after the commits",
     );
   });
 });
