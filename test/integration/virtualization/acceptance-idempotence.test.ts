@@ -26,7 +26,7 @@ import {
 
 const VIRTUAL = 32;
 const PHYSICAL = 4;
-const PERF_RECORDS = Number(process.env.KPP_ACCEPT_PERF_RECORDS ?? 200_000);
+const PERF_RECORDS = Number(process.env.KPP_ACCEPT_PERF_RECORDS ?? 1_000_000);
 const FAILOVER_RECORDS = 60_000;
 const FAILOVER_RATE = 4_000;
 const GROUP_STRIDE = 2n ** 48n;
