@@ -16,6 +16,7 @@ import { finishCursor, splitPhysicalRecords, VirtualCursor } from "./virtual-rec
 
 const FETCH = 1;
 const FIRST_VERSION_WITH_TOPIC_IDS = 13;
+const FIRST_VERSION_WITH_LAST_FETCHED_EPOCH = 12;
 const ZERO_UUID = "0".repeat(32);
 
 export const FetchError = {
@@ -335,7 +336,11 @@ export class VirtualFetch implements RequestInterceptor {
           onBadBatch: (error) => this.logBadBatch(exchange, topic.name, read.p, error),
         });
         if (split.entries > 0) readAnything = true;
-        if (split.lastLeaderEpoch !== undefined) read.lastFetchedEpoch = split.lastLeaderEpoch;
+        if (
+          split.lastLeaderEpoch !== undefined &&
+          exchange.apiVersion >= FIRST_VERSION_WITH_LAST_FETCHED_EPOCH
+        )
+          read.lastFetchedEpoch = split.lastLeaderEpoch;
         for (const cursor of read.cursors) if (cursor.ownBytes > 0) found = true;
       }
     }

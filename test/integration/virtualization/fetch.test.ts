@@ -330,6 +330,45 @@ describe("virtualized Fetch (P = 4, V = 32) on a 3-broker cluster", { timeout: 6
     }
   });
 
+  test("a KafkaJS group consumer of the whole topic gets every v's records on their own partitions", async () => {
+    const consumer = new Kafka({
+      clientId: "fetch-test-kafkajs",
+      brokers: [proxy.bootstrap],
+      logLevel: logLevel.NOTHING,
+    }).consumer({ groupId: `kpp-fetch-kafkajs-${topic}`, maxWaitTimeInMs: 500 });
+    const received = new Map<number, string[]>();
+    const total = [...expected.values()].reduce((sum, list) => sum + list.length, 0);
+    let count = 0;
+    let markerSeen = false;
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      const done = new Promise<void>((resolve) => {
+        void consumer.run({
+          autoCommit: false,
+          eachMessage: async ({ partition: v, message }) => {
+            if (message.headers?.[MARKER] !== undefined) markerSeen = true;
+            received.set(v, [...(received.get(v) ?? []), message.value!.toString()]);
+            if (++count >= total) resolve();
+          },
+        });
+      });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        done,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`got ${count} of ${total}`)), 90_000);
+        }),
+      ]).finally(() => clearTimeout(timer));
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    } finally {
+      await consumer.disconnect();
+    }
+    assert.equal(markerSeen, false);
+    const sorted = (map: Map<number, string[]>) => new Map([...map].sort(([a], [b]) => a - b));
+    assert.deepEqual(sorted(received), sorted(expected));
+  });
+
   test("an idle v keeps advancing while its neighbours on p are written, with few fetches", async (t) => {
     const producer = direct("fetch-test-neighbours").producer();
     await producer.connect();

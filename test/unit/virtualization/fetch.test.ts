@@ -5,6 +5,7 @@ import { FetchError, VirtualFetch } from "../../../src/features/virtualization/f
 import { VirtualizationRules } from "../../../src/features/virtualization/rules.ts";
 import { TopicIndex } from "../../../src/features/virtualization/topic-index.ts";
 import { silentLogger } from "../../../src/log/logger.ts";
+import { encodeRequest, encodeResponse } from "../../../src/protocol/frame.ts";
 import type { FetchRequest } from "../../../src/protocol/generated/messages/fetch-request.ts";
 import type {
   FetchResponse,
@@ -53,7 +54,7 @@ function partitionData(partitionIndex: number, records: Buffer | null, errorCode
     lastStableOffset: 100n,
     logStartOffset: 0n,
     divergingEpoch: { epoch: -1, endOffset: -1n },
-    currentLeader: { leaderId: 1, leaderEpoch: 2 },
+    currentLeader: { leaderId: -1, leaderEpoch: -1 },
     snapshotId: { endOffset: -1n, epoch: -1 },
     abortedTransactions: null,
     preferredReadReplica: -1,
@@ -103,15 +104,26 @@ function exchange(body: FetchRequest, answer: (sent: FetchRequest) => FetchRespo
     log: silentLogger,
     request: body,
     correlationId: 1,
-    send: async (_key: number, _version: number, upstream: unknown) => {
+    send: async (_key: number, version: number, upstream: unknown) => {
+      // What goes upstream must encode at the client's version.
+      encodeRequest({ apiKey: 1, apiVersion: version, correlationId: 0, clientId: "test" }, upstream);
       sent.push(structuredClone(upstream) as FetchRequest);
-      return answer(upstream as FetchRequest);
+      const body = answer(upstream as FetchRequest);
+      encodeResponse(1, version, 0, body);
+      return body;
     },
     sendToNode: async () => {
       throw new Error("unexpected");
     },
   } satisfies Exchange;
   return { exchange: value, sent };
+}
+
+/** The feature's answer, checked to encode at the request's version as the pipeline will. */
+async function answered(feature: VirtualFetch, ex: Exchange): Promise<FetchResponse> {
+  const body = (await feature.intercept(ex)) as FetchResponse;
+  encodeResponse(1, ex.apiVersion, ex.correlationId, body);
+  return body;
 }
 
 function response(partitions: PartitionData[], topicId = TOPIC_ID): FetchResponse {
@@ -175,7 +187,7 @@ describe("VirtualFetch", () => {
       }),
       () => response([partitionData(1, blob), partitionData(2, null, 6)]),
     );
-    const answer = (await feature.intercept(ex)) as FetchResponse;
+    const answer = await answered(feature, ex);
     assert.equal(sent.length, 1);
     assert.equal(sent[0]!.sessionId, 0);
     assert.equal(sent[0]!.sessionEpoch, -1);
@@ -208,7 +220,7 @@ describe("VirtualFetch", () => {
       }),
       () => assert.fail("nothing is sent"),
     );
-    const answer = (await feature.intercept(ex)) as FetchResponse;
+    const answer = await answered(feature, ex);
     assert.equal(answer.errorCode, FetchError.fetchSessionIdNotFound);
     assert.equal(answer.sessionId, 0);
     assert.equal(sent.length, 0);
@@ -228,7 +240,7 @@ describe("VirtualFetch", () => {
       }),
       () => ({ ...response([partitionData(0, null)], PLAIN_ID), sessionId: 77 }),
     );
-    const answer = (await feature.intercept(ex)) as FetchResponse;
+    const answer = await answered(feature, ex);
     assert.equal(sent[0]!.sessionId, 77);
     assert.deepEqual(
       sent[0]!.forgottenTopicsData.map((t) => t.topicId),
@@ -249,7 +261,7 @@ describe("VirtualFetch", () => {
       }),
       () => response([partitionData(1, null)]),
     );
-    const answer = (await feature.intercept(ex)) as FetchResponse;
+    const answer = await answered(feature, ex);
     const unknownAnswer = answer.responses.find((t) => t.topicId === unknown)!;
     assert.equal(unknownAnswer.partitions[0]!.errorCode, FetchError.unknownTopicId);
   });
@@ -266,7 +278,7 @@ describe("VirtualFetch", () => {
       }),
       11,
     );
-    const answer = (await feature.intercept(ex)) as FetchResponse;
+    const answer = await answered(feature, ex);
     assert.equal(sent[0]!.topics[0]!.topic, TOPIC);
     assert.deepEqual(values(answer.responses[0]!.partitions[0]!.records), ["x"]);
   });
@@ -292,7 +304,7 @@ describe("VirtualFetch", () => {
       },
     );
     const started = Date.now();
-    const answer = (await feature.intercept(ex)) as FetchResponse;
+    const answer = await answered(feature, ex);
     assert.equal(sent.length, 2);
     assert.equal(
       sent[1]!.topics[0]!.partitions[0]!.fetchOffset,
@@ -313,6 +325,30 @@ describe("VirtualFetch", () => {
     assert.deepEqual(values(records), ["mine"]);
   });
 
+  test("before v12 the later reads of a long poll carry no last fetched epoch", async () => {
+    const feature = new VirtualFetch(context());
+    let round = 0;
+    const { exchange: ex, sent } = exchange(
+      request({
+        maxWaitMs: 1000,
+        topics: [{ topic: TOPIC, topicId: "0".repeat(32), partitions: [partition(17, 0n)] }],
+      }),
+      (upstream) => {
+        const offset = upstream.topics[0]!.partitions[0]!.fetchOffset;
+        const records = ++round === 1 ? batch(5, offset, ["a"]) : batch(17, offset, ["mine"]);
+        return {
+          ...response([]),
+          responses: [{ topic: TOPIC, topicId: "0".repeat(32), partitions: [partitionData(1, records)] }],
+        };
+      },
+      11,
+    );
+    const answer = await answered(feature, ex);
+    assert.equal(sent.length, 2);
+    assert.equal(sent[1]!.topics[0]!.partitions[0]!.lastFetchedEpoch, -1);
+    assert.deepEqual(values(answer.responses[0]!.partitions[0]!.records), ["mine"]);
+  });
+
   test("a poll that never finds data answers at maxWaitMs with the run so the position advances", async () => {
     const feature = new VirtualFetch(context());
     let next = 0n;
@@ -328,7 +364,7 @@ describe("VirtualFetch", () => {
       },
     );
     const started = Date.now();
-    const answer = (await feature.intercept(ex)) as FetchResponse;
+    const answer = await answered(feature, ex);
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 340 && elapsed < 1000, `answered after ${elapsed} ms`);
     assert.ok(sent.length >= 3 && sent.length <= 5, `${sent.length} reads`);
@@ -347,7 +383,7 @@ describe("VirtualFetch", () => {
       request({ topics: [{ topic: "", topicId: TOPIC_ID, partitions: [partition(5, 0n)] }] }),
       () => response([partitionData(1, own)]),
     );
-    const answer = (await feature.intercept(ex)) as FetchResponse;
+    const answer = await answered(feature, ex);
     const records = answer.responses[0]!.partitions[0]!.records!;
     assert.deepEqual(records, own);
     assert.equal(decodeRecords(new RecordBatchView(records))[0]!.headers[0]!.key, MARKER);
