@@ -104,11 +104,16 @@ export function mergeFetch(
   idOf: (name: string) => string | undefined,
   layoutOf: (name: string) => VirtualLayout | undefined,
 ): FetchedGroup {
-  const companionEntry = (g: number, name: string, p: number): FetchedPartition | undefined =>
-    companions
-      .get(g)
-      ?.find((t) => t.name === name)
-      ?.partitions.find((partition) => partition.partitionIndex === p);
+  const companionIndex = new Map<string, FetchedPartition>();
+  if (group.topics !== null) {
+    for (const [g, answer] of companions) {
+      for (const topic of answer) {
+        for (const partition of topic.partitions)
+          companionIndex.set(`${g}/${topic.name}/${partition.partitionIndex}`, partition);
+      }
+    }
+  }
+  const companionEntry = (g: number, name: string, p: number) => companionIndex.get(`${g}/${name}/${p}`);
   if (group.topics === null) {
     const topics = realAnswer.topics.map((t) => ({ ...t, partitions: [...t.partitions] }));
     for (const [g, answer] of companions) {
@@ -139,6 +144,7 @@ export function mergeFetch(
     const realTopic = realAnswer.topics.find((t) =>
       requested.topicId && !requested.name ? t.topicId === requested.topicId : t.name === requested.name,
     );
+    const realPartitions = new Map((realTopic?.partitions ?? []).map((p) => [p.partitionIndex, p]));
     const partitions: FetchedPartition[] = [];
     for (const v of requested.partitionIndexes) {
       if (layout && (v < 0 || v >= layout.virtualPartitions)) {
@@ -147,9 +153,7 @@ export function mergeFetch(
       }
       const g = layout ? groupOf(layout, v) : 0;
       const found =
-        g === 0
-          ? realTopic?.partitions.find((p) => p.partitionIndex === v)
-          : companionEntry(g, layout!.topic, physicalOf(layout!, v));
+        g === 0 ? realPartitions.get(v) : companionEntry(g, layout!.topic, physicalOf(layout!, v));
       partitions.push(found ? { ...found, partitionIndex: v } : noOffset(v));
     }
     topics.push({ name: requested.name, topicId: requested.topicId, partitions });
