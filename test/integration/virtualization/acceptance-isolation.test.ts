@@ -313,6 +313,41 @@ describe("virtual partitions: isolation and order across clients", { timeout: 42
     for (const v of partitions) check("kafkajs group", v, received.get(v) ?? []);
   });
 
+  it("group consumers, classic and KIP-848, read every v of A exactly once", async () => {
+    assert.ok(physicalA, "needs the produce test");
+    const expected = groupBy(
+      physicalA.flat().sort((x, y) => x.offset - y.offset),
+      (r) => r.marker!,
+    );
+    const total = physicalA.flat().length;
+    for (const [program, protocol] of [
+      [librdkafkaProgram, "consumer"],
+      [franz, "classic"],
+      [franz, "consumer"],
+    ] as const) {
+      const label = `${program.name} ${protocol}`;
+      const answer = await driver(program, env.proxy.bootstrap).run<{ records: ConsumedRecord[] }>(
+        "consume",
+        {
+          topic: topicA,
+          group: `${topicA}-${program.name}-${protocol}`,
+          "group-protocol": protocol,
+          expect: total,
+          settle: 2,
+        },
+        90,
+      );
+      const received = groupBy(answer.records, (r) => r.partition);
+      for (let v = 0; v < A_VIRTUAL; v++) {
+        assert.deepEqual(
+          (received.get(v) ?? []).map((r) => `${r.offset} ${r.value}`),
+          (expected.get(v) ?? []).map((r) => `${r.offset} ${r.value}`),
+          `${label}: v ${v}`,
+        );
+      }
+    }
+  });
+
   it("B (80 virtual on 8 physical) keeps each v on v mod 8; C (no rule) stays plain", async () => {
     const topicB = env.cluster.uniqueTopic("vb-iso");
     const topicC = env.cluster.uniqueTopic("plain-iso");

@@ -312,6 +312,7 @@ export async function createTopic(
   try {
     await admin.createTopics({
       topics: [{ topic, numPartitions: partitions, replicationFactor: 3, configEntries }],
+      waitForLeaders: false,
       timeout: 60_000,
     });
     const deadline = Date.now() + 60_000;
