@@ -2,6 +2,14 @@
  * Shared pieces of the partition virtualization acceptance suite: a 3-broker cluster with the proxy in front
  * of it, a reader of the physical topic that bypasses the proxy (records with headers, producer ids and
  * sequences), and the out-of-process client drivers of `test/compat/`.
+ *
+ * The suite, one cluster per file (run one with `npx node --test <file>`):
+ * - acceptance-isolation: every client writes every v; physical placement and markers; per-v and group reads
+ * - acceptance-idempotence: Java idempotent producer (perf-test, 1M records by default, set
+ *   KPP_ACCEPT_PERF_RECORDS to change) and a leader kill mid-run
+ * - acceptance-refusals: transactions, CreatePartitions, DeleteRecords, mismatched physical topics
+ * - acceptance-offsets: ListOffsets earliest/latest/by timestamp, console consumer seeks
+ * - acceptance-scale: 1000 virtual partitions on 100, one consumer group
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync } from "node:fs";
