@@ -34,7 +34,8 @@ export function isSimpleCommit(identity: CommitIdentity): boolean {
  * Decides, without moving any offset, whether the broker would accept a commit from this member of the real
  * group. Needed when a commit carries only companion partitions: the broker answers an OffsetCommit whose
  * topic list is empty without looking at the group, so an empty commit proves nothing.
- * - simple commits: the group must have no members (DescribeGroups);
+ * - simple commits: the group must have no members (DescribeGroups, or ConsumerGroupDescribe for a
+ *   consumer-protocol group, which DescribeGroups reports as not found);
  * - classic members: Heartbeat validates member id, instance id and generation (REBALANCE_IN_PROGRESS comes
  *   only after those checks passed, while the group prepares a rebalance, when commits are still accepted);
  * - consumer-protocol members (KIP-848, OffsetCommit v9+): the member must exist with the same epoch
@@ -68,9 +69,36 @@ async function emptyGroupCheck(exchange: Exchange, groupId: string): Promise<num
     includeAuthorizedOperations: false,
   });
   const described = (response.groups as { errorCode: number; members: unknown[] }[])[0];
-  if (!described || described.errorCode === GROUP_ID_NOT_FOUND) return NONE;
-  if (described.errorCode !== NONE) return described.errorCode;
-  return described.members.length === 0 ? NONE : UNKNOWN_MEMBER_ID;
+  if (described && described.errorCode !== NONE && described.errorCode !== GROUP_ID_NOT_FOUND) {
+    return described.errorCode;
+  }
+  if (described && described.errorCode === NONE && described.members.length > 0) return UNKNOWN_MEMBER_ID;
+  // No classic member: it may still be a consumer-protocol group, which DescribeGroups reports as not found
+  // (v6+) or as a dead group without members (older versions).
+  const consumerGroup = await describeConsumerGroup(exchange, groupId);
+  return consumerGroup && consumerGroup.members.length > 0 ? UNKNOWN_MEMBER_ID : NONE;
+}
+
+interface ConsumerGroupView {
+  errorCode: number;
+  members: { memberId: string; memberEpoch: number; memberType: number }[];
+}
+
+/** The consumer-protocol group of that id, or undefined when there is none (or the broker cannot say). */
+async function describeConsumerGroup(
+  exchange: Exchange,
+  groupId: string,
+): Promise<ConsumerGroupView | undefined> {
+  try {
+    const response = await exchange.send(CONSUMER_GROUP_DESCRIBE, CONSUMER_GROUP_DESCRIBE_VERSION, {
+      groupIds: [groupId],
+      includeAuthorizedOperations: false,
+    });
+    const group = (response.groups as ConsumerGroupView[])[0];
+    return group && group.errorCode === NONE ? group : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function consumerMemberCheck(
@@ -78,19 +106,8 @@ async function consumerMemberCheck(
   identity: CommitIdentity,
   fallback: number,
 ): Promise<number> {
-  let response: {
-    groups: { errorCode: number; members: { memberId: string; memberEpoch: number; memberType: number }[] }[];
-  };
-  try {
-    response = await exchange.send(CONSUMER_GROUP_DESCRIBE, CONSUMER_GROUP_DESCRIBE_VERSION, {
-      groupIds: [identity.groupId],
-      includeAuthorizedOperations: false,
-    });
-  } catch {
-    return fallback;
-  }
-  const group = response.groups[0];
-  if (!group || group.errorCode !== NONE) return fallback;
+  const group = await describeConsumerGroup(exchange, identity.groupId);
+  if (!group) return fallback;
   const member = group.members.find((m) => m.memberId === identity.memberId);
   if (!member) return UNKNOWN_MEMBER_ID;
   if (member.memberType === CLASSIC_MEMBER) return fallback;

@@ -125,6 +125,14 @@ async function warmUpCoordinators(): Promise<void> {
   );
 }
 
+/** Waits until the group's coordinator has loaded (commits and joins right after cluster start may bounce). */
+async function settle(group: string): Promise<void> {
+  await toCoordinator(proxy.bootstrap, group, OFFSET_FETCH, 8, {
+    groups: [{ groupId: group, memberId: null, memberEpoch: -1, topics: null }],
+    requireStable: false,
+  });
+}
+
 async function createTopic(): Promise<string> {
   const topic = cluster.uniqueTopic(PREFIX);
   await cluster.toolOk("kafka-topics", [
@@ -405,7 +413,14 @@ export function describeGroupOffsets(version: KafkaVersion): void {
       const topic = await createTopic();
       const group = `${topic}-g`;
       const coordinator = await coordinatorOf(proxy.bootstrap, group);
-      await coordinator.request(OFFSET_COMMIT, 8, commitBody(group, undefined, topic, all));
+      const seeded = await toCoordinator(
+        proxy.bootstrap,
+        group,
+        OFFSET_COMMIT,
+        8,
+        commitBody(group, undefined, topic, all),
+      );
+      assert.ok(seeded.topics[0].partitions.every((p: { errorCode: number }) => p.errorCode === 0));
       const direct = await listGroups(cluster.bootstrap);
       assert.ok(direct.includes(companionGroupOf(group, 7)), "companions exist in the cluster");
       const seen = await listGroups(proxy.bootstrap);
@@ -429,6 +444,7 @@ export function describeGroupOffsets(version: KafkaVersion): void {
     test("a member fenced by a newer generation moves no offset, with or without group-0 partitions", async () => {
       const topic = await createTopic();
       const group = `${topic}-g`;
+      await settle(group);
       const coordinator = await coordinatorOf(proxy.bootstrap, group);
       const first = await joinAndSync(coordinator, group);
       const ok = await coordinator.request(OFFSET_COMMIT, 8, commitBody(group, first, topic, all));
@@ -499,7 +515,14 @@ export function describeGroupOffsets(version: KafkaVersion): void {
       const topic = await createTopic();
       const group = `${topic}-g`;
       const coordinator = await coordinatorOf(proxy.bootstrap, group);
-      await coordinator.request(OFFSET_COMMIT, 8, commitBody(group, undefined, topic, all));
+      const seeded = await toCoordinator(
+        proxy.bootstrap,
+        group,
+        OFFSET_COMMIT,
+        8,
+        commitBody(group, undefined, topic, all),
+      );
+      assert.ok(seeded.topics[0].partitions.every((p: { errorCode: number }) => p.errorCode === 0));
       const answer = await coordinator.request(OFFSET_DELETE, 0, {
         groupId: group,
         topics: [{ name: topic, partitions: [{ partitionIndex: 1 }, { partitionIndex: 21 }] }],
@@ -555,6 +578,7 @@ export function describeGroupOffsets(version: KafkaVersion): void {
     }, async () => {
       const topic = await createTopic();
       const group = `${topic}-g`;
+      await settle(group);
       const coordinator = await coordinatorOf(proxy.bootstrap, group);
       const memberId = "kpp-test-member-0000001";
       let epoch = 0;
@@ -600,6 +624,13 @@ export function describeGroupOffsets(version: KafkaVersion): void {
         commitBody(group, { memberId, generationId: epoch + 5 }, topic, [20], 9n),
       );
       assert.notEqual(stale.topics[0].partitions[0].errorCode, 0);
+      const simple = await coordinator.request(
+        OFFSET_COMMIT,
+        9,
+        commitBody(group, undefined, topic, [20, 21], 9n),
+      );
+      for (const p of simple.topics[0].partitions)
+        assert.equal(p.errorCode, UNKNOWN_MEMBER_ID, "simple commit into a live group");
       const offsets = await fetchOffsets(coordinator, group, topic, all);
       for (const v of all) assert.equal(offsets.get(v), offsetOf(v));
 
