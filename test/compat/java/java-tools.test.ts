@@ -150,12 +150,16 @@ describe("Kafka's Java CLI and perf tools through the proxy (Kafka 4.4, 3 broker
       consumerProperties: pollOne,
       toolTimeoutMs: 200_000,
     });
+    // A settled group: `count` members, each with partitions, together owning all 4.
     const members = (count: number) =>
       eventually(
-        `${count} member(s) with assignments in ${group}`,
+        `${count} member(s) sharing the 4 partitions of ${rebalanceTopic} in ${group}`,
         async () => {
           const rows = await describeGroupMembers(gateway, group);
-          return rows.length === count && rows.every((r) => r.partitions > 0) ? rows : undefined;
+          const owned = rows.reduce((sum, r) => sum + r.partitions, 0);
+          return rows.length === count && rows.every((r) => r.partitions > 0) && owned === 4
+            ? rows
+            : undefined;
         },
         60_000,
         500,
