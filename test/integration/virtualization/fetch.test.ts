@@ -6,9 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CompressionTypes, Kafka, logLevel, type Producer } from "kafkajs";
+import { toolsClasspath } from "../../../scripts/kafka/versions.ts";
+import { javaExecutable } from "../../../scripts/maven/resolve.ts";
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
 import { RawKafkaClient } from "../../helpers/raw-kafka.ts";
@@ -60,8 +65,12 @@ interface PythonResult {
 }
 
 function runPython(script: string, args: string[], timeoutMs: number): Promise<PythonResult> {
+  return runProcess("python3", ["-c", script, ...args], timeoutMs);
+}
+
+function runProcess(command: string, args: string[], timeoutMs: number): Promise<PythonResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn("python3", ["-c", script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => {
@@ -128,6 +137,42 @@ while time.time() < end:
 c.close()
 `;
 
+/** Java consumer of one idle partition from its end; prints its position every 500 ms. */
+const JAVA_IDLE_CONSUMER = `
+import java.time.Duration;
+import java.util.List;
+import java.util.Properties;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+
+public class IdleConsumer {
+  public static void main(String[] args) {
+    Properties props = new Properties();
+    props.put("bootstrap.servers", args[0]);
+    props.put("key.deserializer", ByteArrayDeserializer.class.getName());
+    props.put("value.deserializer", ByteArrayDeserializer.class.getName());
+    props.put("enable.auto.commit", "false");
+    TopicPartition tp = new TopicPartition(args[1], Integer.parseInt(args[2]));
+    int records = 0;
+    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {
+      consumer.assign(List.of(tp));
+      consumer.seekToEnd(List.of(tp));
+      consumer.position(tp, Duration.ofSeconds(60));
+      long end = System.currentTimeMillis() + Long.parseLong(args[3]) * 1000;
+      long nextReport = System.currentTimeMillis() + 500;
+      while (System.currentTimeMillis() < end) {
+        records += consumer.poll(Duration.ofMillis(100)).count();
+        if (System.currentTimeMillis() >= nextReport) {
+          System.out.println("{\\"position\\":\\"" + consumer.position(tp) + "\\",\\"records\\":" + records + "}");
+          nextReport += 500;
+        }
+      }
+    }
+  }
+}
+`;
+
 async function fetchRequests(): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${proxy.adminPort}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith("kpp_requests_total{") && l.includes('api="Fetch"'));
@@ -163,6 +208,32 @@ async function leaderOf(p: number): Promise<number> {
   }
 }
 
+/** Creates the physical topic (P partitions) straight on the cluster and waits until every partition has a leader. */
+async function createPhysicalTopic(): Promise<void> {
+  const admin = direct("fetch-test-setup").admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: P, replicationFactor: 3 }],
+      waitForLeaders: false,
+    });
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      try {
+        const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+        const partitions = metadata.topics[0]?.partitions ?? [];
+        if (partitions.length === P && partitions.every((partition) => partition.leader >= 0)) return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+      }
+      if (Date.now() > deadline) throw new Error(`topic ${topic} has no leaders after 90 s`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 async function highWatermark(p: number): Promise<bigint> {
   const admin = direct("fetch-test-admin").admin();
   await admin.connect();
@@ -185,13 +256,7 @@ describe("virtualized Fetch (P = 4, V = 32) on a 3-broker cluster", { timeout: 6
         mapping: { topics: { "vfetch-.*": { virtual_partitions: V, physical_partitions: P } } },
       },
     });
-    const admin = direct("fetch-test-setup").admin();
-    await admin.connect();
-    await admin.createTopics({
-      topics: [{ topic, numPartitions: P, replicationFactor: 3 }],
-      waitForLeaders: true,
-    });
-    await admin.disconnect();
+    await createPhysicalTopic();
 
     const producer = direct("fetch-test-producer").producer();
     await producer.connect();
@@ -369,7 +434,18 @@ describe("virtualized Fetch (P = 4, V = 32) on a 3-broker cluster", { timeout: 6
     assert.deepEqual(sorted(received), sorted(expected));
   });
 
-  test("an idle v keeps advancing while its neighbours on p are written, with few fetches", async (t) => {
+  /**
+   * Runs `consume` (a consumer of the idle v = 17 that reports its positions) while v = 1 and v = 5, its
+   * neighbours on p = 1, are written continuously; checks the position follows the end of p and the client's
+   * Fetch rate stays low.
+   */
+  async function idleWhileNeighboursWrite(
+    t: { diagnostic(message: string): void },
+    client: string,
+    consume: () => Promise<{ positions: bigint[]; records: number }>,
+    /** False for a client that also consumes the busy neighbours (its fetches follow their writes). */
+    idleClient = true,
+  ): Promise<void> {
     const producer = direct("fetch-test-neighbours").producer();
     await producer.connect();
     let writing = true;
@@ -384,9 +460,32 @@ describe("virtualized Fetch (P = 4, V = 32) on a 3-broker cluster", { timeout: 6
     try {
       const before = await fetchRequests();
       const started = Date.now();
-      const result = await runPython(IDLE_CONSUMER, [proxy.bootstrap, topic, "17", "8"], 60_000);
+      const { positions, records } = await consume();
       const elapsed = (Date.now() - started) / 1000;
       const fetches = (await fetchRequests()) - before;
+      writing = false;
+      await writer;
+      const hw = await highWatermark(1);
+      t.diagnostic(
+        `${client}: neighbours wrote ${written} batches; idle v = 17 position ${positions[0]} -> ${positions.at(-1)} (end of p ${hw}); ${fetches} Fetch requests in ${elapsed.toFixed(1)} s`,
+      );
+      assert.equal(records, 0, "an idle v gets no records");
+      assert.ok(new Set(positions).size >= 4, `position keeps moving: ${positions.join(",")}`);
+      for (let i = 1; i < positions.length; i++) assert.ok(positions[i]! >= positions[i - 1]!);
+      assert.ok(positions.at(-1)! > hw - 200n, `position ${positions.at(-1)} near the end ${hw}`);
+      if (idleClient) assert.ok(fetches / elapsed < 50, `${fetches} fetches in ${elapsed.toFixed(1)} s`);
+      else assert.ok(fetches <= written + 10 * elapsed, `${fetches} fetches for ${written} batches`);
+      assert.ok(written > 100, `neighbours wrote ${written} batches`);
+    } finally {
+      writing = false;
+      await writer;
+      await producer.disconnect();
+    }
+  }
+
+  test("librdkafka: an idle v keeps advancing while its neighbours on p are written, with few fetches", async (t) => {
+    await idleWhileNeighboursWrite(t, "librdkafka", async () => {
+      const result = await runPython(IDLE_CONSUMER, [proxy.bootstrap, topic, "17", "8"], 60_000);
       const reports = result.stdout
         .trim()
         .split("\n")
@@ -394,24 +493,64 @@ describe("virtualized Fetch (P = 4, V = 32) on a 3-broker cluster", { timeout: 6
         .map((l) => JSON.parse(l) as { position: number; records: number });
       const positions = reports.map((r) => r.position).filter((p) => p >= 0);
       assert.ok(positions.length >= 8, `positions reported: ${result.stdout}\n${result.stderr}`);
-      assert.equal(reports.at(-1)!.records, 0, "an idle v gets no records");
-      const distinct = new Set(positions).size;
-      assert.ok(distinct >= 5, `position keeps moving: ${positions.join(",")}`);
-      for (let i = 1; i < positions.length; i++) assert.ok(positions[i]! >= positions[i - 1]!);
-      writing = false;
-      await writer;
-      const hw = await highWatermark(1);
-      assert.ok(BigInt(positions.at(-1)!) > hw - 200n, `position ${positions.at(-1)} near the end ${hw}`);
-      const rate = fetches / elapsed;
-      t.diagnostic(
-        `neighbours wrote ${written} batches; idle v = 17 position ${positions[0]} -> ${positions.at(-1)} (end of p ${hw}); ${fetches} Fetch requests in ${elapsed.toFixed(1)} s`,
+      return { positions: positions.map(BigInt), records: reports.at(-1)!.records };
+    });
+  });
+
+  test("Java consumer: an idle v keeps advancing while its neighbours on p are written, with few fetches", async (t) => {
+    await idleWhileNeighboursWrite(t, "java", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "kpp-fetch-java-"));
+      const source = join(dir, "IdleConsumer.java");
+      writeFileSync(source, JAVA_IDLE_CONSUMER);
+      const classpath = (await toolsClasspath("4")).join(":");
+      const result = await runProcess(
+        javaExecutable(),
+        ["-Xmx256m", "-cp", classpath, source, proxy.bootstrap, topic, "17", "9"],
+        90_000,
       );
-      assert.ok(rate < 50, `${fetches} fetches in ${elapsed.toFixed(1)} s`);
-      assert.ok(written > 100, `neighbours wrote ${written} batches`);
-    } finally {
-      writing = false;
-      await writer;
-      await producer.disconnect();
-    }
+      const reports = result.stdout
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as { position: string; records: number });
+      assert.ok(reports.length >= 8, `positions reported: ${result.stdout}\n${result.stderr.slice(-3000)}`);
+      return { positions: reports.map((r) => BigInt(r.position)), records: reports.at(-1)!.records };
+    });
+  });
+
+  // KafkaJS cannot assign single partitions: its group consumer also gets the busy v = 1 and v = 5, so its
+  // fetches follow their writes; the idle v = 17 must still move with the end of p.
+  test("KafkaJS: an idle v keeps advancing while its neighbours on p are written", async (t) => {
+    await idleWhileNeighboursWrite(
+      t,
+      "kafkajs",
+      async () => {
+        const consumer = new Kafka({
+          clientId: "fetch-test-kafkajs-idle",
+          brokers: [proxy.bootstrap],
+          logLevel: logLevel.NOTHING,
+        }).consumer({ groupId: `kpp-fetch-idle-${topic}`, maxWaitTimeInMs: 500 });
+        const positions: bigint[] = [];
+        let records = 0;
+        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+          if (payload.partition === 17) positions.push(BigInt(payload.lastOffset) + 1n);
+        });
+        await consumer.connect();
+        try {
+          await consumer.subscribe({ topic, fromBeginning: false });
+          await consumer.run({
+            autoCommit: false,
+            eachMessage: async ({ partition: v }) => {
+              if (v === 17) records++;
+            },
+          });
+          await new Promise((resolve) => setTimeout(resolve, 10_000));
+        } finally {
+          await consumer.disconnect();
+        }
+        assert.ok(positions.length >= 4, `positions reported: ${positions.join(",")}`);
+        return { positions, records };
+      },
+      false,
+    );
   });
 });
