@@ -153,14 +153,12 @@ describe("virtual partitions: the Java idempotent producer", { timeout: 480_000 
     );
   });
 
-  it("a leader killed and restarted mid-run: no acknowledged record lost, duplicates counted", async () => {
+  /**
+   * Runs the numbered-record producer through the proxy, calls `disrupt` once 10000 records are acknowledged,
+   * then checks every acknowledged record against the physical log.
+   */
+  async function produceThrough(label: string, disrupt: (topic: string) => Promise<string>): Promise<void> {
     const topic = await createVirtualTopic("va-failover");
-    const metadata = env.direct.admin();
-    await metadata.connect();
-    const { topics } = await metadata.fetchTopicMetadata({ topics: [topic] });
-    await metadata.disconnect();
-    const victim = topics[0]!.partitions.find((p) => p.partitionId === 0)!.leader;
-
     const dir = mkdtempSync(path.join(tmpdir(), "kpp-accept-"));
     const ackedFile = path.join(dir, "acked.txt");
     const classpath = (await toolsClasspath("4")).join(":");
@@ -169,15 +167,14 @@ describe("virtual partitions: the Java idempotent producer", { timeout: 480_000 
       classpath,
     );
     const guard = setTimeout(() => producer.kill(), 150_000);
+    let what: string;
     try {
       const deadline = Date.now() + 60_000;
       while (!producer.lines.some((l) => l === "acked 10000")) {
         if (Date.now() > deadline) assert.fail(`no progress: ${producer.lines} ${producer.stderr()}`);
         await sleep(100);
       }
-      await env.cluster.killBroker(victim);
-      await sleep(4_000);
-      await env.cluster.restartBroker(victim);
+      what = await disrupt(topic);
       const code = await producer.exited;
       assert.equal(code, 0, producer.stderr());
     } finally {
@@ -212,10 +209,31 @@ describe("virtual partitions: the Java idempotent producer", { timeout: 480_000 
     }
     const duplicates = [...copies.values()].reduce((sum, list) => sum + list.length - 1, 0);
     process.stderr.write(
-      `failover: killed broker ${victim} (leader of p0); acknowledged ${acked.length}, errors ${errorsText}, stored ${all.length}, lost ${lost}, duplicates ${duplicates}\n`,
+      `${label}: ${what}; acknowledged ${acked.length}, errors ${errorsText}, stored ${all.length}, lost ${lost}, duplicates ${duplicates}\n`,
     );
     assert.equal(lost, 0, "no acknowledged record lost");
     assert.equal(duplicates, 0, "no duplicates");
     checkSequenceStreams(all);
+  }
+
+  it("a leader killed and restarted mid-run: no acknowledged record lost, no duplicates", async () => {
+    await produceThrough("leader failover", async (topic) => {
+      const metadata = env.direct.admin();
+      await metadata.connect();
+      const { topics } = await metadata.fetchTopicMetadata({ topics: [topic] });
+      await metadata.disconnect();
+      const victim = topics[0]!.partitions.find((p) => p.partitionId === 0)!.leader;
+      await env.cluster.killBroker(victim);
+      await sleep(4_000);
+      await env.cluster.restartBroker(victim);
+      return `killed broker ${victim} (leader of p0) for 4 s`;
+    });
+  });
+
+  it("the proxy killed and restarted mid-run: no acknowledged record lost, no duplicates", async () => {
+    await produceThrough("proxy failover", async () => {
+      await env.restartProxy(2_000);
+      return "killed the proxy (SIGKILL), a new one on the same ports 2 s later";
+    });
   });
 });

@@ -66,6 +66,8 @@ export interface VirtualEnvironment {
     args: string[],
     options?: { direct?: boolean; timeoutMs?: number; input?: string },
   ): Promise<{ exitCode: number | null; stdout: string; stderr: string; timedOut: boolean }>;
+  /** Kills the proxy (SIGKILL) and starts a new one on the same ports with the same rules. */
+  restartProxy(downtimeMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -75,8 +77,9 @@ export async function startVirtualEnvironment(
   clientId: string,
 ): Promise<VirtualEnvironment> {
   const cluster = await useKafkaCluster({ brokers: 3 });
-  const proxy = await startProxy({ upstream: cluster.bootstrap, extra: { mapping: { topics } } });
-  return {
+  const extra = { mapping: { topics } };
+  const proxy = await startProxy({ upstream: cluster.bootstrap, extra });
+  const env: VirtualEnvironment = {
     cluster,
     proxy,
     kafka: kafkaClient(proxy.bootstrap, clientId),
@@ -87,8 +90,15 @@ export async function startVirtualEnvironment(
         timeoutMs: options.timeoutMs ?? 90_000,
         ...(options.input !== undefined ? { input: options.input } : {}),
       }),
-    close: () => proxy.stop().then(() => undefined),
+    async restartProxy(downtimeMs) {
+      const { port, brokerPortBase } = env.proxy;
+      await env.proxy.kill();
+      await new Promise((resolve) => setTimeout(resolve, downtimeMs));
+      env.proxy = await startProxy({ upstream: cluster.bootstrap, extra, port, brokerPortBase });
+    },
+    close: () => env.proxy.stop().then(() => undefined),
   };
+  return env;
 }
 
 export interface PhysicalRecord {
