@@ -11,7 +11,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { createServer } from "node:net";
+import { type AddressInfo, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -375,11 +375,10 @@ async function waitUntilReady(
   info: ClusterInfo,
   timeoutMs: number,
   children: Map<number, ChildProcess>,
-  subset: BrokerInfo[] = info.brokers,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const expected = info.brokers.length;
-  const pending = new Set(subset.map((b) => b.id));
+  const pending = new Set(info.brokers.map((b) => b.id));
   let lastProblem = "no answer yet";
   while (pending.size > 0) {
     for (const broker of info.brokers) {
@@ -393,8 +392,15 @@ async function waitUntilReady(
       const broker = info.brokers.find((b) => b.id === id)!;
       try {
         const metadata = await probeMetadata("127.0.0.1", broker.port, 2000);
-        if (metadata.brokers.length >= expected) pending.delete(id);
-        else lastProblem = `broker ${id} sees ${metadata.brokers.length}/${expected} brokers`;
+        if (metadata.clusterId !== info.clusterId) {
+          lastProblem = `port ${broker.port} answers for cluster ${metadata.clusterId}, not ${info.clusterId}`;
+        } else if (
+          info.brokers.every((b) => metadata.brokers.some((m) => m.id === b.id && m.port === b.port))
+        ) {
+          pending.delete(id);
+        } else {
+          lastProblem = `broker ${id} sees ${metadata.brokers.length}/${expected} brokers`;
+        }
       } catch (error) {
         lastProblem = `broker ${id}: ${(error as Error).message}`;
       }
@@ -438,14 +444,14 @@ export async function freePorts(count: number): Promise<number[]> {
     Array.from(
       { length: count },
       () =>
-        new Promise<import("node:net").Server>((resolvePromise, reject) => {
+        new Promise<Server>((resolvePromise, reject) => {
           const server = createServer();
           server.once("error", reject);
           server.listen(0, "127.0.0.1", () => resolvePromise(server));
         }),
     ),
   );
-  const ports = servers.map((server) => (server.address() as import("node:net").AddressInfo).port);
+  const ports = servers.map((server) => (server.address() as AddressInfo).port);
   await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));
   return ports;
 }
@@ -530,7 +536,7 @@ async function waitUntilReadyTolerant(
     if (child.exitCode !== null || child.signalCode !== null) throw brokerDied(state.dir, broker.id);
     try {
       const metadata = await probeMetadata("127.0.0.1", broker.port, 2000);
-      if (metadata.brokers.some((b) => b.id === broker.id)) return;
+      if (metadata.clusterId === state.clusterId && metadata.brokers.some((b) => b.id === broker.id)) return;
       lastProblem = `broker ${broker.id} not yet registered`;
     } catch (error) {
       lastProblem = (error as Error).message;
