@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { cacheRoot } from "../maven/resolve.ts";
 
@@ -22,7 +22,7 @@ const NOTHING: ClassDataSharing = { flags: [], finish: () => {} };
 export function classDataSharing(java: string, classpath: string, mainClass: string): ClassDataSharing {
   if (process.env.KPP_NO_CDS === "1") return NOTHING;
   const dir = join(cacheRoot(), "cds");
-  const key = createHash("sha1").update(`${java}\0${classpath}`).digest("hex").slice(0, 16);
+  const key = archiveKey(java, classpath);
   const archive = join(dir, `${mainClass}-${key}.jsa`);
   if (sizeOf(archive) > 0)
     return { flags: [`-XX:SharedArchiveFile=${archive}`, ...QUIET_JVM_LOGGING], finish: () => {} };
@@ -40,6 +40,28 @@ export function classDataSharing(java: string, classpath: string, mainClass: str
       rmSync(lock, { force: true });
     },
   };
+}
+
+/** The JVM rejects an archive when the JDK or any jar changed; so does this key, so a new archive gets dumped. */
+function archiveKey(java: string, classpath: string): string {
+  const hash = createHash("sha1");
+  for (const file of [realpathOr(java), ...classpath.split(":")]) {
+    try {
+      const stat = statSync(file);
+      hash.update(`${file}\0${stat.size}\0${stat.mtimeMs}\0`);
+    } catch {
+      hash.update(`${file}\0missing\0`);
+    }
+  }
+  return hash.digest("hex").slice(0, 16);
+}
+
+function realpathOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 function sizeOf(path: string): number {
