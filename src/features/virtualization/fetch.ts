@@ -50,6 +50,8 @@ interface VirtualTopicRead {
   readonly topicId: string;
   readonly topicKey: string;
   readonly layout: VirtualLayout;
+  /** The physical partition count disagrees with the rule: every v is answered UNKNOWN_TOPIC_OR_PARTITION. */
+  readonly refused: boolean;
   /** The client's partitions, in its order. */
   readonly requested: FetchPartition[];
   readonly reads: Map<number, PhysicalRead>;
@@ -211,9 +213,11 @@ export class VirtualFetch implements RequestInterceptor {
         continue;
       }
       const reads = new Map<number, PhysicalRead>();
+      const physicalCount = topics.get(name)?.partitions;
+      const refused = physicalCount !== undefined && physicalCount !== layout.physicalPartitions;
       for (const partition of topic.partitions) {
         const v = partition.partition;
-        if (v < 0 || v >= layout.virtualPartitions) continue;
+        if (refused || v < 0 || v >= layout.virtualPartitions) continue;
         const p = physicalOf(layout, v);
         const cursor = new VirtualCursor(v, partition.fetchOffset);
         const read = reads.get(p);
@@ -245,6 +249,7 @@ export class VirtualFetch implements RequestInterceptor {
         topicId: topic.topicId,
         topicKey: topics.idOf(name) ?? name,
         layout,
+        refused,
         requested: topic.partitions,
         reads,
         upstream,
@@ -405,7 +410,7 @@ export class VirtualFetch implements RequestInterceptor {
     const out: PartitionData[] = [];
     for (const partition of topic.requested) {
       const v = partition.partition;
-      if (v < 0 || v >= topic.layout.virtualPartitions) {
+      if (topic.refused || v < 0 || v >= topic.layout.virtualPartitions) {
         out.push(partitionResponse(v, FetchError.unknownTopicOrPartition));
         continue;
       }

@@ -376,6 +376,29 @@ describe("VirtualFetch", () => {
     assert.equal(batches[0]!.lastOffset, next - 1n);
   });
 
+  test("a topic whose physical count disagrees with its rule is not read", async () => {
+    const ctx = context();
+    ctx.topics.learn([
+      { errorCode: 0, name: TOPIC, topicId: TOPIC_ID, partitions: [{}, {}, {}, {}, {}, {}] },
+    ]);
+    const feature = new VirtualFetch(ctx);
+    const { exchange: ex, sent } = exchange(
+      request({
+        topics: [{ topic: "", topicId: TOPIC_ID, partitions: [partition(5, 0n), partition(6, 0n)] }],
+      }),
+      () => assert.fail("nothing is sent"),
+    );
+    const answer = await answered(feature, ex);
+    assert.equal(sent.length, 0);
+    assert.deepEqual(
+      answer.responses[0]!.partitions.map((p) => [p.partitionIndex, p.errorCode]),
+      [
+        [5, FetchError.unknownTopicOrPartition],
+        [6, FetchError.unknownTopicOrPartition],
+      ],
+    );
+  });
+
   test("keepMarker returns v's batches unchanged", async () => {
     const feature = new VirtualFetch(context(true));
     const own = batch(5, 0n, ["a"]);
