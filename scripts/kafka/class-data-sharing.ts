@@ -1,5 +1,14 @@
 import { createHash } from "node:crypto";
-import { closeSync, mkdirSync, openSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { join } from "node:path";
 import { cacheRoot } from "../maven/resolve.ts";
 
@@ -22,8 +31,8 @@ const NOTHING: ClassDataSharing = { flags: [], finish: () => {} };
 export function classDataSharing(java: string, classpath: string, mainClass: string): ClassDataSharing {
   if (process.env.KPP_NO_CDS === "1") return NOTHING;
   const dir = join(cacheRoot(), "cds");
-  const key = archiveKey(java, classpath);
-  const archive = join(dir, `${mainClass}-${key}.jsa`);
+  const family = `${mainClass}-${createHash("sha1").update(classpath).digest("hex").slice(0, 8)}-`;
+  const archive = join(dir, `${family}${archiveKey(java, classpath)}.jsa`);
   if (sizeOf(archive) > 0)
     return { flags: [`-XX:SharedArchiveFile=${archive}`, ...QUIET_JVM_LOGGING], finish: () => {} };
 
@@ -34,7 +43,10 @@ export function classDataSharing(java: string, classpath: string, mainClass: str
     flags: [`-XX:ArchiveClassesAtExit=${pending}`, ...QUIET_JVM_LOGGING],
     finish: (exitCode) => {
       try {
-        if (exitCode === 0 && sizeOf(pending) > 0) renameSync(pending, archive);
+        if (exitCode === 0 && sizeOf(pending) > 0) {
+          renameSync(pending, archive);
+          removeOutdated(dir, family, archive);
+        }
       } catch {}
       rmSync(pending, { force: true });
       rmSync(lock, { force: true });
@@ -61,6 +73,14 @@ function realpathOr(path: string): string {
     return realpathSync(path);
   } catch {
     return path;
+  }
+}
+
+/** Deletes archives of the same main class and classpath made for an older JDK or older jars. */
+function removeOutdated(dir: string, family: string, current: string): void {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (name.startsWith(family) && name.endsWith(".jsa") && path !== current) rmSync(path, { force: true });
   }
 }
 
