@@ -289,9 +289,10 @@ export class VirtualFetch implements RequestInterceptor {
         timeoutMs: upstream.maxWaitMs + 30_000,
       })) as FetchResponse;
       if (response.errorCode !== FetchError.none) return { ...response, sessionId: 0, responses: [] };
-      const found = this.distribute(exchange, plan, response, round);
+      const outcome = this.distribute(exchange, plan, response, round);
       const now = Date.now();
-      if (found || request.minBytes <= 0 || now >= deadline) break;
+      if (outcome.answer || request.minBytes <= 0 || now >= deadline) break;
+      if (outcome.behind) continue;
       const next = Math.min(deadline, started + ROUND_INTERVAL_MS);
       if (next > now) await sleep(next - now);
       if (Date.now() >= deadline) break;
@@ -313,12 +314,21 @@ export class VirtualFetch implements RequestInterceptor {
   }
 
   /**
-   * Splits each physical partition's records among its cursors. True when the client has something to see:
-   * records of a requested v or of a plain topic, an error, or anything else than data worth returning now.
+   * Splits each physical partition's records among its cursors. `answer` when the client has something to
+   * see (records of a requested v or of a plain topic, an error, a divergence, a preferred replica) or when the
+   * broker returned nothing complete (it already waited); `behind` when a read stopped short of the end of p,
+   * so the next round can follow at once instead of pacing.
    */
-  private distribute(exchange: ExchangeContext, plan: Plan, response: FetchResponse, round: number): boolean {
+  private distribute(
+    exchange: Exchange,
+    plan: Plan,
+    response: FetchResponse,
+    round: number,
+  ): { answer: boolean; behind: boolean } {
+    const readCommitted = (exchange.request as FetchRequest).isolationLevel === 1;
     let found = false;
     let readAnything = false;
+    let behind = false;
     const virtualByKey = new Map<string, VirtualTopicRead>();
     for (const topic of plan.virtualTopics) virtualByKey.set(plan.byId ? topic.topicId : topic.name, topic);
     for (const topicResponse of response.responses) {
@@ -358,11 +368,14 @@ export class VirtualFetch implements RequestInterceptor {
           exchange.apiVersion >= FIRST_VERSION_WITH_LAST_FETCHED_EPOCH
         )
           read.lastFetchedEpoch = split.lastLeaderEpoch;
-        for (const cursor of read.cursors) if (cursor.ownBytes > 0) found = true;
+        const end = readCommitted ? partition.lastStableOffset : partition.highWatermark;
+        for (const cursor of read.cursors) {
+          if (cursor.ownBytes > 0) found = true;
+          if (split.entries > 0 && cursor.position < end) behind = true;
+        }
       }
     }
-    // Nothing complete came back: the broker already waited, so another round would wait again for nothing.
-    return found || !readAnything;
+    return { answer: found || !readAnything, behind };
   }
 
   private respond(plan: Plan, response: FetchResponse): FetchResponse {

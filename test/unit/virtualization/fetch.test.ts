@@ -46,12 +46,17 @@ function batch(v: number, baseOffset: bigint, values: string[]): Buffer {
   });
 }
 
-function partitionData(partitionIndex: number, records: Buffer | null, errorCode = 0): PartitionData {
+function partitionData(
+  partitionIndex: number,
+  records: Buffer | null,
+  errorCode = 0,
+  end = 100n,
+): PartitionData {
   return {
     partitionIndex,
     errorCode,
-    highWatermark: 100n,
-    lastStableOffset: 100n,
+    highWatermark: end,
+    lastStableOffset: end,
     logStartOffset: 0n,
     divergingEpoch: { epoch: -1, endOffset: -1n },
     currentLeader: { leaderId: -1, leaderEpoch: -1 },
@@ -296,7 +301,12 @@ describe("VirtualFetch", () => {
         const offset = upstream.topics[0]!.partitions[0]!.fetchOffset;
         if (round === 1)
           return response([
-            partitionData(1, Buffer.concat([batch(5, offset, ["a", "b"]), batch(9, offset + 2n, ["c"])])),
+            partitionData(
+              1,
+              Buffer.concat([batch(5, offset, ["a", "b"]), batch(9, offset + 2n, ["c"])]),
+              0,
+              offset + 3n,
+            ),
           ]);
         return response([
           partitionData(1, Buffer.concat([batch(13, offset, ["d"]), batch(17, offset + 1n, ["mine"])])),
@@ -349,6 +359,26 @@ describe("VirtualFetch", () => {
     assert.deepEqual(values(answer.responses[0]!.partitions[0]!.records), ["mine"]);
   });
 
+  test("a read that stops short of the end of p is followed at once (catching up is not paced)", async () => {
+    const feature = new VirtualFetch(context());
+    const { exchange: ex, sent } = exchange(
+      request({
+        maxWaitMs: 5000,
+        topics: [{ topic: "", topicId: TOPIC_ID, partitions: [partition(17, 0n)] }],
+      }),
+      (upstream) => {
+        const offset = upstream.topics[0]!.partitions[0]!.fetchOffset;
+        const records = offset < 20n ? batch(5, offset, ["x", "y"]) : batch(17, offset, ["mine"]);
+        return response([partitionData(1, records, 0, 1000n)]);
+      },
+    );
+    const started = Date.now();
+    const answer = await answered(feature, ex);
+    assert.equal(sent.length, 11);
+    assert.ok(Date.now() - started < 500, "no pause between reads while behind");
+    assert.deepEqual(values(answer.responses[0]!.partitions[0]!.records), ["mine"]);
+  });
+
   test("a poll that never finds data answers at maxWaitMs with the run so the position advances", async () => {
     const feature = new VirtualFetch(context());
     let next = 0n;
@@ -360,7 +390,7 @@ describe("VirtualFetch", () => {
       (upstream) => {
         const offset = upstream.topics[0]!.partitions[0]!.fetchOffset;
         next = offset + 1n;
-        return response([partitionData(1, batch(5, offset, ["n"]))]);
+        return response([partitionData(1, batch(5, offset, ["n"]), 0, next)]);
       },
     );
     const started = Date.now();
