@@ -75,7 +75,10 @@ export async function main(argv: string[]): Promise<number> {
       config = loadConfigFile(args.values.config);
     } else {
       dev = await startDevKafka(bootLog);
-      config = buildConfig({ kafka: { bootstrap_servers: dev.bootstrap } }, "dev defaults");
+      config = buildConfig(
+        { kafka: { bootstrap_servers: dev.bootstrap }, logging: { json: false } },
+        "dev defaults",
+      );
     }
     if (typeof args.values.listen === "string") {
       config = buildConfig(
