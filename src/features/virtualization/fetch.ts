@@ -21,6 +21,7 @@ const ZERO_UUID = "0".repeat(32);
 
 export const FetchError = {
   none: 0,
+  offsetOutOfRange: 1,
   unknownTopicOrPartition: 3,
   fetchSessionIdNotFound: 70,
   unknownTopicId: 100,
@@ -106,7 +107,8 @@ function sleep(ms: number): Promise<void> {
  *   records and move past it. Runs followed by v's own batches stay plain empty batches.
  *
  * Limits: when several v of one request sit on the same p far apart, the read starts at the lowest offset and
- * the others wait until it reaches them. Incremental fetches inside a session the broker holds that add a
+ * the others wait until it reaches them; OFFSET_OUT_OF_RANGE of such a read goes only to the v at the lowest
+ * offset, and a v whose offset lies beyond p's end gets no error, it waits for p to reach it. Incremental fetches inside a session the broker holds that add a
  * virtualized topic get FETCH_SESSION_ID_NOT_FOUND, so the client restarts with a full fetch.
  */
 export class VirtualFetch implements RequestInterceptor {
@@ -443,6 +445,11 @@ export class VirtualFetch implements RequestInterceptor {
     data: PartitionData,
     cursor: VirtualCursor,
   ): PartitionData {
+    if (data.errorCode === FetchError.offsetOutOfRange && requested.fetchOffset > read.leader.fetchOffset) {
+      // The read started at a lower v's offset (e.g. one that retention deleted): that v is out of range, this
+      // one is not; it retries from where it is once the other has reset.
+      return { ...data, partitionIndex: v, errorCode: FetchError.none, records: EMPTY_RECORDS };
+    }
     if (data.errorCode !== FetchError.none) return { ...data, partitionIndex: v };
     if (data.divergingEpoch.epoch >= 0) {
       // Only the partition whose offset and epoch led the read learns of the divergence; it was measured

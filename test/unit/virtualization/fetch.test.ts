@@ -406,6 +406,31 @@ describe("VirtualFetch", () => {
     assert.equal(batches[0]!.lastOffset, next - 1n);
   });
 
+  test("OFFSET_OUT_OF_RANGE on a read led by a lower v reaches only the v at that offset", async () => {
+    const feature = new VirtualFetch(context());
+    const { exchange: ex } = exchange(
+      request({
+        topics: [
+          {
+            topic: "",
+            topicId: TOPIC_ID,
+            partitions: [partition(5, 3n), partition(9, 50n), partition(13, 3n)],
+          },
+        ],
+      }),
+      () => response([partitionData(1, null, FetchError.offsetOutOfRange, -1n)]),
+    );
+    const answer = await answered(feature, ex);
+    assert.deepEqual(
+      answer.responses[0]!.partitions.map((p) => [p.partitionIndex, p.errorCode]),
+      [
+        [5, FetchError.offsetOutOfRange],
+        [9, FetchError.none],
+        [13, FetchError.offsetOutOfRange],
+      ],
+    );
+  });
+
   test("a topic whose physical count disagrees with its rule is not read", async () => {
     const ctx = context();
     ctx.topics.learn([
