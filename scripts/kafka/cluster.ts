@@ -164,7 +164,7 @@ export async function start(options: StartOptions = {}): Promise<ClusterInfo> {
   const java = javaExecutable();
   const classpath = (await brokerClasspath(version, { log })).join(":");
   const tls = security === "sasl_ssl" ? await createTlsFiles(join(dir, "tls")) : undefined;
-  const clusterId = randomBytes(16).toString("base64url");
+  const clusterId = newClusterId();
   const timeoutMs = options.timeoutMs ?? 180_000;
 
   for (let attempt = 1; ; attempt++) {
@@ -652,4 +652,12 @@ export async function tool(name: string, args: string[], options: ToolOptions = 
       });
     });
   });
+}
+
+/** A random Kafka cluster id; one that starts with "-" would be read as an option by the storage tool. */
+function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
 }
