@@ -161,7 +161,7 @@ export class ClientConnection {
       return;
     }
     pipeline.metrics.countRequest(apiKey, frame.length);
-    const context = this.context(apiKey, apiVersion);
+    const context = this.context(apiKey, apiVersion, frame);
 
     const local = pipeline.answerLocally(context, frame);
     if (local) {
@@ -345,7 +345,14 @@ export class ClientConnection {
     if (this.draining && this.inFlight === 0) this.close(undefined);
   }
 
-  private context(apiKey: number, apiVersion: number): ExchangeContext {
-    return { apiKey, apiVersion, clientId: this.clientId, brokerId: this.options.brokerId, log: this.log };
+  private context(apiKey: number, apiVersion: number, requestFrame: Buffer): ExchangeContext {
+    return {
+      apiKey,
+      apiVersion,
+      clientId: this.clientId,
+      brokerId: this.options.brokerId,
+      log: this.log,
+      requestFrame,
+    };
   }
 }

@@ -7,6 +7,8 @@ export interface ExchangeContext {
   /** The upstream broker this connection's listener stands for; undefined on the bootstrap listener. */
   readonly brokerId: number | undefined;
   readonly log: Logger;
+  /** The client's request frame (length prefix included), for features that must look at what was asked. */
+  readonly requestFrame?: Buffer;
 }
 
 export interface SendOptions {

@@ -1,3 +1,4 @@
+import { decodeRequest } from "../../protocol/frame.ts";
 import type { ExchangeContext, ResponseFeature } from "../../proxy/feature.ts";
 import type { VirtualizationRules, VirtualLayout } from "./rules.ts";
 import type { TopicIndex } from "./topic-index.ts";
@@ -40,6 +41,7 @@ export class VirtualMetadata implements ResponseFeature {
     const topics = body.topics as TopicEntry[];
     this.topics.learn(topics);
     let changed = false;
+    let refused: Set<TopicEntry> | undefined;
     for (const topic of topics) {
       if (topic.errorCode !== 0 || !topic.name) continue;
       const layout = this.rules.layoutOf(topic.name);
@@ -47,9 +49,14 @@ export class VirtualMetadata implements ResponseFeature {
       changed = true;
       if (topic.partitions.length !== layout.physicalPartitions) {
         this.refuse(context, topic, layout);
+        (refused ??= new Set()).add(topic);
         continue;
       }
       topic.partitions = expandPartitions(topic.partitions, layout);
+    }
+    if (refused) {
+      const named = namedTopics(context);
+      body.topics = topics.filter((topic) => !refused.has(topic) || named?.has(topic.name!));
     }
     return changed;
   }
@@ -70,6 +77,28 @@ export class VirtualMetadata implements ResponseFeature {
         `topic ${layout.topic} has ${found} physical partitions but its rule expects ${layout.physicalPartitions}; the proxy refuses to serve it (INVALID_TOPIC_EXCEPTION) until the rule or the topic is fixed`,
       );
     }
+  }
+}
+
+/**
+ * The topic names a request asked for, or undefined for "all topics". A refused topic is reported only to
+ * requests that name it: some clients fail a whole all-topics answer on one topic's error.
+ */
+function namedTopics(context: ExchangeContext): Set<string> | undefined {
+  if (!context.requestFrame) return undefined;
+  try {
+    const request = decodeRequest(context.requestFrame.subarray(4)).body as {
+      topics: { name: string | null }[] | null;
+    };
+    if (
+      !request.topics ||
+      (context.apiKey === METADATA && request.topics.length === 0 && context.apiVersion === 0)
+    ) {
+      return undefined;
+    }
+    return new Set(request.topics.map((topic) => topic.name).filter((name): name is string => name !== null));
+  } catch {
+    return undefined;
   }
 }
 
