@@ -25,6 +25,9 @@ type Side = "direct" | "proxy";
 
 const RESULTS = join(dirname(fileURLToPath(import.meta.url)), "..", "results", "latest.json");
 const RECORD_SIZE = 1024;
+const VIRTUAL_TOPIC_PATTERN = "^bench-virtual-.*";
+const VIRTUAL_RATIO = 8;
+const VIRTUAL_PHYSICAL_PARTITIONS = 3;
 const MIB = 1024 * 1024;
 
 const { values } = parseArgs({
@@ -67,7 +70,17 @@ async function main(): Promise<void> {
   try {
     proxy = await startProxy({
       upstream: cluster.bootstrap,
-      extra: { logging: { level: "warn", json: true } },
+      extra: {
+        logging: { level: "warn", json: true },
+        mapping: {
+          topics: {
+            [VIRTUAL_TOPIC_PATTERN]: {
+              virtual_partitions: VIRTUAL_PHYSICAL_PARTITIONS * VIRTUAL_RATIO,
+              physical_partitions: VIRTUAL_PHYSICAL_PARTITIONS,
+            },
+          },
+        },
+      },
     });
     const pid = proxy.process.pid!;
     const bootstrap: Record<Side, string> = { direct: cluster.bootstrap, proxy: proxy.bootstrap };
@@ -80,6 +93,8 @@ async function main(): Promise<void> {
     };
     let proxyCpuMs = 0;
     let proxyMib = 0;
+    let virtualCpuMs = 0;
+    let virtualMib = 0;
     const payloadMib = (plan.records * RECORD_SIZE) / MIB;
 
     for (let round = 0; round < plan.rounds; round++) {
@@ -111,6 +126,29 @@ async function main(): Promise<void> {
       }
     }
 
+    for (let round = 0; round < plan.rounds; round++) {
+      const order: Side[] = round % 2 === 0 ? ["direct", "proxy"] : ["proxy", "direct"];
+      for (const side of order) {
+        const topic = side === "direct" ? `bench-lz4-${round}` : `bench-virtual-${round}`;
+        await createTopic(cluster.dir, topic, VIRTUAL_PHYSICAL_PARTITIONS, replication);
+        const cpuBefore = cpuMs(pid);
+        const produced = await producerPerf(cluster.dir, bootstrap[side], topic, plan.records, RECORD_SIZE, [
+          "compression.type=lz4",
+        ]);
+        const consumed = await consumerPerf(cluster.dir, bootstrap[side], topic, plan.records, `${topic}-g`);
+        if (side === "proxy") {
+          virtualCpuMs += cpuMs(pid) - cpuBefore;
+          virtualMib += 2 * payloadMib;
+        }
+        record(`virtualized k=${VIRTUAL_RATIO} lz4 produce`, side, produced.mbPerSec);
+        record(`virtualized k=${VIRTUAL_RATIO} lz4 consume`, side, consumed.fetchMbPerSec);
+        log(
+          `round ${round + 1}/${plan.rounds} ${side === "direct" ? "direct lz4" : "virtualized lz4"}: ` +
+            `produce ${produced.mbPerSec} MB/s, consume ${consumed.fetchMbPerSec} MB/s`,
+        );
+      }
+    }
+
     for (const [round, side] of (["direct", "proxy", "proxy", "direct"] as Side[]).entries()) {
       const topic = `bench-latency-${side}-${round}`;
       await createTopic(cluster.dir, topic, 1, replication);
@@ -130,6 +168,8 @@ async function main(): Promise<void> {
     const units: Record<string, string> = {
       "produce throughput": "MB/s",
       "consume throughput": "MB/s",
+      [`virtualized k=${VIRTUAL_RATIO} lz4 produce`]: "MB/s",
+      [`virtualized k=${VIRTUAL_RATIO} lz4 consume`]: "MB/s",
     };
     const rows: Row[] = [...samples].map(([name, sides]) => {
       const direct = round2(median(sides.direct));
@@ -143,6 +183,7 @@ async function main(): Promise<void> {
       };
     });
     const cpuPerMib = proxyMib > 0 ? Number((proxyCpuMs / proxyMib).toFixed(2)) : 0;
+    const virtualCpuPerMib = virtualMib > 0 ? Number((virtualCpuMs / virtualMib).toFixed(2)) : 0;
 
     console.log(
       `\nGateway forwarding overhead: ${brokers}-broker Kafka 4.4.0, ${plan.records} records x ${RECORD_SIZE} B ` +
@@ -165,6 +206,10 @@ async function main(): Promise<void> {
       );
     }
     console.log(
+      `\nvirtualized rows: k=${VIRTUAL_RATIO} (${VIRTUAL_PHYSICAL_PARTITIONS * VIRTUAL_RATIO} virtual on ${VIRTUAL_PHYSICAL_PARTITIONS} physical), lz4, marker stripped; ` +
+        `direct is lz4 on a plain ${VIRTUAL_PHYSICAL_PARTITIONS}-partition topic; proxy CPU ${virtualCpuPerMib} ms per MB`,
+    );
+    console.log(
       `\nproxy CPU: ${cpuPerMib} ms per MB forwarded (${Math.round(proxyCpuMs)} ms over ${round2(proxyMib)} MB produced + consumed)`,
     );
 
@@ -181,6 +226,14 @@ async function main(): Promise<void> {
           rounds: plan.rounds,
           cores: cpus().length,
           proxyCpuMsPerMb: cpuPerMib,
+          virtualizedProxyCpuMsPerMb: virtualCpuPerMib,
+          virtualized: {
+            ratio: VIRTUAL_RATIO,
+            physicalPartitions: VIRTUAL_PHYSICAL_PARTITIONS,
+            compression: "lz4",
+            marker: "stripped",
+            direct: "lz4 on a plain topic with the physical partition count",
+          },
           durationSeconds: Math.round((Date.now() - startedAt) / 1000),
           rows,
         },

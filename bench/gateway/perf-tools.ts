@@ -80,6 +80,7 @@ export async function producerPerf(
   topic: string,
   records: number,
   recordSize: number,
+  extraProperties: string[] = [],
 ): Promise<ProducerRun> {
   const result = await run(
     dir,
@@ -99,6 +100,7 @@ export async function producerPerf(
       "acks=1",
       "linger.ms=5",
       "batch.size=65536",
+      ...extraProperties,
     ],
     300_000,
   );
