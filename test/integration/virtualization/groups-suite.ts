@@ -5,6 +5,7 @@ import { type KafkaTestCluster, type KafkaVersion, useKafkaCluster } from "../..
 import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
 import { RawKafkaClient } from "../../helpers/raw-kafka.ts";
 
+const UNKNOWN_TOPIC_OR_PARTITION = 3;
 const METADATA = 3;
 const OFFSET_COMMIT = 8;
 const OFFSET_FETCH = 9;
@@ -153,6 +154,19 @@ async function createTopic(): Promise<string> {
     });
     return answer.topics[0].errorCode === 0 && answer.topics[0].partitions.length === V ? true : undefined;
   });
+  // Every broker (each may coordinate a companion group) must know the new topic before commits are tried.
+  for (const broker of cluster.brokers) {
+    const direct = await connect(`127.0.0.1:${broker.port}`);
+    await waitFor(`${topic} on broker ${broker.id}`, async () => {
+      const answer = await direct.request(METADATA, 12, {
+        topics: [{ topicId: "0".repeat(32), name: topic }],
+        allowAutoTopicCreation: false,
+        includeTopicAuthorizedOperations: false,
+      });
+      return answer.topics[0].errorCode === 0 && answer.topics[0].partitions.length === P ? true : undefined;
+    });
+    direct.close();
+  }
   return topic;
 }
 
@@ -447,8 +461,23 @@ export function describeGroupOffsets(version: KafkaVersion): void {
       await settle(group);
       const coordinator = await coordinatorOf(proxy.bootstrap, group);
       const first = await joinAndSync(coordinator, group);
-      const ok = await coordinator.request(OFFSET_COMMIT, 8, commitBody(group, first, topic, all));
-      assert.ok(ok.topics[0].partitions.every((p: { errorCode: number }) => p.errorCode === 0));
+      // A brand-new topic reaches every broker's metadata a moment later: the coordinators of the companion
+      // groups may answer UNKNOWN_TOPIC_OR_PARTITION (retriable) until then, as they would to any client.
+      let ok = await coordinator.request(OFFSET_COMMIT, 8, commitBody(group, first, topic, all));
+      for (let attempt = 0; attempt < 50; attempt++) {
+        if (
+          !ok.topics[0].partitions.some(
+            (p: { errorCode: number }) => p.errorCode === UNKNOWN_TOPIC_OR_PARTITION,
+          )
+        )
+          break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        ok = await coordinator.request(OFFSET_COMMIT, 8, commitBody(group, first, topic, all));
+      }
+      assert.ok(
+        ok.topics[0].partitions.every((p: { errorCode: number }) => p.errorCode === 0),
+        `commit errors: ${JSON.stringify(ok.topics[0].partitions.map((p: { errorCode: number }) => p.errorCode))}`,
+      );
 
       const current = await joinAndSync(coordinator, group, first.memberId);
       assert.ok(current.generationId > first.generationId);
