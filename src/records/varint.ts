@@ -32,7 +32,7 @@ export function readVarint(cursor: Cursor, path: string): number {
 /** Largest magnitude a varlong may hold here: its zigzag form must stay a safe integer. */
 export const MAX_VARLONG_MAGNITUDE = 2 ** 52;
 
-/** Zigzag varlong (int64) as a number; magnitudes above 2^52 raise. */
+/** Zigzag varlong (int64) as a number, for values in [-2^52, 2^52 - 1]; others raise. */
 export function readVarlong(cursor: Cursor, path: string): number {
   const { buf, end } = cursor;
   let pos = cursor.pos;

@@ -47,7 +47,7 @@ describe("zigzag varints", () => {
 
   test("safe-integer varlong round trip", () => {
     fc.assert(
-      fc.property(fc.integer({ min: -(2 ** 52), max: 2 ** 52 }), (value) => {
+      fc.property(fc.integer({ min: -(2 ** 52), max: 2 ** 52 - 1 }), (value) => {
         const c = { buf: encode(value), pos: 0, end: 0 };
         c.end = c.buf.length;
         assert.equal(readVarlong(c, "x"), value);
