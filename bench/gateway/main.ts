@@ -28,6 +28,12 @@ const RECORD_SIZE = 1024;
 const VIRTUAL_TOPIC_PATTERN = "^bench-virtual-.*";
 const VIRTUAL_RATIO = 8;
 const VIRTUAL_PHYSICAL_PARTITIONS = 3;
+const VIRTUAL_VARIANTS = [
+  { compression: "lz4", marker: "stripped" },
+  { compression: "none", marker: "stripped" },
+  { compression: "lz4", marker: "kept" },
+  { compression: "none", marker: "kept" },
+] as const;
 const MIB = 1024 * 1024;
 
 const { values } = parseArgs({
@@ -58,8 +64,16 @@ async function main(): Promise<void> {
   log(`starting a ${brokers}-broker Kafka 4.4.0 cluster (${quick ? "quick" : "full"} run)`);
   const cluster = await start({ brokers, version: "4" });
   let proxy: ProxyProcess | undefined;
+  let keptProxy: ProxyProcess | undefined;
+  const virtualRules = {
+    [VIRTUAL_TOPIC_PATTERN]: {
+      virtual_partitions: VIRTUAL_PHYSICAL_PARTITIONS * VIRTUAL_RATIO,
+      physical_partitions: VIRTUAL_PHYSICAL_PARTITIONS,
+    },
+  };
   const cleanup = async () => {
     await proxy?.stop().catch(() => {});
+    await keptProxy?.stop().catch(() => {});
     await stop(cluster.dir);
   };
   const interrupt = () => {
@@ -70,17 +84,7 @@ async function main(): Promise<void> {
   try {
     proxy = await startProxy({
       upstream: cluster.bootstrap,
-      extra: {
-        logging: { level: "warn", json: true },
-        mapping: {
-          topics: {
-            [VIRTUAL_TOPIC_PATTERN]: {
-              virtual_partitions: VIRTUAL_PHYSICAL_PARTITIONS * VIRTUAL_RATIO,
-              physical_partitions: VIRTUAL_PHYSICAL_PARTITIONS,
-            },
-          },
-        },
-      },
+      extra: { logging: { level: "warn", json: true }, mapping: { topics: virtualRules } },
     });
     const pid = proxy.process.pid!;
     const bootstrap: Record<Side, string> = { direct: cluster.bootstrap, proxy: proxy.bootstrap };
@@ -93,8 +97,11 @@ async function main(): Promise<void> {
     };
     let proxyCpuMs = 0;
     let proxyMib = 0;
-    let virtualCpuMs = 0;
-    let virtualMib = 0;
+    const virtualCpu = new Map<string, { ms: number; mib: number }>();
+    const units: Record<string, string> = {
+      "produce throughput": "MB/s",
+      "consume throughput": "MB/s",
+    };
     const payloadMib = (plan.records * RECORD_SIZE) / MIB;
 
     for (let round = 0; round < plan.rounds; round++) {
@@ -126,26 +133,45 @@ async function main(): Promise<void> {
       }
     }
 
-    for (let round = 0; round < plan.rounds; round++) {
-      const order: Side[] = round % 2 === 0 ? ["direct", "proxy"] : ["proxy", "direct"];
-      for (const side of order) {
-        const topic = side === "direct" ? `bench-lz4-${round}` : `bench-virtual-${round}`;
-        await createTopic(cluster.dir, topic, VIRTUAL_PHYSICAL_PARTITIONS, replication);
-        const cpuBefore = cpuMs(pid);
-        const produced = await producerPerf(cluster.dir, bootstrap[side], topic, plan.records, RECORD_SIZE, [
-          "compression.type=lz4",
-        ]);
-        const consumed = await consumerPerf(cluster.dir, bootstrap[side], topic, plan.records, `${topic}-g`);
-        if (side === "proxy") {
-          virtualCpuMs += cpuMs(pid) - cpuBefore;
-          virtualMib += 2 * payloadMib;
+    keptProxy = await startProxy({
+      upstream: cluster.bootstrap,
+      extra: {
+        logging: { level: "warn", json: true },
+        mapping: { topics: virtualRules, keep_marker: true },
+      },
+    });
+    const keptPid = keptProxy.process.pid!;
+    for (const variant of VIRTUAL_VARIANTS) {
+      const viaProxy = variant.marker === "kept" ? keptProxy.bootstrap : proxy.bootstrap;
+      const viaPid = variant.marker === "kept" ? keptPid : pid;
+      const label = `virtualized k=${VIRTUAL_RATIO} ${variant.compression} ${variant.marker}`;
+      for (let round = 0; round < plan.rounds; round++) {
+        const order: Side[] = round % 2 === 0 ? ["direct", "proxy"] : ["proxy", "direct"];
+        for (const side of order) {
+          const name = `${variant.compression}-${variant.marker}-${round}`;
+          const topic = side === "direct" ? `bench-plain-${name}` : `bench-virtual-${name}`;
+          await createTopic(cluster.dir, topic, VIRTUAL_PHYSICAL_PARTITIONS, replication);
+          const cpuBefore = cpuMs(viaPid);
+          const target = side === "direct" ? cluster.bootstrap : viaProxy;
+          const produced = await producerPerf(cluster.dir, target, topic, plan.records, RECORD_SIZE, [
+            `compression.type=${variant.compression}`,
+          ]);
+          const consumed = await consumerPerf(cluster.dir, target, topic, plan.records, `${topic}-g`);
+          if (side === "proxy") {
+            const cpu = virtualCpu.get(label) ?? { ms: 0, mib: 0 };
+            cpu.ms += cpuMs(viaPid) - cpuBefore;
+            cpu.mib += 2 * payloadMib;
+            virtualCpu.set(label, cpu);
+          }
+          record(`${label} produce`, side, produced.mbPerSec);
+          record(`${label} consume`, side, consumed.fetchMbPerSec);
+          units[`${label} produce`] = "MB/s";
+          units[`${label} consume`] = "MB/s";
+          log(
+            `round ${round + 1}/${plan.rounds} ${side === "direct" ? `direct ${variant.compression}` : label}: ` +
+              `produce ${produced.mbPerSec} MB/s, consume ${consumed.fetchMbPerSec} MB/s`,
+          );
         }
-        record(`virtualized k=${VIRTUAL_RATIO} lz4 produce`, side, produced.mbPerSec);
-        record(`virtualized k=${VIRTUAL_RATIO} lz4 consume`, side, consumed.fetchMbPerSec);
-        log(
-          `round ${round + 1}/${plan.rounds} ${side === "direct" ? "direct lz4" : "virtualized lz4"}: ` +
-            `produce ${produced.mbPerSec} MB/s, consume ${consumed.fetchMbPerSec} MB/s`,
-        );
       }
     }
 
@@ -165,12 +191,6 @@ async function main(): Promise<void> {
       log(`end-to-end ${side}: avg ${latency.avgMs} ms, p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms`);
     }
 
-    const units: Record<string, string> = {
-      "produce throughput": "MB/s",
-      "consume throughput": "MB/s",
-      [`virtualized k=${VIRTUAL_RATIO} lz4 produce`]: "MB/s",
-      [`virtualized k=${VIRTUAL_RATIO} lz4 consume`]: "MB/s",
-    };
     const rows: Row[] = [...samples].map(([name, sides]) => {
       const direct = round2(median(sides.direct));
       const proxied = round2(median(sides.proxy));
@@ -183,21 +203,23 @@ async function main(): Promise<void> {
       };
     });
     const cpuPerMib = proxyMib > 0 ? Number((proxyCpuMs / proxyMib).toFixed(2)) : 0;
-    const virtualCpuPerMib = virtualMib > 0 ? Number((virtualCpuMs / virtualMib).toFixed(2)) : 0;
+    const virtualCpuPerMib = Object.fromEntries(
+      [...virtualCpu].map(([label, cpu]) => [label, cpu.mib > 0 ? Number((cpu.ms / cpu.mib).toFixed(2)) : 0]),
+    );
 
     console.log(
       `\nGateway forwarding overhead: ${brokers}-broker Kafka 4.4.0, ${plan.records} records x ${RECORD_SIZE} B ` +
         `per turn, acks=1, ${plan.rounds} alternating rounds (medians), ${cpus().length} cores\n`,
     );
     console.log(
-      ["name".padEnd(26), "direct".padStart(10), "proxy".padStart(10), "ratio".padStart(7), "  unit"].join(
+      ["name".padEnd(40), "direct".padStart(10), "proxy".padStart(10), "ratio".padStart(7), "  unit"].join(
         "",
       ),
     );
     for (const row of rows) {
       console.log(
         [
-          row.name.padEnd(26),
+          row.name.padEnd(40),
           String(row.direct).padStart(10),
           String(row.proxy).padStart(10),
           String(row.ratio).padStart(7),
@@ -206,8 +228,11 @@ async function main(): Promise<void> {
       );
     }
     console.log(
-      `\nvirtualized rows: k=${VIRTUAL_RATIO} (${VIRTUAL_PHYSICAL_PARTITIONS * VIRTUAL_RATIO} virtual on ${VIRTUAL_PHYSICAL_PARTITIONS} physical), lz4, marker stripped; ` +
-        `direct is lz4 on a plain ${VIRTUAL_PHYSICAL_PARTITIONS}-partition topic; proxy CPU ${virtualCpuPerMib} ms per MB`,
+      `\nvirtualized rows: k=${VIRTUAL_RATIO} (${VIRTUAL_PHYSICAL_PARTITIONS * VIRTUAL_RATIO} virtual on ${VIRTUAL_PHYSICAL_PARTITIONS} physical); ` +
+        `direct is the same codec on a plain ${VIRTUAL_PHYSICAL_PARTITIONS}-partition topic; proxy CPU per MB: ` +
+        Object.entries(virtualCpuPerMib)
+          .map(([label, ms]) => `${label.replace("virtualized ", "")} ${ms} ms`)
+          .join(", "),
     );
     console.log(
       `\nproxy CPU: ${cpuPerMib} ms per MB forwarded (${Math.round(proxyCpuMs)} ms over ${round2(proxyMib)} MB produced + consumed)`,
@@ -230,9 +255,7 @@ async function main(): Promise<void> {
           virtualized: {
             ratio: VIRTUAL_RATIO,
             physicalPartitions: VIRTUAL_PHYSICAL_PARTITIONS,
-            compression: "lz4",
-            marker: "stripped",
-            direct: "lz4 on a plain topic with the physical partition count",
+            direct: "the same codec on a plain topic with the physical partition count",
           },
           durationSeconds: Math.round((Date.now() - startedAt) / 1000),
           rows,
