@@ -2,7 +2,6 @@ import { EventEmitter } from "node:events";
 import type { HostPort } from "../config/load.ts";
 import type { Logger } from "../log/logger.ts";
 import { type BrokerAddress, UpstreamConnection } from "../net/upstream.ts";
-import { decodeResponse, encodeRequest } from "../protocol/frame.ts";
 
 export interface UpstreamBroker {
   nodeId: number;
@@ -166,28 +165,11 @@ export class ClusterView extends EventEmitter {
 
   // biome-ignore lint/suspicious/noExplicitAny: generated Metadata response body
   private requestMetadata(connection: UpstreamConnection): Promise<any> {
-    const header = {
-      apiKey: METADATA,
-      apiVersion: METADATA_VERSION,
-      correlationId: 0,
-      clientId: "kafka-partition-proxy",
-    };
-    const frame = encodeRequest(header, {
-      topics: [],
-      allowAutoTopicCreation: false,
-      includeTopicAuthorizedOperations: false,
-    });
-    return new Promise((resolve, reject) => {
-      connection.send(frame, {
-        onResponse: (response) => {
-          try {
-            resolve(decodeResponse(METADATA, METADATA_VERSION, response.subarray(4)).body);
-          } catch (error) {
-            reject(error);
-          }
-        },
-        onFailure: reject,
-      });
-    });
+    return connection.request(
+      METADATA,
+      METADATA_VERSION,
+      { topics: [], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false },
+      { clientId: "kafka-partition-proxy" },
+    ).response;
   }
 }

@@ -1,5 +1,4 @@
 import type { Logger } from "../log/logger.ts";
-import { decodeResponse, encodeRequest } from "../protocol/frame.ts";
 import { type BrokerAddress, UpstreamConnection } from "./upstream.ts";
 
 export interface UpstreamPoolOptions {
@@ -29,19 +28,7 @@ export class UpstreamPool {
   ): Promise<any> {
     const connection = this.connection(nodeId);
     if (!connection) return Promise.reject(new Error(`no address is known for broker ${nodeId}`));
-    const frame = encodeRequest({ apiKey, apiVersion, correlationId: 0, clientId }, body);
-    return new Promise((resolve, reject) => {
-      connection.send(frame, {
-        onResponse: (response) => {
-          try {
-            resolve(decodeResponse(apiKey, apiVersion, response.subarray(4)).body);
-          } catch (error) {
-            reject(error);
-          }
-        },
-        onFailure: reject,
-      });
-    });
+    return connection.request(apiKey, apiVersion, body, { clientId }).response;
   }
 
   close(): void {

@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import net from "node:net";
 import type { Logger } from "../log/logger.ts";
+import { decodeResponse, encodeRequest } from "../protocol/frame.ts";
 import { FrameReader } from "./frame-reader.ts";
 
 export interface BrokerAddress {
@@ -132,6 +133,38 @@ export class UpstreamConnection extends EventEmitter {
       this.armTimer();
     }
     return this.socket.write(frame);
+  }
+
+  /**
+   * Encodes a request, sends it, and decodes the answer. `writable` is false when the socket buffer is full
+   * (see `send`); with `expectResponse: false` the response resolves to undefined at once.
+   */
+  request(
+    apiKey: number,
+    apiVersion: number,
+    body: unknown,
+    options: { clientId: string | null; expectResponse?: boolean; timeoutMs?: number },
+    // biome-ignore lint/suspicious/noExplicitAny: generated response body
+  ): { writable: boolean; response: Promise<any> } {
+    const frame = encodeRequest({ apiKey, apiVersion, correlationId: 0, clientId: options.clientId }, body);
+    if (options.expectResponse === false) {
+      return { writable: this.send(frame, undefined), response: Promise.resolve(undefined) };
+    }
+    let writable = true;
+    const response = new Promise((resolve, reject) => {
+      const handler: ResponseHandler = {
+        onResponse: (answer) => {
+          try {
+            resolve(decodeResponse(apiKey, apiVersion, answer.subarray(4)).body);
+          } catch (error) {
+            reject(error);
+          }
+        },
+        onFailure: reject,
+      };
+      writable = this.send(frame, handler, options.timeoutMs);
+    });
+    return { writable, response };
   }
 
   cork(): void {

@@ -3,7 +3,6 @@ import type { Logger } from "../log/logger.ts";
 import { FrameError, FrameReader } from "../net/frame-reader.ts";
 import { type BrokerAddress, type ResponseHandler, UpstreamConnection } from "../net/upstream.ts";
 import type { UpstreamPool } from "../net/upstream-pool.ts";
-import { decodeResponse, encodeRequest } from "../protocol/frame.ts";
 import type { Exchange, ExchangeContext, RequestInterceptor, SendOptions } from "./feature.ts";
 import type { Pipeline } from "./pipeline.ts";
 import {
@@ -269,24 +268,13 @@ export class ClientConnection {
       request,
       correlationId,
       send: (apiKey: number, apiVersion: number, body: unknown, options?: SendOptions) => {
-        const frame = encodeRequest({ apiKey, apiVersion, correlationId: 0, clientId }, body);
-        if (options?.expectResponse === false) {
-          if (!upstream.send(frame, undefined)) this.pauseForUpstream();
-          return Promise.resolve(undefined);
-        }
-        return new Promise((resolve, reject) => {
-          const handler = {
-            onResponse: (response: Buffer) => {
-              try {
-                resolve(decodeResponse(apiKey, apiVersion, response.subarray(4)).body);
-              } catch (error) {
-                reject(error);
-              }
-            },
-            onFailure: reject,
-          };
-          if (!upstream.send(frame, handler, options?.timeoutMs ?? timeout)) this.pauseForUpstream();
+        const { writable, response } = upstream.request(apiKey, apiVersion, body, {
+          clientId,
+          expectResponse: options?.expectResponse,
+          timeoutMs: options?.timeoutMs ?? timeout,
         });
+        if (!writable) this.pauseForUpstream();
+        return response;
       },
       sendToNode: (nodeId: number, apiKey: number, apiVersion: number, body: unknown) =>
         pool.request(nodeId, apiKey, apiVersion, body, clientId ?? "kafka-partition-proxy"),
