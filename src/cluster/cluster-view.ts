@@ -15,6 +15,8 @@ export interface ClusterViewOptions {
   connectTimeoutMs: number;
   requestTimeoutMs: number;
   refreshIntervalMs: number;
+  /** How long a broker that left the metadata keeps its address (and its client-facing listener). */
+  departedLingerMs: number;
   log: Logger;
 }
 
@@ -23,10 +25,15 @@ const METADATA_VERSION = 12;
 
 /**
  * The proxy's own picture of the upstream cluster's brokers, refreshed on a timer and from every Metadata
- * response that passes through. Emits "brokers" with the current list whenever it changes.
+ * response that passes through. Emits "brokers" whenever the live or lingering set changes.
+ *
+ * A broker missing from one refresh lingers: a restarting broker drops out of the metadata for a few seconds,
+ * and brokers disagree about it meanwhile, so its listener and last address stay until it has been gone for
+ * `departedLingerMs`.
  */
 export class ClusterView extends EventEmitter {
   private readonly brokers = new Map<number, UpstreamBroker>();
+  private readonly departed = new Map<number, { broker: UpstreamBroker; since: number }>();
   private readonly options: ClusterViewOptions;
   private timer: NodeJS.Timeout | undefined;
   private connection: UpstreamConnection | undefined;
@@ -50,8 +57,19 @@ export class ClusterView extends EventEmitter {
     return [...this.brokers.values()].sort((a, b) => a.nodeId - b.nodeId);
   }
 
+  /** Live brokers plus those still lingering after they left: the brokers that keep a listener. */
+  listenable(): UpstreamBroker[] {
+    const all = [...this.brokers.values()];
+    for (const { broker } of this.departed.values()) all.push(broker);
+    return all.sort((a, b) => a.nodeId - b.nodeId);
+  }
+
+  isLive(nodeId: number): boolean {
+    return this.brokers.has(nodeId);
+  }
+
   address(nodeId: number): BrokerAddress | undefined {
-    return this.brokers.get(nodeId);
+    return this.brokers.get(nodeId) ?? this.departed.get(nodeId)?.broker;
   }
 
   /** Some live broker's id, rotating; undefined before the first metadata refresh. */
@@ -76,23 +94,34 @@ export class ClusterView extends EventEmitter {
       const known = this.brokers.get(broker.nodeId);
       if (!known || known.host !== broker.host || known.port !== broker.port || known.rack !== broker.rack) {
         this.brokers.set(broker.nodeId, { ...broker });
+        this.departed.delete(broker.nodeId);
         changed = true;
       }
     }
-    if (changed) this.emit("brokers", this.list());
+    if (changed) this.emit("brokers");
   }
 
-  private replaceAll(brokers: UpstreamBroker[]): void {
+  private replaceAll(brokers: UpstreamBroker[], now = Date.now()): void {
     const next = new Map(brokers.map((b) => [b.nodeId, b]));
     let changed = next.size !== this.brokers.size;
     for (const [id, broker] of next) {
       const known = this.brokers.get(id);
       if (!known || known.host !== broker.host || known.port !== broker.port || known.rack !== broker.rack)
         changed = true;
+      this.departed.delete(id);
+    }
+    for (const [id, broker] of this.brokers) {
+      if (!next.has(id)) this.departed.set(id, { broker, since: now });
+    }
+    for (const [id, { since }] of this.departed) {
+      if (now - since >= this.options.departedLingerMs) {
+        this.departed.delete(id);
+        changed = true;
+      }
     }
     this.brokers.clear();
     for (const [id, broker] of next) this.brokers.set(id, broker);
-    if (changed) this.emit("brokers", this.list());
+    if (changed) this.emit("brokers");
   }
 
   async start(): Promise<void> {

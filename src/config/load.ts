@@ -30,6 +30,7 @@ export interface ProxyConfig {
   advertisedBootstrapPort: number;
   maxConnections: number;
   brokerPortFor(brokerId: number): number | undefined;
+  departedBrokerLingerMs: number;
   bootstrapServers: HostPort[];
   connectionTimeoutMs: number;
   requestTimeoutMs: number;
@@ -247,6 +248,7 @@ function normalize(raw: ParsedConfig, source: string): ProxyConfig {
     advertisedBootstrapPort,
     maxConnections: raw.listen.max_connections,
     brokerPortFor,
+    departedBrokerLingerMs: Math.round(raw.listen.departed_broker_linger_secs * 1000),
     bootstrapServers: raw.kafka.bootstrap_servers.map(parseHostPort),
     connectionTimeoutMs: raw.kafka.connection_timeout_ms,
     requestTimeoutMs: raw.kafka.request_timeout_ms,

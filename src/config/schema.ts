@@ -52,6 +52,7 @@ export const configSchema = z
         broker_id_base: int(0).default(0),
         broker_port_count: int(1, 10000).default(100),
         broker_ports: z.record(z.string().regex(/^\d+$/, "broker id"), port).default({}),
+        departed_broker_linger_secs: num(0).default(300),
         security: z
           .object({ protocol: securityProtocol.default("PLAINTEXT") })
           .passthrough()

@@ -2,7 +2,7 @@ import type http from "node:http";
 import net from "node:net";
 import { startAdminServer } from "../admin/http-server.ts";
 import type { ProxyMetrics } from "../admin/metrics.ts";
-import { ClusterView, type UpstreamBroker } from "../cluster/cluster-view.ts";
+import { ClusterView } from "../cluster/cluster-view.ts";
 import type { ProxyConfig } from "../config/load.ts";
 import { AddressRewrite } from "../features/address-rewrite/address-rewrite.ts";
 import { ApiVersionsClamp } from "../features/api-versions/api-versions.ts";
@@ -45,6 +45,7 @@ export class ProxyServer {
       connectTimeoutMs: config.connectionTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
       refreshIntervalMs: config.metadataRefreshMs,
+      departedLingerMs: config.departedBrokerLingerMs,
       log: log.child({ component: "cluster" }),
     });
     this.pool = new UpstreamPool({
@@ -76,7 +77,7 @@ export class ProxyServer {
     features.push(new AddressRewrite(config, this.cluster), new ApiVersionsClamp());
     this.pipeline = new Pipeline(features);
     this.metrics = this.pipeline.metrics;
-    this.cluster.on("brokers", (brokers: UpstreamBroker[]) => this.syncBrokerListeners(brokers));
+    this.cluster.on("brokers", () => this.syncBrokerListeners());
   }
 
   get bootstrapPort(): number {
@@ -112,10 +113,11 @@ export class ProxyServer {
     return {
       bootstrap: `${this.config.advertisedHost}:${this.config.advertisedBootstrapPort}`,
       upstreamClusterId: this.cluster.clusterId,
-      brokers: this.cluster.list().map((b) => ({
+      brokers: this.cluster.listenable().map((b) => ({
         nodeId: b.nodeId,
         upstream: `${b.host}:${b.port}`,
         rack: b.rack,
+        live: this.cluster.isLive(b.nodeId),
         proxyPort: this.brokerListeners.get(b.nodeId)?.port ?? null,
       })),
       connections: this.connections.size,
@@ -144,9 +146,10 @@ export class ProxyServer {
     }
   }
 
-  private syncBrokerListeners(brokers: UpstreamBroker[]): void {
+  private syncBrokerListeners(): void {
     if (this.stopping) return;
-    this.metrics.upstreamBrokers.set(brokers.length);
+    this.metrics.upstreamBrokers.set(this.cluster.list().length);
+    const brokers = this.cluster.listenable();
     const present = new Set(brokers.map((b) => b.nodeId));
     for (const broker of brokers) {
       if (this.brokerListeners.has(broker.nodeId)) continue;

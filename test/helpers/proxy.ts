@@ -23,7 +23,7 @@ export interface ProxyProcess {
 export interface StartProxyOptions {
   /** Upstream bootstrap servers, comma separated. */
   upstream: string;
-  /** Extra config merged over the generated one (e.g. mapping). */
+  /** Extra config merged over the generated one (e.g. mapping); `listen` keys merge into the generated ones. */
   extra?: Record<string, unknown>;
   /** Fixed ports (to start a second instance with the same config). */
   port?: number;
@@ -59,18 +59,20 @@ export async function startProxy(options: StartProxyOptions): Promise<ProxyProce
   const brokerPortBase = options.brokerPortBase ?? base + 1;
   const dir = mkdtempSync(path.join(tmpdir(), "kpp-proxy-"));
   const configFile = path.join(dir, "proxy.yaml");
+  const { listen: extraListen, ...extra } = options.extra ?? {};
   const config = {
     listen: {
       address: `127.0.0.1:${base}`,
       broker_port_base: brokerPortBase,
       broker_id_base: options.brokerIdBase ?? 0,
       broker_port_count: brokerSlots,
+      ...(extraListen as object | undefined),
     },
     kafka: { bootstrap_servers: options.upstream.split(","), metadata_refresh_interval_secs: 5 },
     metrics: { enabled: true, address: `127.0.0.1:${adminPort}` },
     logging: { level: "info", json: true },
     proxy: { shutdown_grace_ms: 3000 },
-    ...options.extra,
+    ...extra,
   };
   writeFileSync(configFile, stringify(config));
   const child = spawn(process.execPath, [path.join(ROOT, "src/cli.ts"), "--config", configFile], {

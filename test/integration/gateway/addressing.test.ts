@@ -31,9 +31,13 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
 }
 
-async function adminStatus(): Promise<{ brokers: { nodeId: number; proxyPort: number | null }[] }> {
-  const response = await fetch(`http://127.0.0.1:${proxy.adminPort}/admin/status`);
-  return (await response.json()) as { brokers: { nodeId: number; proxyPort: number | null }[] };
+interface AdminStatus {
+  brokers: { nodeId: number; live: boolean; proxyPort: number | null }[];
+}
+
+async function adminStatus(adminPort = proxy.adminPort): Promise<AdminStatus> {
+  const response = await fetch(`http://127.0.0.1:${adminPort}/admin/status`);
+  return (await response.json()) as AdminStatus;
 }
 
 describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, () => {
@@ -171,29 +175,55 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
     client.close();
   });
 
-  test("a broker that leaves loses its listener and gets it back when it returns", async () => {
+  test("a broker that leaves keeps its listener while it lingers, and loses it once the linger is over", async () => {
     const victim = 3;
     const port = proxy.brokerPortBase + victim - 1;
-    await cluster.killBroker(victim);
-    await waitFor("listener closed", async () => {
-      const status = await adminStatus();
-      return status.brokers.some((b) => b.nodeId === victim) ? undefined : true;
+    const brief = await startProxy({
+      upstream: cluster.bootstrap,
+      brokerIdBase: 1,
+      extra: { listen: { departed_broker_linger_secs: 0 } },
     });
-    await assert.rejects(RawKafkaClient.connect(`127.0.0.1:${port}`, 2000));
-    await cluster.restartBroker(victim);
-    await waitFor("listener back", async () => {
-      const status = await adminStatus();
-      return status.brokers.some((b) => b.nodeId === victim && b.proxyPort === port) ? true : undefined;
-    });
-    const client = await waitFor("broker answering", async () =>
-      RawKafkaClient.connect(`127.0.0.1:${port}`, 2000),
-    );
-    const body = await client.request(API_VERSIONS, 3, {
-      clientSoftwareName: "raw",
-      clientSoftwareVersion: "1",
-    });
-    assert.equal(body.errorCode, 0);
-    client.close();
+    const briefPort = brief.brokerPortBase + victim - 1;
+    try {
+      await cluster.killBroker(victim);
+      await waitFor("broker marked departed", async () => {
+        const status = await adminStatus(proxy.adminPort);
+        return status.brokers.some((b) => b.nodeId === victim && !b.live) ? true : undefined;
+      });
+      const lingering = await RawKafkaClient.connect(`127.0.0.1:${port}`, 2000);
+      lingering.close();
+      await waitFor("listener closed without linger", async () => {
+        const status = await adminStatus(brief.adminPort);
+        return status.brokers.some((b) => b.nodeId === victim) ? undefined : true;
+      });
+      await assert.rejects(RawKafkaClient.connect(`127.0.0.1:${briefPort}`, 2000));
+      await cluster.restartBroker(victim);
+      for (const [instance, victimPort] of [
+        [proxy, port],
+        [brief, briefPort],
+      ] as const) {
+        await waitFor("broker live again", async () => {
+          const status = await adminStatus(instance.adminPort);
+          return status.brokers.some((b) => b.nodeId === victim && b.live && b.proxyPort === victimPort)
+            ? true
+            : undefined;
+        });
+        const body = await waitFor("broker answering", async () => {
+          const client = await RawKafkaClient.connect(`127.0.0.1:${victimPort}`, 2000);
+          try {
+            return await client.request(API_VERSIONS, 3, {
+              clientSoftwareName: "raw",
+              clientSoftwareVersion: "1",
+            });
+          } finally {
+            client.close();
+          }
+        });
+        assert.equal(body.errorCode, 0);
+      }
+    } finally {
+      await brief.stop();
+    }
   });
 
   test("graceful shutdown answers in-flight requests, then exits", async () => {
