@@ -29,9 +29,25 @@ export function detectForeignProtocol(head: Buffer): FrameError | undefined {
   return undefined;
 }
 
+/** Receives one frame's bytes as they arrive, in order; `end` follows the last byte. */
+export interface FrameSink {
+  write(bytes: Buffer): void;
+  end(): void;
+}
+
+/**
+ * Offered a frame of at least the reader's streaming size whose first 8 bytes have arrived but not the rest.
+ * `head` is every byte of the frame received so far (length prefix included); a sink returned takes over the
+ * frame, and undefined leaves it buffered as usual.
+ */
+export type FrameStreamOffer = (frameBytes: number, head: Buffer) => FrameSink | undefined;
+
+const STREAM_PEEK_BYTES = 8;
+
 /**
  * Splits a byte stream into Kafka frames. Each frame handed to `onFrame` includes its 4-byte length prefix
  * and is a slice of the received chunk whenever it lies in one chunk, so it is copied only when it spans chunks.
+ * With `streamFramesFrom`, large frames can instead be passed on chunk by chunk as they arrive.
  */
 export class FrameReader {
   private pending: Buffer[] = [];
@@ -39,6 +55,11 @@ export class FrameReader {
   private sawFirstFrame = false;
   private readonly maxFrameBytes: number;
   private readonly checkFirstFrame: boolean;
+  private streamMinBytes = Number.POSITIVE_INFINITY;
+  private streamOffer: FrameStreamOffer | undefined;
+  private offerDeclined = false;
+  private sink: FrameSink | undefined;
+  private sinkRemaining = 0;
 
   constructor(maxFrameBytes: number, checkFirstFrame: boolean) {
     this.maxFrameBytes = maxFrameBytes;
@@ -49,8 +70,18 @@ export class FrameReader {
     return this.pendingBytes;
   }
 
+  /** Offers each incomplete frame of at least `minBytes` (length prefix included) to `offer`. */
+  streamFramesFrom(minBytes: number, offer: FrameStreamOffer): void {
+    this.streamMinBytes = Math.max(minBytes, STREAM_PEEK_BYTES + 1);
+    this.streamOffer = offer;
+  }
+
   /** Feeds a chunk; calls onFrame for each complete frame. Throws FrameError on a bad length. */
   push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+    if (this.sink) {
+      chunk = this.feedSink(chunk);
+      if (chunk.length === 0) return;
+    }
     let buffer: Buffer;
     if (this.pendingBytes === 0) {
       buffer = chunk;
@@ -58,10 +89,20 @@ export class FrameReader {
       this.pending.push(chunk);
       this.pendingBytes += chunk.length;
       if (this.pendingBytes < 4) return;
-      if (this.sawFirstFrame && this.pendingBytes < this.peekLength() + 4) return;
-      buffer = Buffer.concat(this.pending, this.pendingBytes);
-      this.pending = [];
-      this.pendingBytes = 0;
+      if (this.sawFirstFrame) {
+        const frameBytes = this.peekLength() + 4;
+        if (this.pendingBytes < frameBytes) {
+          if (this.pendingBytes >= STREAM_PEEK_BYTES && !this.offerDeclined) {
+            const head = this.takePending();
+            if (!this.offerStream(frameBytes, head)) {
+              this.pending.push(head);
+              this.pendingBytes = head.length;
+            }
+          }
+          return;
+        }
+      }
+      buffer = this.takePending();
     }
 
     let offset = 0;
@@ -74,7 +115,15 @@ export class FrameReader {
       this.validateSize(size);
       this.sawFirstFrame = true;
       const end = offset + 4 + size;
-      if (end > buffer.length) break;
+      if (end > buffer.length) {
+        if (
+          buffer.length - offset >= STREAM_PEEK_BYTES &&
+          this.offerStream(size + 4, buffer.subarray(offset))
+        )
+          return;
+        break;
+      }
+      this.offerDeclined = false;
       onFrame(buffer.subarray(offset, end));
       offset = end;
     }
@@ -87,6 +136,41 @@ export class FrameReader {
       this.pending.push(rest);
       this.pendingBytes = rest.length;
     }
+  }
+
+  private takePending(): Buffer {
+    const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    return all;
+  }
+
+  /** True when a sink took the incomplete frame whose received bytes are `head`. */
+  private offerStream(frameBytes: number, head: Buffer): boolean {
+    if (!this.streamOffer || this.offerDeclined || frameBytes < this.streamMinBytes) return false;
+    const sink = this.streamOffer(frameBytes, head);
+    if (!sink) {
+      this.offerDeclined = true;
+      return false;
+    }
+    this.sink = sink;
+    this.sinkRemaining = frameBytes;
+    this.feedSink(head);
+    return true;
+  }
+
+  /** Passes the streamed frame's bytes in `chunk` to the sink; returns what follows the frame. */
+  private feedSink(chunk: Buffer): Buffer {
+    const sink = this.sink!;
+    const taken = Math.min(this.sinkRemaining, chunk.length);
+    this.sinkRemaining -= taken;
+    if (this.sinkRemaining === 0) {
+      this.sink = undefined;
+      this.offerDeclined = false;
+    }
+    sink.write(taken === chunk.length ? chunk : chunk.subarray(0, taken));
+    if (this.sinkRemaining === 0) sink.end();
+    return chunk.subarray(taken);
   }
 
   private peekLength(): number {

@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import net from "node:net";
 import type { Logger } from "../log/logger.ts";
 import { decodeResponse, encodeRequest } from "../protocol/frame.ts";
-import { FrameReader } from "./frame-reader.ts";
+import { FrameReader, type FrameSink } from "./frame-reader.ts";
 
 export interface BrokerAddress {
   host: string;
@@ -12,7 +12,15 @@ export interface BrokerAddress {
 export interface ResponseHandler {
   onResponse(frame: Buffer): void;
   onFailure(error: Error): void;
+  /**
+   * Offered a large response whose first bytes (`head`, length prefix included) have arrived: a sink returned
+   * receives the frame's bytes as they arrive, and `onResponse` is not called.
+   */
+  onResponseStart?(frameBytes: number, head: Buffer): FrameSink | undefined;
 }
+
+/** Responses at least this large may be streamed to a handler instead of being collected first. */
+export const STREAM_RESPONSES_FROM_BYTES = 64 * 1024;
 
 interface InFlight {
   correlationId: number;
@@ -61,6 +69,9 @@ export class UpstreamConnection extends EventEmitter {
     this.address = address;
     this.options = options;
     this.reader = new FrameReader(options.maxFrameBytes, false);
+    this.reader.streamFramesFrom(STREAM_RESPONSES_FROM_BYTES, (frameBytes, head) =>
+      this.offerStream(frameBytes, head),
+    );
     this.socket = net.connect({ host: address.host, port: address.port, noDelay: true });
     this.socket.setKeepAlive(true, 10_000);
     this.ready = new Promise((resolve, reject) => {
@@ -199,6 +210,23 @@ export class UpstreamConnection extends EventEmitter {
     }
   }
 
+  private offerStream(frameBytes: number, head: Buffer): FrameSink | undefined {
+    const entry = this.inFlight[this.inFlightHead];
+    if (!entry?.handler.onResponseStart || head.readInt32BE(4) !== entry.correlationId) return undefined;
+    const sink = entry.handler.onResponseStart(frameBytes, head);
+    if (sink) this.popHead();
+    return sink;
+  }
+
+  private popHead(): void {
+    this.inFlight[this.inFlightHead] = undefined as unknown as InFlight;
+    this.inFlightHead++;
+    if (this.inFlightHead > 1024 && this.inFlightHead * 2 > this.inFlight.length) {
+      this.inFlight.splice(0, this.inFlightHead);
+      this.inFlightHead = 0;
+    }
+  }
+
   private onFrame(frame: Buffer): void {
     if (frame.length < 8) {
       this.fail(
@@ -218,12 +246,7 @@ export class UpstreamConnection extends EventEmitter {
       );
       return;
     }
-    this.inFlight[this.inFlightHead] = undefined as unknown as InFlight;
-    this.inFlightHead++;
-    if (this.inFlightHead > 1024 && this.inFlightHead * 2 > this.inFlight.length) {
-      this.inFlight.splice(0, this.inFlightHead);
-      this.inFlightHead = 0;
-    }
+    this.popHead();
     entry.handler.onResponse(frame);
   }
 

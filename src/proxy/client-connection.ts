@@ -1,6 +1,6 @@
 import type net from "node:net";
 import type { Logger } from "../log/logger.ts";
-import { FrameError, FrameReader } from "../net/frame-reader.ts";
+import { FrameError, FrameReader, type FrameSink } from "../net/frame-reader.ts";
 import { type BrokerAddress, type ResponseHandler, UpstreamConnection } from "../net/upstream.ts";
 import type { UpstreamPool } from "../net/upstream-pool.ts";
 import type { Exchange, ExchangeContext, RequestInterceptor, SendOptions } from "./feature.ts";
@@ -30,6 +30,9 @@ export interface ClientConnectionOptions {
 
 interface ResponseSlot {
   frame: Buffer | undefined;
+  /** Set while the response is being streamed to the client, then `sent` once it has been. */
+  streaming?: boolean;
+  sent?: boolean;
 }
 
 const JOIN_GROUP = 11;
@@ -74,7 +77,6 @@ export class ClientConnection {
     socket.on("error", (error) => this.close(`client socket error: ${error.message}`, "debug"));
     socket.on("close", () => this.close(undefined));
     socket.on("end", () => this.close(undefined));
-    this.connectUpstream();
   }
 
   get isClosed(): boolean {
@@ -103,11 +105,13 @@ export class ClientConnection {
     this.options.onClosed(this);
   }
 
-  private connectUpstream(): void {
+  /** The broker connection, opened on the first request: a client that never asks anything costs no broker socket. */
+  private connectUpstream(): UpstreamConnection | undefined {
+    if (this.upstream) return this.upstream;
     const address = this.options.upstreamFor(this.options.brokerId);
     if (!address) {
       this.close(`no upstream address is known for broker ${this.options.brokerId}`, "warn");
-      return;
+      return undefined;
     }
     const upstream = new UpstreamConnection(address, {
       connectTimeoutMs: this.options.connectTimeoutMs,
@@ -126,18 +130,20 @@ export class ClientConnection {
     upstream.on("close", (error?: Error) => {
       if (!this.closed) this.close(error ? `upstream: ${error.message}` : "upstream closed", "info");
     });
+    return upstream;
   }
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
+    const upstream = this.upstream;
     try {
-      this.upstream?.cork();
+      upstream?.cork();
       this.reader.push(chunk, (frame) => this.onRequest(frame));
     } catch (error) {
       if (error instanceof FrameError) this.close(error.message, "warn");
       else this.close(`failed to handle a request: ${(error as Error).stack ?? error}`, "warn");
     } finally {
-      this.upstream?.uncork();
+      upstream?.uncork();
     }
   }
 
@@ -185,7 +191,8 @@ export class ClientConnection {
       expectsResponse = acks !== 0;
     }
 
-    const upstream = this.upstream!;
+    const upstream = this.connectUpstream();
+    if (!upstream) return;
     let writable: boolean;
     if (expectsResponse) {
       const slot: ResponseSlot = { frame: undefined };
@@ -193,6 +200,8 @@ export class ClientConnection {
       const handler: ResponseHandler = {
         onResponse: (response) => this.onResponse(slot, response, correlationId, context),
         onFailure: (error) => this.close(`upstream request failed: ${error.message}`, "info"),
+        onResponseStart: (frameBytes, head) =>
+          this.streamResponse(slot, frameBytes, head, correlationId, context),
       };
       const timeout = LONG_WAIT_APIS.has(apiKey) ? 10 * 60_000 : this.options.requestTimeoutMs + 5000;
       writable = upstream.send(frame, handler, timeout);
@@ -260,7 +269,6 @@ export class ClientConnection {
 
   private exchange(context: ExchangeContext, request: unknown, correlationId: number): Exchange {
     const clientId = this.clientId;
-    const upstream = this.upstream!;
     const pool = this.options.pool;
     const timeout = this.options.requestTimeoutMs + 5000;
     return {
@@ -268,6 +276,8 @@ export class ClientConnection {
       request,
       correlationId,
       send: (apiKey: number, apiVersion: number, body: unknown, options?: SendOptions) => {
+        const upstream = this.connectUpstream();
+        if (!upstream) return Promise.reject(new Error("no upstream broker for this connection"));
         const { writable, response } = upstream.request(apiKey, apiVersion, body, {
           clientId,
           expectResponse: options?.expectResponse,
@@ -305,12 +315,46 @@ export class ClientConnection {
     this.flush();
   }
 
+  /**
+   * Cut-through: a large response that no feature needs to see, whose turn has come, goes to the client chunk by
+   * chunk as it arrives instead of being collected first.
+   */
+  private streamResponse(
+    slot: ResponseSlot,
+    frameBytes: number,
+    head: Buffer,
+    correlationId: number,
+    context: ExchangeContext,
+  ): FrameSink | undefined {
+    if (this.closed || this.slots[this.slotsHead] !== slot) return undefined;
+    const pipeline = this.options.pipeline;
+    if (pipeline.needsResponseBody(context)) return undefined;
+    head.writeInt32BE(correlationId, 4);
+    pipeline.metrics.countResponse(context.apiKey, frameBytes);
+    slot.streaming = true;
+    const socket = this.socket;
+    return {
+      write: (bytes) => {
+        if (!this.closed && !socket.write(bytes)) this.upstream?.pauseReading();
+      },
+      end: () => {
+        slot.streaming = false;
+        slot.sent = true;
+        this.flush();
+      },
+    };
+  }
+
   private flush(): void {
     const socket = this.socket;
     let wrote = false;
     let writable = true;
     while (this.slotsHead < this.slots.length) {
       const slot = this.slots[this.slotsHead]!;
+      if (slot.sent) {
+        this.slotsHead++;
+        continue;
+      }
       if (!slot.frame) break;
       if (!wrote) {
         socket.cork();

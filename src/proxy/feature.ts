@@ -37,8 +37,11 @@ export interface Exchange extends ExchangeContext {
 export interface ResponseFeature {
   readonly name: string;
   readonly responseApiKeys: readonly number[];
-  /** Lets a feature skip decoding, e.g. for versions that carry nothing it rewrites. */
-  wantsResponse?(context: ExchangeContext, frame: Buffer): boolean;
+  /**
+   * Lets a feature skip decoding, e.g. for versions that carry nothing it rewrites. Without `frame` (asked before
+   * the response has arrived), the answer must hold for any response.
+   */
+  wantsResponse?(context: ExchangeContext, frame?: Buffer): boolean;
   // biome-ignore lint/suspicious/noExplicitAny: bodies are generated message types chosen by api key
   onResponse(context: ExchangeContext, body: any): boolean;
 }

@@ -85,6 +85,16 @@ export class Pipeline {
     return encodeResponse(context.apiKey, context.apiVersion, correlationId, body);
   }
 
+  /** Whether some feature may change this exchange's response (judged without its bytes). */
+  needsResponseBody(context: ExchangeContext): boolean {
+    const features = this.responseFeatures[context.apiKey];
+    if (!features) return false;
+    for (const feature of features) {
+      if (!feature.wantsResponse || feature.wantsResponse(context)) return true;
+    }
+    return false;
+  }
+
   /** Returns the response frame to send to the client: the same buffer unless a feature changed it. */
   transformResponse(context: ExchangeContext, frame: Buffer): Buffer {
     const features = this.responseFeatures[context.apiKey];

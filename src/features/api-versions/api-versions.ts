@@ -50,7 +50,8 @@ export class ApiVersionsClamp implements ResponseFeature, RequestFeature {
     };
   }
 
-  wantsResponse(_context: ExchangeContext, frame: Buffer): boolean {
+  wantsResponse(_context: ExchangeContext, frame?: Buffer): boolean {
+    if (!frame) return true;
     const errorCode = frame.length >= 10 ? frame.readInt16BE(8) : -1;
     return errorCode === 0;
   }

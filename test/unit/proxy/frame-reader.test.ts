@@ -70,3 +70,42 @@ test("keeps a frame that arrives in one chunk as a slice of it", () => {
   const reader = new FrameReader(1024, true);
   reader.push(chunk, (f) => assert.equal(f.buffer, chunk.buffer));
 });
+
+test("streams large incomplete frames to a sink and buffers the rest, whatever the chunking", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.uint8Array({ minLength: 0, maxLength: 300 }), { minLength: 1, maxLength: 8 }),
+      fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 20 }),
+      fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }),
+      (payloads, cuts, accepts) => {
+        const stream = Buffer.concat(payloads.map((p) => frame(Buffer.from(p))));
+        const reader = new FrameReader(1 << 20, true);
+        const arrived: Buffer[] = [];
+        let offers = 0;
+        reader.streamFramesFrom(100, (frameBytes, head) => {
+          assert.ok(frameBytes >= 100 && head.length >= 8 && head.length < frameBytes);
+          if (!accepts[offers++ % accepts.length]) return undefined;
+          const parts: Buffer[] = [];
+          return {
+            write: (bytes) => parts.push(Buffer.from(bytes)),
+            end: () => arrived.push(Buffer.concat(parts).subarray(4)),
+          };
+        });
+        let offset = 0;
+        let i = 0;
+        while (offset < stream.length) {
+          const size = cuts[i++ % cuts.length]!;
+          reader.push(stream.subarray(offset, offset + size), (f) =>
+            arrived.push(Buffer.from(f.subarray(4))),
+          );
+          offset += size;
+        }
+        assert.deepEqual(
+          arrived,
+          payloads.map((p) => Buffer.from(p)),
+        );
+        assert.equal(reader.bufferedBytes, 0);
+      },
+    ),
+  );
+});
