@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
+import { API_KEYS } from "../protocol/generated/api-keys.ts";
 import { configSchema, type ParsedConfig, type RawConfig } from "./schema.ts";
 
 export class ConfigError extends Error {
@@ -38,6 +39,8 @@ export interface ProxyConfig {
   maxFrameBytes: number;
   maxInFlightBytes: number;
   shutdownGraceMs: number;
+  /** Highest version offered to clients per api key, below what the broker and codec support. */
+  apiMaxVersions: ReadonlyMap<number, number>;
   metrics: { enabled: boolean; address: HostPort };
   logging: { level: ParsedConfig["logging"]["level"]; json: boolean };
   partitionRules: PartitionRule[];
@@ -239,6 +242,18 @@ function normalize(raw: ParsedConfig, source: string): ProxyConfig {
     compileRegex(p, `mapping.never_virtualize[${i}]`, problems),
   );
 
+  const apiMaxVersions = new Map<number, number>();
+  for (const [name, maxVersion] of Object.entries(raw.proxy.api_max_versions)) {
+    const api = API_KEYS.find((candidate) => candidate.name === name);
+    if (!api)
+      problems.push(`proxy.api_max_versions.${name}: unknown API name (use Kafka's, e.g. Fetch, Metadata)`);
+    else if (maxVersion < api.minVersion)
+      problems.push(
+        `proxy.api_max_versions.${name}: ${maxVersion} is below the oldest version ${api.minVersion}`,
+      );
+    else apiMaxVersions.set(api.apiKey, maxVersion);
+  }
+
   if (problems.length > 0) throw new ConfigError(source, problems);
 
   return {
@@ -256,6 +271,7 @@ function normalize(raw: ParsedConfig, source: string): ProxyConfig {
     maxFrameBytes: raw.proxy.max_frame_bytes,
     maxInFlightBytes: raw.proxy.max_in_flight_bytes,
     shutdownGraceMs: raw.proxy.shutdown_grace_ms,
+    apiMaxVersions,
     metrics: { enabled: raw.metrics.enabled, address: parseHostPort(raw.metrics.address) },
     logging: { level: raw.logging.level, json: raw.logging.json ?? raw.logging.format !== "text" },
     partitionRules,

@@ -88,6 +88,7 @@ export const configSchema = z
         max_frame_bytes: int(1024).default(100 * 1024 * 1024),
         max_in_flight_bytes: int(64 * 1024).default(8 * 1024 * 1024),
         shutdown_grace_ms: int(0).default(10000),
+        api_max_versions: z.record(z.string(), int(0)).default({}),
       })
       .strict()
       .prefault({}),

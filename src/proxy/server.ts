@@ -74,7 +74,7 @@ export class ProxyServer {
         }),
       );
     }
-    features.push(new AddressRewrite(config, this.cluster), new ApiVersionsClamp());
+    features.push(new AddressRewrite(config, this.cluster), new ApiVersionsClamp(config.apiMaxVersions));
     this.pipeline = new Pipeline(features);
     this.metrics = this.pipeline.metrics;
     this.cluster.on("brokers", () => this.syncBrokerListeners());

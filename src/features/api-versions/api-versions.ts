@@ -21,12 +21,13 @@ export class ApiVersionsClamp implements ResponseFeature, RequestFeature {
   private readonly supported: (VersionRange | undefined)[] = [];
   private readonly ownRange: VersionRange;
 
-  constructor(limits: ReadonlyMap<number, VersionRange> = new Map()) {
+  /** `maxVersions`: per api key, the highest version to offer clients even when broker and codec know newer. */
+  constructor(maxVersions: ReadonlyMap<number, number> = new Map()) {
     for (const api of API_KEYS) {
-      const limit = limits.get(api.apiKey);
+      const limit = maxVersions.get(api.apiKey);
       this.supported[api.apiKey] = {
         minVersion: api.minVersion,
-        maxVersion: limit ? Math.min(limit.maxVersion, api.maxVersion) : api.maxVersion,
+        maxVersion: limit === undefined ? api.maxVersion : Math.min(limit, api.maxVersion),
       };
     }
     this.ownRange = this.supported[API_VERSIONS]!;

@@ -104,3 +104,20 @@ test("reports YAML syntax errors", () => {
   const problems = problemsOf("kafka: [unclosed");
   assert.ok(problems[0]!.startsWith("YAML syntax"));
 });
+
+test("caps offered api versions by Kafka's api names and rejects unknown names and too-old versions", () => {
+  const config = parseConfigText(
+    `kafka: { bootstrap_servers: "a:1" }\nproxy: { api_max_versions: { Fetch: 15 } }`,
+    "test.yaml",
+    {},
+  );
+  assert.equal(config.apiMaxVersions.get(1), 15);
+  const problems = problemsOf(`
+kafka: { bootstrap_servers: "a:1" }
+proxy: { api_max_versions: { Fetchh: 15, Produce: 1 } }
+`);
+  assert.deepEqual(problems, [
+    "proxy.api_max_versions.Fetchh: unknown API name (use Kafka's, e.g. Fetch, Metadata)",
+    "proxy.api_max_versions.Produce: 1 is below the oldest version 3",
+  ]);
+});
