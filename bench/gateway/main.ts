@@ -1,30 +1,62 @@
 /**
- * Forwarding overhead of the gateway: Kafka's own perf tools run directly against a real cluster and through
- * the proxy, in alternating turns, and the proxy's CPU time per MB forwarded.
+ * Forwarding overhead of the gateway against one real cluster: Kafka's perf tools, a fixed-rate end-to-end
+ * latency probe, KafkaJS and raw Metadata requests run directly and through the proxy in alternating turns;
+ * then virtualized rows, and idle connections on fresh proxies. For each proxied turn, the proxy's CPU time
+ * per MB forwarded and its peak RSS, from /proc.
  *
- * usage: npm run bench -- [--quick] [--brokers N]
+ * usage: npm run bench -- [--quick] [--brokers N] [--only perf,kafkajs,latency,virtual,metadata,idle]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import kafkajs from "kafkajs";
 import { start, stop } from "../../scripts/kafka/cluster.ts";
+import { toolsClasspath } from "../../scripts/kafka/versions.ts";
 import { type ProxyProcess, startProxy } from "../../test/helpers/proxy.ts";
-import { consumerPerf, cpuMs, createTopic, endToEndLatency, producerPerf } from "./perf-tools.ts";
-
-interface Row {
-  name: string;
-  direct: number;
-  proxy: number;
-  ratio: number;
-  unit: string;
-}
+import { consumerPerf, producerPerf } from "./perf-tools.ts";
+import { idleClients, kafkaJs, latencyProbe, metadataLatency } from "./probes.ts";
+import { openFds, PeakRss, peakMethod, rssKb, type Usage, usageDuring } from "./resources.ts";
 
 type Side = "direct" | "proxy";
 
+interface Row {
+  name: string;
+  direct: number | null;
+  proxy: number | null;
+  ratio: number | null;
+  unit: string;
+  proxyCpuMsPerMb: number | null;
+  proxyPeakRssMb: number | null;
+  samples: { direct: number[]; proxy: number[] };
+  note?: string;
+}
+
+interface Check {
+  name: string;
+  value: number | null;
+  target: string;
+  pass: boolean;
+}
+
+interface Accumulated {
+  unit: string;
+  direct: number[];
+  proxy: number[];
+  cpuMs: number;
+  mb: number;
+  peakRssKb: number;
+  note?: string;
+}
+
+const SECTIONS = ["perf", "kafkajs", "latency", "virtual", "metadata", "idle"] as const;
+type Section = (typeof SECTIONS)[number];
+
 const RESULTS = join(dirname(fileURLToPath(import.meta.url)), "..", "results", "latest.json");
 const RECORD_SIZE = 1024;
+const PARTITIONS = 3;
 const VIRTUAL_TOPIC_PATTERN = "^bench-virtual-.*";
 const VIRTUAL_RATIO = 8;
 const VIRTUAL_PHYSICAL_PARTITIONS = 3;
@@ -34,16 +66,52 @@ const VIRTUAL_VARIANTS = [
   { compression: "lz4", marker: "kept" },
   { compression: "none", marker: "kept" },
 ] as const;
+const PROBE_RATE = 5_000;
+const PROBE_FETCH_MAX_WAIT_MS = 10;
+const METADATA_PARTITIONS = 1_000;
+const KAFKAJS_BATCH = 100;
 const MIB = 1024 * 1024;
+const DEFAULT_BROKER_JVM_OPTS = "-Xmx1g -XX:+UseG1GC";
 
 const { values } = parseArgs({
-  options: { quick: { type: "boolean", default: false }, brokers: { type: "string", default: "1" } },
+  options: {
+    quick: { type: "boolean", default: false },
+    brokers: { type: "string", default: "1" },
+    only: { type: "string" },
+  },
 });
 const quick = values.quick!;
 const brokers = Number(values.brokers);
+const sections = new Set<Section>(
+  values.only ? (values.only.split(",").map((s) => s.trim()) as Section[]) : SECTIONS,
+);
+for (const section of sections) {
+  if (!SECTIONS.includes(section))
+    throw new Error(`unknown section ${section} (known: ${SECTIONS.join(", ")})`);
+}
 const plan = quick
-  ? { rounds: 2, records: 50_000, latencyRecords: 1_000 }
-  : { rounds: 3, records: 200_000, latencyRecords: 5_000 };
+  ? {
+      rounds: 2,
+      records: 50_000,
+      kafkajsRecords: 50_000,
+      probeWarmupSeconds: 3,
+      probeSeconds: 10,
+      metadataRequests: 200,
+      idleConnections: 10_000,
+      exchangedConnections: 1_000,
+      settleMs: 3_000,
+    }
+  : {
+      rounds: 3,
+      records: 200_000,
+      kafkajsRecords: 100_000,
+      probeWarmupSeconds: 5,
+      probeSeconds: 30,
+      metadataRequests: 500,
+      idleConnections: 10_000,
+      exchangedConnections: 1_000,
+      settleMs: 5_000,
+    };
 
 function median(numbers: number[]): number {
   const sorted = [...numbers].sort((a, b) => a - b);
@@ -51,20 +119,101 @@ function median(numbers: number[]): number {
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-function round2(value: number): number {
-  return Math.round(value * 100) / 100;
+function roundTo(value: number, digits = 2): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
 }
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
+/** Alternating turns: round 0 direct first, round 1 proxy first, and so on. */
+function* turns(): Generator<{ round: number; side: Side }> {
+  for (let round = 0; round < plan.rounds; round++) {
+    const order: Side[] = round % 2 === 0 ? ["direct", "proxy"] : ["proxy", "direct"];
+    for (const side of order) yield { round, side };
+  }
+}
+
+class Results {
+  readonly rows = new Map<string, Accumulated>();
+
+  private entry(name: string, unit: string): Accumulated {
+    let entry = this.rows.get(name);
+    if (!entry) {
+      entry = { unit, direct: [], proxy: [], cpuMs: 0, mb: 0, peakRssKb: 0 };
+      this.rows.set(name, entry);
+    }
+    return entry;
+  }
+
+  sample(name: string, unit: string, side: Side, value: number): void {
+    this.entry(name, unit)[side].push(value);
+  }
+
+  /** The proxy's CPU and peak RSS over a proxied turn; `mb` forwarded when CPU per MB applies. */
+  usage(name: string, unit: string, usage: Usage | undefined, mb?: number): void {
+    if (!usage) return;
+    const entry = this.entry(name, unit);
+    entry.peakRssKb = Math.max(entry.peakRssKb, usage.peakRssKb);
+    if (mb !== undefined) {
+      entry.cpuMs += usage.cpuMs;
+      entry.mb += mb;
+    }
+  }
+
+  note(name: string, unit: string, note: string): void {
+    this.entry(name, unit).note = note;
+  }
+
+  get(name: string): Row | undefined {
+    return this.list().find((row) => row.name === name);
+  }
+
+  list(): Row[] {
+    return [...this.rows].map(([name, entry]) => {
+      const direct = entry.direct.length ? roundTo(median(entry.direct), 3) : null;
+      const proxy = entry.proxy.length ? roundTo(median(entry.proxy), 3) : null;
+      return {
+        name,
+        direct,
+        proxy,
+        ratio: direct && proxy !== null ? roundTo(proxy / direct, 3) : null,
+        unit: entry.unit,
+        proxyCpuMsPerMb: entry.mb > 0 ? roundTo(entry.cpuMs / entry.mb) : null,
+        proxyPeakRssMb: entry.peakRssKb > 0 ? roundTo(entry.peakRssKb / 1024, 1) : null,
+        samples: { direct: entry.direct, proxy: entry.proxy },
+        ...(entry.note ? { note: entry.note } : {}),
+      };
+    });
+  }
+}
+
+async function connectionsGauge(adminPort: number): Promise<number | undefined> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+    let total = 0;
+    for (const match of text.matchAll(/^kpp_client_connections\{[^}]*\} (\d+)/gm)) total += Number(match[1]);
+    return total;
+  } catch {
+    return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   const startedAt = Date.now();
-  log(`starting a ${brokers}-broker Kafka 4.4.0 cluster (${quick ? "quick" : "full"} run)`);
+  if (process.env.KPP_KAFKA_JVM_OPTS === undefined) process.env.KPP_KAFKA_JVM_OPTS = DEFAULT_BROKER_JVM_OPTS;
+  log(
+    `starting a ${brokers}-broker Kafka 4.4.0 cluster (${quick ? "quick" : "full"} run, broker JVM: ${process.env.KPP_KAFKA_JVM_OPTS})`,
+  );
   const cluster = await start({ brokers, version: "4" });
-  let proxy: ProxyProcess | undefined;
-  let keptProxy: ProxyProcess | undefined;
+  const proxies: ProxyProcess[] = [];
+  const admin = new kafkajs.Kafka({
+    clientId: "kpp-bench-admin",
+    brokers: cluster.bootstrap.split(","),
+    logLevel: kafkajs.logLevel.NOTHING,
+  }).admin();
   const virtualRules = {
     [VIRTUAL_TOPIC_PATTERN]: {
       virtual_partitions: VIRTUAL_PHYSICAL_PARTITIONS * VIRTUAL_RATIO,
@@ -72,8 +221,8 @@ async function main(): Promise<void> {
     },
   };
   const cleanup = async () => {
-    await proxy?.stop().catch(() => {});
-    await keptProxy?.stop().catch(() => {});
+    await admin.disconnect().catch(() => {});
+    for (const proxy of proxies) await proxy.stop().catch(() => {});
     await stop(cluster.dir);
   };
   const interrupt = () => {
@@ -81,163 +230,370 @@ async function main(): Promise<void> {
   };
   process.once("SIGINT", interrupt);
   process.once("SIGTERM", interrupt);
-  try {
-    proxy = await startProxy({
+  const launch = async (extra: Record<string, unknown>) => {
+    const proxy = await startProxy({
       upstream: cluster.bootstrap,
-      extra: { logging: { level: "warn", json: true }, mapping: { topics: virtualRules } },
+      extra: { logging: { level: "warn", json: true }, ...extra },
     });
+    proxies.push(proxy);
+    return proxy;
+  };
+  const retire = async (proxy: ProxyProcess) => {
+    await proxy.stop();
+    proxies.splice(proxies.indexOf(proxy), 1);
+  };
+
+  try {
+    await admin.connect();
+    const replication = Math.min(brokers, 3);
+    const createTopics = async (names: string[], partitions: number) => {
+      await admin.createTopics({
+        topics: names.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: replication })),
+        waitForLeaders: true,
+        timeout: 60_000,
+      });
+    };
+    const proxy = await launch({ mapping: { topics: virtualRules } });
     const pid = proxy.process.pid!;
     const bootstrap: Record<Side, string> = { direct: cluster.bootstrap, proxy: proxy.bootstrap };
-    const replication = Math.min(brokers, 3);
-    const samples = new Map<string, Record<Side, number[]>>();
-    const record = (name: string, side: Side, value: number) => {
-      const entry = samples.get(name) ?? { direct: [], proxy: [] };
-      entry[side].push(value);
-      samples.set(name, entry);
+    const results = new Results();
+    const payloadMb = (plan.records * RECORD_SIZE) / MIB;
+    /** Runs a turn's work, measuring the proxy `via` when the turn is proxied. */
+    const turn = async <T>(side: Side, work: () => Promise<T>, via = pid) => {
+      if (side === "direct") return { result: await work(), usage: undefined };
+      const { result, ...usage } = await usageDuring(via, work);
+      return { result, usage };
     };
-    let proxyCpuMs = 0;
-    let proxyMib = 0;
-    const virtualCpu = new Map<string, { ms: number; mib: number }>();
-    const units: Record<string, string> = {
-      "produce throughput": "MB/s",
-      "consume throughput": "MB/s",
-    };
-    const payloadMib = (plan.records * RECORD_SIZE) / MIB;
 
-    for (let round = 0; round < plan.rounds; round++) {
-      const order: Side[] = round % 2 === 0 ? ["direct", "proxy"] : ["proxy", "direct"];
-      for (const side of order) {
-        const topic = `bench-${side}-${round}`;
-        await createTopic(cluster.dir, topic, 3, replication);
-        const cpuBefore = cpuMs(pid);
-        const produced = await producerPerf(cluster.dir, bootstrap[side], topic, plan.records, RECORD_SIZE);
-        const consumed = await consumerPerf(
-          cluster.dir,
-          bootstrap[side],
-          topic,
-          plan.records,
-          `bench-${side}-${round}`,
-        );
-        if (side === "proxy") {
-          proxyCpuMs += cpuMs(pid) - cpuBefore;
-          proxyMib += 2 * payloadMib;
+    if (sections.has("perf")) {
+      log("\n== Kafka perf tools: produce acks=1 and acks=all, consume ==");
+      await createTopics(
+        [...turns()].flatMap(({ round, side }) => [
+          `bench-${side}-${round}-acks1`,
+          `bench-${side}-${round}-acksall`,
+        ]),
+        PARTITIONS,
+      );
+      for (const { round, side } of turns()) {
+        const topic = `bench-${side}-${round}-acks1`;
+        for (const acks of ["1", "all"] as const) {
+          const target = acks === "1" ? topic : `bench-${side}-${round}-acksall`;
+          const { result, usage } = await turn(side, () =>
+            producerPerf(cluster.dir, bootstrap[side], target, plan.records, RECORD_SIZE, { acks }),
+          );
+          const label = `produce acks=${acks}`;
+          results.sample(`${label} throughput`, "MB/s", side, result.mbPerSec);
+          results.sample(`${label} records/s`, "records/s", side, result.recordsPerSec);
+          results.usage(`${label} throughput`, "MB/s", usage, payloadMb);
+          results.usage(`${label} records/s`, "records/s", usage, payloadMb);
+          if (acks === "1") {
+            results.sample(`${label} latency p50`, "ms", side, result.p50Ms);
+            results.sample(`${label} latency p99`, "ms", side, result.p99Ms);
+          }
+          log(
+            `round ${round + 1}/${plan.rounds} ${side}: ${label} ${result.mbPerSec} MB/s, ${result.recordsPerSec} records/s ` +
+              `(p99 ${result.p99Ms} ms)${usage ? `; proxy ${usage.cpuMs} ms CPU, peak ${roundTo(usage.peakRssKb / 1024, 1)} MB` : ""}`,
+          );
         }
-        record("produce throughput", side, produced.mbPerSec);
-        record("produce latency p50", side, produced.p50Ms);
-        record("produce latency p99", side, produced.p99Ms);
-        record("consume throughput", side, consumed.fetchMbPerSec);
+        const { result: consumed, usage } = await turn(side, () =>
+          consumerPerf(cluster.dir, bootstrap[side], topic, plan.records, `bench-${side}-${round}`),
+        );
+        results.sample("consume throughput", "MB/s", side, consumed.fetchMbPerSec);
+        results.sample("consume records/s", "records/s", side, consumed.fetchRecordsPerSec);
+        results.usage("consume throughput", "MB/s", usage, payloadMb);
+        results.usage("consume records/s", "records/s", usage, payloadMb);
         log(
-          `round ${round + 1}/${plan.rounds} ${side}: produce ${produced.mbPerSec} MB/s (p99 ${produced.p99Ms} ms), ` +
-            `consume ${consumed.fetchMbPerSec} MB/s`,
+          `round ${round + 1}/${plan.rounds} ${side}: consume ${consumed.fetchMbPerSec} MB/s` +
+            `${usage ? `; proxy ${usage.cpuMs} ms CPU, peak ${roundTo(usage.peakRssKb / 1024, 1)} MB` : ""}`,
         );
       }
     }
 
-    keptProxy = await startProxy({
-      upstream: cluster.bootstrap,
-      extra: {
-        logging: { level: "warn", json: true },
-        mapping: { topics: virtualRules, keep_marker: true },
-      },
-    });
-    const keptPid = keptProxy.process.pid!;
-    for (const variant of VIRTUAL_VARIANTS) {
-      const viaProxy = variant.marker === "kept" ? keptProxy.bootstrap : proxy.bootstrap;
-      const viaPid = variant.marker === "kept" ? keptPid : pid;
-      const label = `virtualized k=${VIRTUAL_RATIO} ${variant.compression} ${variant.marker}`;
-      for (let round = 0; round < plan.rounds; round++) {
-        const order: Side[] = round % 2 === 0 ? ["direct", "proxy"] : ["proxy", "direct"];
-        for (const side of order) {
+    if (sections.has("kafkajs")) {
+      log(
+        `\n== KafkaJS: ${plan.kafkajsRecords} x ${RECORD_SIZE} B in batches of ${KAFKAJS_BATCH}, acks=1 ==`,
+      );
+      await createTopics(
+        [...turns()].map(({ round, side }) => `bench-kafkajs-${side}-${round}`),
+        PARTITIONS,
+      );
+      const mb = (plan.kafkajsRecords * RECORD_SIZE) / MIB;
+      for (const { round, side } of turns()) {
+        const topic = `bench-kafkajs-${side}-${round}`;
+        const options = {
+          bootstrap: bootstrap[side],
+          topic,
+          records: plan.kafkajsRecords,
+          size: RECORD_SIZE,
+          batch: KAFKAJS_BATCH,
+        };
+        const produced = await turn(side, () => kafkaJs("produce", options));
+        const consumed = await turn(side, () => kafkaJs("consume", { ...options, group: `${topic}-g` }));
+        results.sample("KafkaJS produce throughput", "MB/s", side, produced.result.mbPerSec);
+        results.sample("KafkaJS consume throughput", "MB/s", side, consumed.result.mbPerSec);
+        results.usage("KafkaJS produce throughput", "MB/s", produced.usage, mb);
+        results.usage("KafkaJS consume throughput", "MB/s", consumed.usage, mb);
+        log(
+          `round ${round + 1}/${plan.rounds} ${side}: KafkaJS produce ${produced.result.mbPerSec} MB/s, ` +
+            `consume ${consumed.result.mbPerSec} MB/s (group join ${consumed.result.joinSeconds} s)`,
+        );
+      }
+    }
+
+    if (sections.has("latency")) {
+      log(
+        `\n== end-to-end latency at ${PROBE_RATE} records/s, ${RECORD_SIZE} B, acks=1, linger.ms=0: ` +
+          `${plan.probeWarmupSeconds} s warm-up + ${plan.probeSeconds} s per turn ==`,
+      );
+      const classpath = (await toolsClasspath("4")).join(":");
+      await createTopics(
+        [...turns()].map(({ round, side }) => `bench-e2e-${side}-${round}`),
+        1,
+      );
+      const mb = (2 * PROBE_RATE * (plan.probeWarmupSeconds + plan.probeSeconds) * RECORD_SIZE) / MIB;
+      for (const { round, side } of turns()) {
+        const { result, usage } = await turn(side, () =>
+          latencyProbe({
+            classpath,
+            bootstrap: bootstrap[side],
+            topic: `bench-e2e-${side}-${round}`,
+            rate: PROBE_RATE,
+            warmupSeconds: plan.probeWarmupSeconds,
+            seconds: plan.probeSeconds,
+            recordSize: RECORD_SIZE,
+            fetchMaxWaitMs: PROBE_FETCH_MAX_WAIT_MS,
+          }),
+        );
+        for (const [label, value] of [
+          ["p50", result.p50],
+          ["p99", result.p99],
+          ["p99.9", result.p999],
+        ] as const) {
+          results.sample(`e2e latency ${label} @5k/s`, "ms", side, value);
+          results.usage(`e2e latency ${label} @5k/s`, "ms", usage, mb);
+        }
+        log(
+          `round ${round + 1}/${plan.rounds} ${side}: e2e p50 ${result.p50} ms, p99 ${result.p99} ms, ` +
+            `p99.9 ${result.p999} ms, max ${result.max} ms (${result.measured} measured, sent at ${result.rate}/s)`,
+        );
+      }
+    }
+
+    if (sections.has("virtual")) {
+      log(`\n== virtualized k=${VIRTUAL_RATIO} ==`);
+      const keptProxy = await launch({ mapping: { topics: virtualRules, keep_marker: true } });
+      const names = VIRTUAL_VARIANTS.flatMap((variant) =>
+        [...turns()].map(({ round, side }) => {
+          const name = `${variant.compression}-${variant.marker}-${round}`;
+          return side === "direct" ? `bench-plain-${name}` : `bench-virtual-${name}`;
+        }),
+      );
+      await createTopics(names, VIRTUAL_PHYSICAL_PARTITIONS);
+      for (const variant of VIRTUAL_VARIANTS) {
+        const via = variant.marker === "kept" ? keptProxy : proxy;
+        const label = `virtualized k=${VIRTUAL_RATIO} ${variant.compression} ${variant.marker}`;
+        for (const { round, side } of turns()) {
           const name = `${variant.compression}-${variant.marker}-${round}`;
           const topic = side === "direct" ? `bench-plain-${name}` : `bench-virtual-${name}`;
-          await createTopic(cluster.dir, topic, VIRTUAL_PHYSICAL_PARTITIONS, replication);
-          const cpuBefore = cpuMs(viaPid);
-          const target = side === "direct" ? cluster.bootstrap : viaProxy;
-          const produced = await producerPerf(cluster.dir, target, topic, plan.records, RECORD_SIZE, [
-            `compression.type=${variant.compression}`,
-          ]);
-          const consumed = await consumerPerf(cluster.dir, target, topic, plan.records, `${topic}-g`);
-          if (side === "proxy") {
-            const cpu = virtualCpu.get(label) ?? { ms: 0, mib: 0 };
-            cpu.ms += cpuMs(viaPid) - cpuBefore;
-            cpu.mib += 2 * payloadMib;
-            virtualCpu.set(label, cpu);
-          }
-          record(`${label} produce`, side, produced.mbPerSec);
-          record(`${label} consume`, side, consumed.fetchMbPerSec);
-          units[`${label} produce`] = "MB/s";
-          units[`${label} consume`] = "MB/s";
+          const target = side === "direct" ? cluster.bootstrap : via.bootstrap;
+          const viaPid = via.process.pid!;
+          const produced = await turn(
+            side,
+            () =>
+              producerPerf(cluster.dir, target, topic, plan.records, RECORD_SIZE, {
+                properties: [`compression.type=${variant.compression}`],
+              }),
+            viaPid,
+          );
+          const consumed = await turn(
+            side,
+            () => consumerPerf(cluster.dir, target, topic, plan.records, `${topic}-g`),
+            viaPid,
+          );
+          results.sample(`${label} produce`, "MB/s", side, produced.result.mbPerSec);
+          results.sample(`${label} consume`, "MB/s", side, consumed.result.fetchMbPerSec);
+          results.usage(`${label} produce`, "MB/s", produced.usage, payloadMb);
+          results.usage(`${label} consume`, "MB/s", consumed.usage, payloadMb);
           log(
             `round ${round + 1}/${plan.rounds} ${side === "direct" ? `direct ${variant.compression}` : label}: ` +
-              `produce ${produced.mbPerSec} MB/s, consume ${consumed.fetchMbPerSec} MB/s`,
+              `produce ${produced.result.mbPerSec} MB/s, consume ${consumed.result.fetchMbPerSec} MB/s`,
           );
         }
       }
+      await retire(keptProxy);
     }
 
-    for (const [round, side] of (["direct", "proxy", "proxy", "direct"] as Side[]).entries()) {
-      const topic = `bench-latency-${side}-${round}`;
-      await createTopic(cluster.dir, topic, 1, replication);
-      const latency = await endToEndLatency(
-        cluster.dir,
-        bootstrap[side],
-        topic,
-        plan.latencyRecords,
-        RECORD_SIZE,
+    if (sections.has("metadata")) {
+      const topic = "bench-metadata-1000";
+      log(
+        `\n== Metadata v12 for a ${METADATA_PARTITIONS}-partition topic, ${plan.metadataRequests} requests ==`,
       );
-      record("end-to-end latency p50", side, latency.p50Ms);
-      record("end-to-end latency p99", side, latency.p99Ms);
-      record("end-to-end latency avg", side, latency.avgMs);
-      log(`end-to-end ${side}: avg ${latency.avgMs} ms, p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms`);
+      await createTopics([topic], METADATA_PARTITIONS);
+      for (const { round, side } of turns()) {
+        const { result, usage } = await turn(side, () =>
+          metadataLatency(bootstrap[side], topic, plan.metadataRequests, 20),
+        );
+        if (result.partitions !== METADATA_PARTITIONS) {
+          throw new Error(
+            `Metadata ${side}: ${result.partitions} partitions, expected ${METADATA_PARTITIONS}`,
+          );
+        }
+        results.sample("metadata 1000 partitions p50", "ms", side, result.p50Ms);
+        results.sample("metadata 1000 partitions p99", "ms", side, result.p99Ms);
+        results.usage("metadata 1000 partitions p50", "ms", usage);
+        results.usage("metadata 1000 partitions p99", "ms", usage);
+        log(
+          `round ${round + 1}/${plan.rounds} ${side}: Metadata p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`,
+        );
+      }
+      await admin.deleteTopics({ topics: [topic], timeout: 60_000 }).catch(() => {});
     }
 
-    const rows: Row[] = [...samples].map(([name, sides]) => {
-      const direct = round2(median(sides.direct));
-      const proxied = round2(median(sides.proxy));
-      return {
-        name,
-        direct,
-        proxy: proxied,
-        ratio: direct === 0 ? Number.NaN : Number((proxied / direct).toFixed(3)),
-        unit: units[name] ?? "ms",
+    if (sections.has("idle")) {
+      log("\n== idle connections, each on a fresh proxy ==");
+      const idle = async (name: string, wanted: number, apiVersions: boolean) => {
+        for (let count = wanted; count >= wanted / 4; count = Math.floor(count / 2)) {
+          const fresh = await launch({ listen: { max_connections: count + 1_000 } });
+          const freshPid = fresh.process.pid!;
+          try {
+            await sleep(plan.settleMs);
+            const peak = new PeakRss(freshPid);
+            const before = rssKb(freshPid);
+            const fdsBefore = openFds(freshPid);
+            const clients = await idleClients(fresh.bootstrap, count, apiVersions);
+            try {
+              await sleep(plan.settleMs);
+              const after = rssKb(freshPid);
+              const fds = openFds(freshPid) - fdsBefore;
+              const open = await connectionsGauge(fresh.adminPort);
+              const peakKb = peak.stop();
+              const perConnection = (after - before) / Math.max(1, clients.connected);
+              log(
+                `${name}: ${clients.connected} of ${count} connected (${clients.failed} failed ${JSON.stringify(clients.errors)}), ` +
+                  `proxy counts ${open}, ${fds} more fds; RSS ${roundTo(before / 1024, 1)} -> ${roundTo(after / 1024, 1)} MB, ` +
+                  `${roundTo(perConnection)} KB per connection`,
+              );
+              if (clients.connected < count * 0.95) {
+                throw new Error(
+                  `only ${clients.connected} of ${count} connected: ${JSON.stringify(clients.errors)}`,
+                );
+              }
+              results.sample(name, "KB/conn", "proxy", roundTo(perConnection));
+              results.usage(name, "KB/conn", { cpuMs: 0, peakRssKb: peakKb });
+              results.note(
+                name,
+                "KB/conn",
+                `${clients.connected} connections${count < wanted ? ` (fewer than the ${wanted} planned)` : ""}; ` +
+                  `proxy fds +${fds}; RSS ${roundTo(before / 1024, 1)} -> ${roundTo(after / 1024, 1)} MB after ${plan.settleMs / 1000} s`,
+              );
+              return;
+            } finally {
+              await clients.close();
+            }
+          } catch (error) {
+            log(`${name} with ${count} connections failed: ${(error as Error).message}`);
+          } finally {
+            await retire(fresh);
+          }
+        }
+        results.note(name, "KB/conn", "failed: see the run's log");
       };
-    });
-    const cpuPerMib = proxyMib > 0 ? Number((proxyCpuMs / proxyMib).toFixed(2)) : 0;
-    const virtualCpuPerMib = Object.fromEntries(
-      [...virtualCpu].map(([label, cpu]) => [label, cpu.mib > 0 ? Number((cpu.ms / cpu.mib).toFixed(2)) : 0]),
-    );
+      await idle("idle connections RSS", plan.idleConnections, false);
+      await idle("idle after ApiVersions RSS", plan.exchangedConnections, true);
+    }
+
+    const rows = results.list();
+    const ratioOf = (name: string) => results.get(name)?.ratio ?? null;
+    const checks: Check[] = [];
+    const check = (name: string, value: number | null, target: string, pass: (v: number) => boolean) =>
+      checks.push({ name, value, target, pass: value !== null && Number.isFinite(value) && pass(value) });
+    for (const name of [
+      "produce acks=1 throughput",
+      "produce acks=all throughput",
+      "consume throughput",
+      "KafkaJS produce throughput",
+      "KafkaJS consume throughput",
+    ]) {
+      if (results.rows.has(name)) check(`${name} ratio`, ratioOf(name), ">= 0.90", (v) => v >= 0.9);
+    }
+    const p99 = results.get("e2e latency p99 @5k/s");
+    if (p99) {
+      const added = p99.proxy !== null && p99.direct !== null ? roundTo(p99.proxy - p99.direct, 3) : null;
+      check("added e2e p99 (ms)", added, "<= 1 ms", (v) => v <= 1);
+    }
+    for (const name of ["produce acks=1 throughput", "produce acks=all throughput", "consume throughput"]) {
+      const row = results.get(name);
+      if (row) check(`${name}: proxy CPU ms/MB`, row.proxyCpuMsPerMb, "<= 5", (v) => v <= 5);
+    }
+    const throughputRows = rows.filter((row) => row.unit === "MB/s" && row.proxyPeakRssMb !== null);
+    if (throughputRows.length) {
+      const worst = throughputRows.reduce((a, b) => (b.proxyPeakRssMb! > a.proxyPeakRssMb! ? b : a));
+      check(
+        `peak RSS in throughput rows (max: ${worst.name})`,
+        worst.proxyPeakRssMb,
+        "<= 150 MB",
+        (v) => v <= 150,
+      );
+    }
+    for (const name of ["idle connections RSS", "idle after ApiVersions RSS"]) {
+      if (results.rows.has(name))
+        check(`${name} per connection`, results.get(name)!.proxy, "<= 30 KB", (v) => v <= 30);
+    }
+    const lz4 = `virtualized k=${VIRTUAL_RATIO} lz4 stripped`;
+    if (results.rows.has(`${lz4} produce`)) {
+      check(`${lz4} produce ratio`, ratioOf(`${lz4} produce`), ">= 0.70", (v) => v >= 0.7);
+      check(`${lz4} consume ratio`, ratioOf(`${lz4} consume`), ">= 0.60", (v) => v >= 0.6);
+    }
+    const passThrough = ["produce acks=1 throughput", "produce acks=all throughput", "consume throughput"]
+      .map((name) => results.rows.get(name))
+      .filter((entry) => entry && entry.mb > 0);
+    const passThroughCpu = passThrough.length
+      ? roundTo(passThrough.reduce((s, e) => s + e!.cpuMs, 0) / passThrough.reduce((s, e) => s + e!.mb, 0))
+      : null;
 
     console.log(
-      `\nGateway forwarding overhead: ${brokers}-broker Kafka 4.4.0, ${plan.records} records x ${RECORD_SIZE} B ` +
-        `per turn, acks=1, ${plan.rounds} alternating rounds (medians), ${cpus().length} cores\n`,
+      `\nGateway: ${brokers}-broker Kafka 4.4.0 (broker JVM ${process.env.KPP_KAFKA_JVM_OPTS}), ${cpus().length} cores, ` +
+        `${quick ? "quick" : "full"} run: ${plan.rounds} alternating rounds (medians), ${plan.records} x ${RECORD_SIZE} B ` +
+        `per perf-tool turn, ${PARTITIONS} partitions\n`,
     );
-    console.log(
-      ["name".padEnd(40), "direct".padStart(10), "proxy".padStart(10), "ratio".padStart(7), "  unit"].join(
-        "",
-      ),
-    );
+    const header = [
+      "name".padEnd(44),
+      "direct".padStart(10),
+      "proxy".padStart(10),
+      "ratio".padStart(7),
+      "  unit".padEnd(12),
+      "cpu ms/MB".padStart(10),
+      "peak RSS MB".padStart(12),
+    ].join("");
+    console.log(header);
+    const show = (value: number | null) => (value === null ? "-" : String(value));
     for (const row of rows) {
       console.log(
         [
-          row.name.padEnd(40),
-          String(row.direct).padStart(10),
-          String(row.proxy).padStart(10),
-          String(row.ratio).padStart(7),
-          `  ${row.unit}`,
+          row.name.padEnd(44),
+          show(row.direct).padStart(10),
+          show(row.proxy).padStart(10),
+          show(row.ratio).padStart(7),
+          `  ${row.unit}`.padEnd(12),
+          show(row.proxyCpuMsPerMb).padStart(10),
+          show(row.proxyPeakRssMb).padStart(12),
         ].join(""),
       );
     }
+    for (const row of rows.filter((r) => r.note)) console.log(`  ${row.name}: ${row.note}`);
     console.log(
-      `\nvirtualized rows: k=${VIRTUAL_RATIO} (${VIRTUAL_PHYSICAL_PARTITIONS * VIRTUAL_RATIO} virtual on ${VIRTUAL_PHYSICAL_PARTITIONS} physical); ` +
-        `direct is the same codec on a plain ${VIRTUAL_PHYSICAL_PARTITIONS}-partition topic; proxy CPU per MB: ` +
-        Object.entries(virtualCpuPerMib)
-          .map(([label, ms]) => `${label.replace("virtualized ", "")} ${ms} ms`)
-          .join(", "),
+      `\ncpu ms/MB: proxy user+system CPU per MB forwarded over its proxied turns (produce: MB sent; consume: MB read; ` +
+        `e2e: both). peak RSS: ${peakMethod()} of the proxy over the row's proxied turns. ` +
+        `Virtualized rows: ${VIRTUAL_PHYSICAL_PARTITIONS * VIRTUAL_RATIO} virtual on ${VIRTUAL_PHYSICAL_PARTITIONS} physical; ` +
+        `direct is the same codec on a plain ${VIRTUAL_PHYSICAL_PARTITIONS}-partition topic.`,
     );
-    console.log(
-      `\nproxy CPU: ${cpuPerMib} ms per MB forwarded (${Math.round(proxyCpuMs)} ms over ${round2(proxyMib)} MB produced + consumed)`,
-    );
+    console.log("\ntargets:");
+    for (const c of checks) {
+      console.log(`  ${c.pass ? "PASS" : "FAIL"}  ${c.name}: ${show(c.value)} (target ${c.target})`);
+    }
 
+    const durationSeconds = Math.round((Date.now() - startedAt) / 1000);
+    console.log(`\n${durationSeconds} s in total`);
     mkdirSync(dirname(RESULTS), { recursive: true });
     writeFileSync(
       RESULTS,
@@ -245,20 +601,31 @@ async function main(): Promise<void> {
         {
           date: new Date().toISOString(),
           mode: quick ? "quick" : "full",
-          cluster: { brokers, version: "4.4.0" },
-          recordsPerTurn: plan.records,
-          recordSize: RECORD_SIZE,
-          rounds: plan.rounds,
+          sections: [...sections],
+          cluster: { brokers, version: "4.4.0", brokerJvmOptions: process.env.KPP_KAFKA_JVM_OPTS },
           cores: cpus().length,
-          proxyCpuMsPerMb: cpuPerMib,
-          virtualizedProxyCpuMsPerMb: virtualCpuPerMib,
+          recordSize: RECORD_SIZE,
+          partitions: PARTITIONS,
+          rounds: plan.rounds,
+          plan,
+          latencyProbe: {
+            rate: PROBE_RATE,
+            acks: "1",
+            lingerMs: 0,
+            fetchMaxWaitMs: PROBE_FETCH_MAX_WAIT_MS,
+            warmupSeconds: plan.probeWarmupSeconds,
+            seconds: plan.probeSeconds,
+          },
           virtualized: {
             ratio: VIRTUAL_RATIO,
             physicalPartitions: VIRTUAL_PHYSICAL_PARTITIONS,
             direct: "the same codec on a plain topic with the physical partition count",
           },
-          durationSeconds: Math.round((Date.now() - startedAt) / 1000),
+          peakRss: peakMethod(),
+          proxyCpuMsPerMb: passThroughCpu,
+          durationSeconds,
           rows,
+          checks,
         },
         null,
         2,

@@ -17,6 +17,7 @@ export interface ConsumerRun {
   mbPerSec: number;
   recordsPerSec: number;
   fetchMbPerSec: number;
+  fetchRecordsPerSec: number;
 }
 
 export interface LatencyRun {
@@ -63,7 +64,12 @@ export function parseConsumerSummary(stdout: string): ConsumerRun {
     .map((l) => l.split(",").map((c) => c.trim()))
     .find((cells) => cells.length >= 10 && /^\d/.test(cells[2] ?? ""));
   if (!row) throw new PerfToolError(`no consumer summary in:\n${stdout.slice(-1000)}`);
-  return { mbPerSec: Number(row[3]), recordsPerSec: Number(row[5]), fetchMbPerSec: Number(row[8]) };
+  return {
+    mbPerSec: Number(row[3]),
+    recordsPerSec: Number(row[5]),
+    fetchMbPerSec: Number(row[8]),
+    fetchRecordsPerSec: Number(row[9]),
+  };
 }
 
 /** "Avg latency: 1.2345 ms" and "Percentiles: 50th = 1, 99th = 3, 99.9th = 7". */
@@ -80,7 +86,7 @@ export async function producerPerf(
   topic: string,
   records: number,
   recordSize: number,
-  extraProperties: string[] = [],
+  options: { acks?: "1" | "all"; properties?: string[] } = {},
 ): Promise<ProducerRun> {
   const result = await run(
     dir,
@@ -97,10 +103,10 @@ export async function producerPerf(
       "--throughput",
       "-1",
       "--command-property",
-      "acks=1",
+      `acks=${options.acks ?? "1"}`,
       "linger.ms=5",
       "batch.size=65536",
-      ...extraProperties,
+      ...(options.properties ?? []),
     ],
     300_000,
   );
