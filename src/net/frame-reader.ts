@@ -92,7 +92,7 @@ export class FrameReader {
       if (this.sawFirstFrame) {
         const frameBytes = this.peekLength() + 4;
         if (this.pendingBytes < frameBytes) {
-          if (this.pendingBytes >= STREAM_PEEK_BYTES && !this.offerDeclined) {
+          if (this.pendingBytes >= STREAM_PEEK_BYTES && this.wouldOffer(frameBytes)) {
             const head = this.takePending();
             if (!this.offerStream(frameBytes, head)) {
               this.pending.push(head);
@@ -145,10 +145,14 @@ export class FrameReader {
     return all;
   }
 
+  private wouldOffer(frameBytes: number): boolean {
+    return this.streamOffer !== undefined && !this.offerDeclined && frameBytes >= this.streamMinBytes;
+  }
+
   /** True when a sink took the incomplete frame whose received bytes are `head`. */
   private offerStream(frameBytes: number, head: Buffer): boolean {
-    if (!this.streamOffer || this.offerDeclined || frameBytes < this.streamMinBytes) return false;
-    const sink = this.streamOffer(frameBytes, head);
+    if (!this.wouldOffer(frameBytes)) return false;
+    const sink = this.streamOffer!(frameBytes, head);
     if (!sink) {
       this.offerDeclined = true;
       return false;

@@ -109,3 +109,26 @@ test("streams large incomplete frames to a sink and buffers the rest, whatever t
     ),
   );
 });
+
+test("a frame arriving in many chunks is copied once, with or without a stream offer", (t) => {
+  const payload = Buffer.alloc(1 << 20, 7);
+  const stream = frame(payload);
+  for (const offering of [false, true]) {
+    let copied = 0;
+    const concat = Buffer.concat;
+    t.mock.method(Buffer, "concat", (list: readonly Uint8Array[], length?: number) => {
+      const out = concat(list, length);
+      copied += out.length;
+      return out;
+    });
+    const reader = new FrameReader(1 << 30, false);
+    if (offering) reader.streamFramesFrom(64 * 1024, () => undefined);
+    const seen: Buffer[] = [];
+    for (let offset = 0; offset < stream.length; offset += 4096) {
+      reader.push(stream.subarray(offset, offset + 4096), (f) => seen.push(f));
+    }
+    t.mock.restoreAll();
+    assert.equal(seen.length, 1);
+    assert.ok(copied <= 2 * stream.length, `${copied} bytes copied for a ${stream.length}-byte frame`);
+  }
+});
