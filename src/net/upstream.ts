@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import net from "node:net";
 import type { Logger } from "../log/logger.ts";
-import { decodeResponse, encodeRequest } from "../protocol/frame.ts";
+import { decodeResponse, encodeRequestChunks } from "../protocol/frame.ts";
 import { FrameReader, type FrameSink } from "./frame-reader.ts";
 
 export interface BrokerAddress {
@@ -45,6 +45,29 @@ export class UpstreamError extends Error {
 }
 
 const TIMEOUT_CHECK_MS = 1000;
+const CORRELATION_ID_OFFSET = 8;
+
+/** Writes a request's correlation id into its frame chunks, wherever the chunk boundaries fall. */
+export function writeCorrelationId(chunks: Buffer[], correlationId: number): void {
+  const first = chunks[0]!;
+  if (first.length >= CORRELATION_ID_OFFSET + 4) {
+    first.writeInt32BE(correlationId, CORRELATION_ID_OFFSET);
+    return;
+  }
+  let skip = CORRELATION_ID_OFFSET;
+  let shift = 24;
+  for (const chunk of chunks) {
+    for (let i = 0; i < chunk.length && shift >= 0; i++) {
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
+      chunk[i] = (correlationId >>> shift) & 0xff;
+      shift -= 8;
+    }
+    if (shift < 0) return;
+  }
+}
 
 /**
  * One TCP connection to a broker. Requests are sent with the proxy's own correlation ids; responses arrive in
@@ -126,7 +149,7 @@ export class UpstreamConnection extends EventEmitter {
    * buffer is full; wait for "drain" before sending more.
    */
   send(
-    frame: Buffer,
+    frame: Buffer | Buffer[],
     handler: ResponseHandler | undefined,
     timeoutMs = this.options.requestTimeoutMs,
   ): boolean {
@@ -138,12 +161,20 @@ export class UpstreamConnection extends EventEmitter {
     }
     const correlationId = this.nextCorrelationId;
     this.nextCorrelationId = (this.nextCorrelationId + 1) & 0x7fffffff || 1;
-    frame.writeInt32BE(correlationId, 8);
     if (handler) {
       this.inFlight.push({ correlationId, handler, sentAt: Date.now(), timeoutMs });
       this.armTimer();
     }
-    return this.socket.write(frame);
+    if (!Array.isArray(frame)) {
+      frame.writeInt32BE(correlationId, 8);
+      return this.socket.write(frame);
+    }
+    writeCorrelationId(frame, correlationId);
+    let writable = true;
+    this.socket.cork();
+    for (const chunk of frame) writable = this.socket.write(chunk);
+    this.socket.uncork();
+    return writable;
   }
 
   /**
@@ -157,7 +188,10 @@ export class UpstreamConnection extends EventEmitter {
     options: { clientId: string | null; expectResponse?: boolean; timeoutMs?: number },
     // biome-ignore lint/suspicious/noExplicitAny: generated response body
   ): { writable: boolean; response: Promise<any> } {
-    const frame = encodeRequest({ apiKey, apiVersion, correlationId: 0, clientId: options.clientId }, body);
+    const frame = encodeRequestChunks(
+      { apiKey, apiVersion, correlationId: 0, clientId: options.clientId },
+      body,
+    );
     if (options.expectResponse === false) {
       return { writable: this.send(frame, undefined), response: Promise.resolve(undefined) };
     }

@@ -29,7 +29,9 @@ export interface ClientConnectionOptions {
 }
 
 interface ResponseSlot {
-  frame: Buffer | undefined;
+  /** The response frame, or its chunks (records referenced, not copied), once it is ready. */
+  frame: Buffer | Buffer[] | undefined;
+  bytes?: number;
   /** Set while the response is being streamed to the client, then `sent` once it has been. */
   streaming?: boolean;
   sent?: boolean;
@@ -245,7 +247,7 @@ export class ClientConnection {
       pending.then(
         (body) => {
           if (!slot || this.closed) return;
-          let out: Buffer;
+          let out: Buffer[];
           try {
             out = pipeline.finishResponse(context, correlationId, body);
           } catch (error) {
@@ -255,9 +257,12 @@ export class ClientConnection {
             );
             return;
           }
-          pipeline.metrics.countResponse(context.apiKey, out.length);
+          let bytes = 0;
+          for (const chunk of out) bytes += chunk.length;
+          pipeline.metrics.countResponse(context.apiKey, bytes);
           slot.frame = out;
-          this.pendingResponseBytes += out.length;
+          slot.bytes = bytes;
+          this.pendingResponseBytes += bytes;
           this.flush();
         },
         (error: Error) => this.close(`${interceptor.name}: ${error.message}`, "info"),
@@ -360,8 +365,14 @@ export class ClientConnection {
         socket.cork();
         wrote = true;
       }
-      writable = socket.write(slot.frame);
-      this.pendingResponseBytes -= slot.frame.length;
+      const frame = slot.frame;
+      if (Array.isArray(frame)) {
+        for (const chunk of frame) writable = socket.write(chunk);
+        this.pendingResponseBytes -= slot.bytes!;
+      } else {
+        writable = socket.write(frame);
+        this.pendingResponseBytes -= frame.length;
+      }
       slot.frame = undefined;
       this.slotsHead++;
     }

@@ -1,5 +1,5 @@
 import { ProxyMetrics } from "../admin/metrics.ts";
-import { decodeRequest, decodeResponse, encodeResponse } from "../protocol/frame.ts";
+import { decodeRequest, decodeResponse, encodeResponse, encodeResponseChunks } from "../protocol/frame.ts";
 import { API_KEYS } from "../protocol/generated/api-keys.ts";
 import type {
   ExchangeContext,
@@ -78,11 +78,11 @@ export class Pipeline {
     return encodeResponse(apiKey, version, correlationId, body);
   }
 
-  /** Applies the response features to a body a feature built, then encodes the response frame. */
-  finishResponse(context: ExchangeContext, correlationId: number, body: unknown): Buffer {
+  /** Applies the response features to a body a feature built, then encodes the response frame as chunks. */
+  finishResponse(context: ExchangeContext, correlationId: number, body: unknown): Buffer[] {
     const features = this.responseFeatures[context.apiKey];
     if (features) for (const feature of features) feature.onResponse(context, body);
-    return encodeResponse(context.apiKey, context.apiVersion, correlationId, body);
+    return encodeResponseChunks(context.apiKey, context.apiVersion, correlationId, body);
   }
 
   /** Whether some feature may change this exchange's response (judged without its bytes). */
