@@ -69,12 +69,11 @@ export async function main(argv: string[]): Promise<number> {
 
   let config: ProxyConfig;
   let dev: DevCluster | undefined;
-  const bootLog = createLogger({ level: "info", json: false });
   try {
     if (typeof args.values.config === "string") {
       config = loadConfigFile(args.values.config);
     } else {
-      dev = await startDevKafka(bootLog);
+      dev = await startDevKafka(createLogger({ level: "info", json: false }));
       config = buildConfig(
         { kafka: { bootstrap_servers: dev.bootstrap }, logging: { json: false } },
         "dev defaults",

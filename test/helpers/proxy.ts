@@ -30,6 +30,8 @@ export interface StartProxyOptions {
   brokerPortBase?: number;
   brokerIdBase?: number;
   env?: NodeJS.ProcessEnv;
+  /** Runs the compiled build (dist/, from `npm run build`) as installed users do, instead of the TypeScript sources. */
+  compiled?: boolean;
 }
 
 function portIsFree(port: number): Promise<boolean> {
@@ -75,7 +77,8 @@ export async function startProxy(options: StartProxyOptions): Promise<ProxyProce
     ...extra,
   };
   writeFileSync(configFile, stringify(config));
-  const child = spawn(process.execPath, [path.join(ROOT, "src/cli.ts"), "--config", configFile], {
+  const entry = options.compiled ? path.join(ROOT, "dist/src/cli.js") : path.join(ROOT, "src/cli.ts");
+  const child = spawn(process.execPath, [entry, "--config", configFile], {
     cwd: ROOT,
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
