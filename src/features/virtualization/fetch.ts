@@ -11,6 +11,7 @@ import type {
 import type { Exchange, ExchangeContext, RequestInterceptor } from "../../proxy/feature.ts";
 import { BatchClassifier, LruCache } from "./classify.ts";
 import type { VirtualizationContext } from "./context.ts";
+import { fetchNamesTopic } from "./fetch-peek.ts";
 import { physicalOf, type VirtualLayout } from "./rules.ts";
 import { finishCursor, splitPhysicalRecords, VirtualCursor } from "./virtual-records.ts";
 
@@ -129,9 +130,20 @@ export class VirtualFetch implements RequestInterceptor {
     this.stripKey = context.keepMarker ? undefined : Buffer.from(context.markerHeader, "utf8");
   }
 
-  wantsRequest(): boolean {
-    return !this.context.rules.isEmpty;
+  wantsRequest(context: ExchangeContext, frame: Buffer): boolean {
+    if (this.context.rules.isEmpty) return false;
+    return fetchNamesTopic(frame, context.apiVersion, this.needsLook);
   }
+
+  /** A virtualized topic, or an id not resolved yet (it may be one); ids the cluster did not know pass. */
+  private readonly needsLook = (nameOrId: string, byId: boolean): boolean => {
+    if (!byId) return this.context.rules.layoutOf(nameOrId) !== undefined;
+    if (nameOrId === ZERO_UUID) return false;
+    const name = this.context.topics.nameOf(nameOrId);
+    if (name !== undefined) return this.context.rules.layoutOf(name) !== undefined;
+    const triedAt = this.unknownIds.get(nameOrId);
+    return triedAt === undefined || Date.now() - triedAt >= UNKNOWN_ID_RETRY_MS;
+  };
 
   intercept(exchange: Exchange): Promise<unknown> | undefined {
     const request = exchange.request as FetchRequest;
