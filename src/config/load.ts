@@ -32,6 +32,8 @@ export interface ProxyConfig {
   maxConnections: number;
   brokerPortFor(brokerId: number): number | undefined;
   departedBrokerLingerMs: number;
+  /** Bytes of virtualized fetches read ahead of consumers, across connections (0: no read-ahead). */
+  readAheadBytes: number;
   bootstrapServers: HostPort[];
   connectionTimeoutMs: number;
   requestTimeoutMs: number;
@@ -278,6 +280,7 @@ function normalize(raw: ParsedConfig, source: string): ProxyConfig {
     neverVirtualize,
     markerHeader: mapping?.marker_header ?? "__kpp_vp",
     keepMarker: mapping?.keep_marker ?? false,
+    readAheadBytes: mapping?.read_ahead_bytes ?? 64 * 1024 * 1024,
     warnings,
   };
 }

@@ -61,6 +61,7 @@ export class ClientConnection {
   private draining = false;
   private pausedForUpstream = false;
   private pendingResponseBytes = 0;
+  private readonly featureState = new Map<string, unknown>();
 
   constructor(socket: net.Socket, options: ClientConnectionOptions) {
     this.id = options.id;
@@ -101,6 +102,8 @@ export class ClientConnection {
     if (this.closed) return;
     this.closed = true;
     if (reason) this.log[level]({ reason }, "closing client connection");
+    for (const value of this.featureState.values()) (value as { dispose?: () => void }).dispose?.();
+    this.featureState.clear();
     this.upstream?.close();
     if (this.draining) this.socket.end();
     else this.socket.destroy();
@@ -280,6 +283,7 @@ export class ClientConnection {
       ...context,
       request,
       correlationId,
+      connectionState: this.featureState,
       send: (apiKey: number, apiVersion: number, body: unknown, options?: SendOptions) => {
         const upstream = this.connectUpstream();
         if (!upstream) return Promise.reject(new Error("no upstream broker for this connection"));

@@ -25,6 +25,11 @@ export interface Exchange extends ExchangeContext {
   /** Sends a request to the broker behind this client connection, in order with the client's own requests. */
   // biome-ignore lint/suspicious/noExplicitAny: generated response body
   send(apiKey: number, apiVersion: number, body: unknown, options?: SendOptions): Promise<any>;
+  /**
+   * State a feature keeps for this client connection (e.g. a read-ahead), by a key of its own; on close, values
+   * with a `dispose()` method are disposed, then all are dropped.
+   */
+  readonly connectionState: Map<string, unknown>;
   /** Sends a request to any broker of the cluster over the proxy's shared connections. */
   // biome-ignore lint/suspicious/noExplicitAny: generated response body
   sendToNode(nodeId: number, apiKey: number, apiVersion: number, body: unknown): Promise<any>;

@@ -69,6 +69,7 @@ export class ProxyServer {
           topics: new TopicIndex(requestAnyBroker, virtualizationLog),
           markerHeader: config.markerHeader,
           keepMarker: config.keepMarker,
+          readAheadBytes: config.readAheadBytes,
           log: virtualizationLog,
           requestAnyBroker,
         }),

@@ -12,6 +12,7 @@ import type { Exchange, ExchangeContext, RequestInterceptor } from "../../proxy/
 import { BatchClassifier, LruCache } from "./classify.ts";
 import type { VirtualizationContext } from "./context.ts";
 import { fetchNamesTopic } from "./fetch-peek.ts";
+import { type AheadReads, aheadKey, putReadAhead, ReadAheadBudget, takeReadAhead } from "./read-ahead.ts";
 import { physicalOf, type VirtualLayout } from "./rules.ts";
 import { finishCursor, splitPhysicalRecords, VirtualCursor } from "./virtual-records.ts";
 
@@ -120,9 +121,15 @@ export class VirtualFetch implements RequestInterceptor {
   private readonly stripKey: Buffer | undefined;
   private readonly unknownIds = new LruCache<string, number>(10_000);
   private lastBadBatchLog = 0;
+  private readonly readAhead: ReadAheadBudget | undefined;
 
-  constructor(context: VirtualizationContext, options?: { cacheEntries?: number }) {
+  /**
+   * `readAheadBytes`: when a consumer is behind, the next physical reads are made while it handles the
+   * response, holding at most this many bytes across connections (0: off).
+   */
+  constructor(context: VirtualizationContext, options?: { cacheEntries?: number; readAheadBytes?: number }) {
     this.context = context;
+    this.readAhead = options?.readAheadBytes ? new ReadAheadBudget(options.readAheadBytes) : undefined;
     this.classifier = new BatchClassifier({
       markerHeader: context.markerHeader,
       cacheEntries: options?.cacheEntries,
@@ -286,6 +293,7 @@ export class VirtualFetch implements RequestInterceptor {
   private async fetch(exchange: Exchange, plan: Plan): Promise<FetchResponse> {
     const request = exchange.request as FetchRequest;
     const deadline = Date.now() + Math.max(0, request.maxWaitMs);
+    let ahead = this.readAhead ? await takeReadAhead(exchange.connectionState, this.readAhead) : undefined;
     let response: FetchResponse = {
       throttleTimeMs: 0,
       errorCode: FetchError.none,
@@ -293,17 +301,18 @@ export class VirtualFetch implements RequestInterceptor {
       responses: [],
       nodeEndpoints: [],
     };
+    let behind = false;
     for (let round = 1; plan.upstream.topics.length > 0; round++) {
       const started = Date.now();
       for (const topic of plan.virtualTopics) {
         topic.upstream.partitions = [...topic.reads.values()].map((read) => this.physicalPartition(read));
       }
       const upstream: FetchRequest = { ...plan.upstream, maxWaitMs: Math.max(0, deadline - started) };
-      response = (await exchange.send(FETCH, exchange.apiVersion, upstream, {
-        timeoutMs: upstream.maxWaitMs + 30_000,
-      })) as FetchResponse;
+      response = await this.readRound(exchange, plan, upstream, ahead);
+      ahead = undefined;
       if (response.errorCode !== FetchError.none) return { ...response, sessionId: 0, responses: [] };
       const outcome = this.distribute(exchange, plan, response, round);
+      behind = outcome.behind;
       const now = Date.now();
       if (outcome.answer || request.minBytes <= 0 || now >= deadline) break;
       if (outcome.behind) continue;
@@ -311,7 +320,113 @@ export class VirtualFetch implements RequestInterceptor {
       if (next > now) await sleep(next - now);
       if (Date.now() >= deadline) break;
     }
-    return this.respond(plan, response);
+    const answer = this.respond(plan, response);
+    if (behind && this.readAhead) this.startReadAhead(exchange, plan, this.readAhead);
+    return answer;
+  }
+
+  /**
+   * One round's upstream read. Physical partitions read ahead at the same offsets are answered from the
+   * read-ahead; the rest go upstream.
+   */
+  private async readRound(
+    exchange: Exchange,
+    plan: Plan,
+    upstream: FetchRequest,
+    ahead: AheadReads | undefined,
+  ): Promise<FetchResponse> {
+    const covered: { topic: VirtualTopicRead; data: PartitionData }[] = [];
+    if (ahead) {
+      for (const topic of plan.virtualTopics) {
+        for (const read of topic.reads.values()) {
+          const hit = ahead.get(aheadKey(topic.topicKey, read.p));
+          if (hit && hit.fetchOffset === read.fetchOffset) covered.push({ topic, data: hit.data });
+        }
+      }
+    }
+    if (covered.length === 0) {
+      return (await exchange.send(FETCH, exchange.apiVersion, upstream, {
+        timeoutMs: upstream.maxWaitMs + 30_000,
+      })) as FetchResponse;
+    }
+    const rest: FetchTopic[] = [];
+    for (const topic of upstream.topics) {
+      const virtual = plan.virtualTopics.find((candidate) => candidate.upstream === topic);
+      const partitions = virtual
+        ? topic.partitions.filter(
+            (partition) =>
+              !covered.some((c) => c.topic === virtual && c.data.partitionIndex === partition.partition),
+          )
+        : topic.partitions;
+      if (partitions.length > 0) rest.push({ ...topic, partitions });
+    }
+    const response: FetchResponse =
+      rest.length > 0
+        ? ((await exchange.send(
+            FETCH,
+            exchange.apiVersion,
+            { ...upstream, maxWaitMs: 0, topics: rest },
+            { timeoutMs: 30_000 },
+          )) as FetchResponse)
+        : { throttleTimeMs: 0, errorCode: FetchError.none, sessionId: 0, responses: [], nodeEndpoints: [] };
+    if (response.errorCode !== FetchError.none) return response;
+    for (const { topic, data } of covered) {
+      const key = plan.byId ? topic.topicId : topic.name;
+      let entry = response.responses.find((r) => (plan.byId ? r.topicId : r.topic) === key);
+      if (!entry) {
+        entry = { topic: topic.name, topicId: topic.topicId, partitions: [] };
+        response.responses.push(entry);
+      }
+      entry.partitions.push(data);
+    }
+    return response;
+  }
+
+  /**
+   * Reads on from where each cursor stopped, without waiting (maxWaitMs 0), on the client's own broker
+   * connection, while the client handles this response. Kept only when every partition read cleanly.
+   */
+  private startReadAhead(exchange: Exchange, plan: Plan, budget: ReadAheadBudget): void {
+    const topics: FetchTopic[] = [];
+    for (const topic of plan.virtualTopics) {
+      if (topic.reads.size === 0) continue;
+      topics.push({
+        ...topic.upstream,
+        partitions: [...topic.reads.values()].map((read) => this.physicalPartition(read)),
+      });
+    }
+    if (topics.length === 0) return;
+    const request: FetchRequest = { ...plan.upstream, maxWaitMs: 0, minBytes: 0, topics };
+    const offsets = new Map<string, bigint>();
+    for (const topic of plan.virtualTopics) {
+      for (const read of topic.reads.values())
+        offsets.set(aheadKey(topic.topicKey, read.p), read.fetchOffset);
+    }
+    const keyOf = new Map<string, string>();
+    for (const topic of plan.virtualTopics) keyOf.set(plan.byId ? topic.topicId : topic.name, topic.topicKey);
+    const pending = (
+      exchange.send(FETCH, exchange.apiVersion, request, { timeoutMs: 30_000 }) as Promise<FetchResponse>
+    ).then((response) => {
+      if (response.errorCode !== FetchError.none) return undefined;
+      const reads: AheadReads = new Map();
+      let bytes = 0;
+      for (const topicResponse of response.responses) {
+        const topicKey = keyOf.get(plan.byId ? topicResponse.topicId : topicResponse.topic);
+        if (topicKey === undefined) continue;
+        for (const data of topicResponse.partitions) {
+          const length = data.records?.length ?? 0;
+          if (data.errorCode !== FetchError.none || data.divergingEpoch.epoch >= 0 || length === 0) continue;
+          const key = aheadKey(topicKey, data.partitionIndex);
+          const fetchOffset = offsets.get(key);
+          if (fetchOffset === undefined) continue;
+          reads.set(key, { fetchOffset, data, bytes: length });
+          bytes += length;
+        }
+      }
+      if (reads.size === 0 || !budget.tryHold(bytes)) return undefined;
+      return reads;
+    });
+    putReadAhead(exchange.connectionState, pending, budget);
   }
 
   private physicalPartition(read: PhysicalRead): FetchPartition {

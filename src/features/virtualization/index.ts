@@ -14,7 +14,7 @@ export function virtualizationFeatures(context: VirtualizationContext): Feature[
   return [
     new VirtualMetadata(context.rules, context.topics),
     new VirtualProduce(context),
-    new VirtualFetch(context),
+    new VirtualFetch(context, { readAheadBytes: context.readAheadBytes }),
     new VirtualOffsets(context),
     new VirtualAdmin(context),
     ...virtualGroupFeatures(context),

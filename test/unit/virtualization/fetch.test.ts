@@ -109,6 +109,7 @@ function exchange(body: FetchRequest, answer: (sent: FetchRequest) => FetchRespo
     log: silentLogger,
     request: body,
     correlationId: 1,
+    connectionState: new Map<string, unknown>(),
     send: async (_key: number, version: number, upstream: unknown) => {
       // What goes upstream must encode at the client's version.
       encodeRequest({ apiKey: 1, apiVersion: version, correlationId: 0, clientId: "test" }, upstream);
@@ -465,5 +466,40 @@ describe("VirtualFetch", () => {
     const records = answer.responses[0]!.partitions[0]!.records!;
     assert.deepEqual(records, own);
     assert.equal(decodeRecords(new RecordBatchView(records))[0]!.headers[0]!.key, MARKER);
+  });
+
+  test("a consumer that is behind gets its next read from the read-ahead; a seek elsewhere reads afresh", async () => {
+    const feature = new VirtualFetch(context(), { readAheadBytes: 1 << 20 });
+    const state = new Map<string, unknown>();
+    const log = ["a", "b", "c", "d", "e"].map((value, i) => batch(1, BigInt(i), [value]));
+    const sent: { fetchOffset: bigint; maxWaitMs: number }[] = [];
+    const fetchAt = async (offset: bigint) => {
+      const { exchange: ex } = exchange(
+        request({
+          maxWaitMs: 500,
+          topics: [{ topic: "", topicId: TOPIC_ID, partitions: [partition(1, offset)] }],
+        }),
+        (upstream) => {
+          const at = upstream.topics[0]!.partitions[0]!.fetchOffset;
+          sent.push({ fetchOffset: at, maxWaitMs: upstream.maxWaitMs });
+          return response([partitionData(1, log[Number(at)] ?? null)]);
+        },
+      );
+      const withState = { ...ex, connectionState: state };
+      return values((await answered(feature, withState)).responses[0]!.partitions[0]!.records);
+    };
+    assert.deepEqual(await fetchAt(0n), ["a"]);
+    assert.deepEqual(await fetchAt(1n), ["b"]);
+    assert.deepEqual(await fetchAt(4n), ["e"]);
+    assert.deepEqual(
+      sent.map((s) => [Number(s.fetchOffset), s.maxWaitMs > 0 ? "wait" : "now"]),
+      [
+        [0, "wait"],
+        [1, "now"],
+        [2, "now"],
+        [4, "wait"],
+        [5, "now"],
+      ],
+    );
   });
 });
