@@ -214,6 +214,12 @@ function quietTimeoutWarnings(): void {
   });
 }
 
+/** Config merged into every proxy the bench starts, from KPP_BENCH_PROXY_CONFIG (JSON), to compare settings. */
+function extraProxyConfig(): Record<string, unknown> {
+  const text = process.env.KPP_BENCH_PROXY_CONFIG;
+  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+}
+
 /** The proxy runs as users run it: the compiled build. */
 function buildProxy(): void {
   const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -262,7 +268,7 @@ async function main(): Promise<void> {
   const launch = async (extra: Record<string, unknown>) => {
     const proxy = await startProxy({
       upstream: cluster.bootstrap,
-      extra: { logging: { level: "warn", json: true }, ...extra },
+      extra: { logging: { level: "warn", json: true }, ...extra, ...extraProxyConfig() },
       compiled: true,
     });
     proxies.push(proxy);

@@ -280,7 +280,7 @@ function normalize(raw: ParsedConfig, source: string): ProxyConfig {
     neverVirtualize,
     markerHeader: mapping?.marker_header ?? "__kpp_vp",
     keepMarker: mapping?.keep_marker ?? false,
-    readAheadBytes: mapping?.read_ahead_bytes ?? 64 * 1024 * 1024,
+    readAheadBytes: mapping?.read_ahead_bytes ?? 16 * 1024 * 1024,
     warnings,
   };
 }

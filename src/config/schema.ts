@@ -80,7 +80,7 @@ export const configSchema = z
         never_virtualize: z.array(z.string()).default([]),
         marker_header: z.string().min(1).default("__kpp_vp"),
         keep_marker: bool().default(false),
-        read_ahead_bytes: int(0).default(64 * 1024 * 1024),
+        read_ahead_bytes: int(0).default(16 * 1024 * 1024),
       })
       .strict()
       .optional(),
