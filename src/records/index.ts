@@ -59,4 +59,4 @@ export {
   type RecordHeaderInput,
   type RecordInput,
 } from "./records.ts";
-export { appendHeaderToEveryRecord, type SpliceOptions } from "./splice.ts";
+export { appendHeaderToEveryRecord, type SpliceOptions, sealRebuiltBatch } from "./splice.ts";

@@ -1,5 +1,5 @@
 import { BATCH_HEADER_SIZE, BatchLayout, LOG_OVERHEAD, type RecordBatchView } from "./batch-view.ts";
-import { compress } from "./compression/index.ts";
+import { CompressionType, compress } from "./compression/index.ts";
 import type { CompressOptions } from "./compression/options.ts";
 import { crc32c } from "./crc32c.ts";
 import { RecordBatchError } from "./errors.ts";
@@ -129,13 +129,36 @@ export function appendHeaderToEveryRecord(
     pos += added.copy(records, pos);
   }
 
+  return sealRebuiltBatch(view, records, options?.compressionLevel);
+}
+
+/** lz4 that saves less than this share of the bytes is not worth its CPU: such records are stored again. */
+const LZ4_WORTHWHILE_SAVING = 0.05;
+
+function lz4BarelyShrank(view: RecordBatchView, uncompressedBytes: number): boolean {
+  const compressedBytes = view.buffer.length - BATCH_HEADER_SIZE;
+  return compressedBytes >= uncompressedBytes * (1 - LZ4_WORTHWHILE_SAVING);
+}
+
+/**
+ * The batch that replaces `view` with new records: the same header, `records` compressed with the batch's
+ * codec, length and CRC recomputed. Uncompressed `records` must start with BATCH_HEADER_SIZE bytes of headroom,
+ * which become the header. lz4 records that the producer's compression barely shrank (random or already
+ * compressed payloads) are stored in the frame's uncompressed blocks instead of being compressed again.
+ */
+export function sealRebuiltBatch(view: RecordBatchView, records: Buffer, level?: number): Buffer {
+  const compression = view.compression;
+  const path = `${view.path}: records`;
   let batch: Buffer;
-  if (compression === 0) {
+  if (compression === CompressionType.none) {
     batch = records;
-  } else {
-    const compressed = compress(compression, records, `${view.path}: records`, {
-      level: options?.compressionLevel,
+  } else if (compression === CompressionType.lz4) {
+    batch = compress(compression, records, path, {
+      headroom: BATCH_HEADER_SIZE,
+      incompressible: lz4BarelyShrank(view, records.length),
     });
+  } else {
+    const compressed = compress(compression, records, path, { level });
     batch = Buffer.allocUnsafe(BATCH_HEADER_SIZE + compressed.length);
     compressed.copy(batch, BATCH_HEADER_SIZE);
   }

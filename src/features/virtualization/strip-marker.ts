@@ -1,14 +1,11 @@
 import {
   BATCH_HEADER_SIZE,
-  BatchLayout,
-  compress,
-  crc32c,
   type DecodeOptions,
   decompressedRecordsData,
-  LOG_OVERHEAD,
   RecordBatchError,
   type RecordBatchView,
   rebuildBatch,
+  sealRebuiltBatch,
 } from "../../records/index.ts";
 import { type Cursor, readVarint, readVarlong, varintSize, writeVarint } from "../../records/varint.ts";
 
@@ -146,18 +143,7 @@ export function stripHeaderFromEveryRecord(
     pos += data.copy(records, pos, layout[slot + 6]!, bodyEnd);
   }
 
-  let batch: Buffer;
-  if (compression === 0) {
-    batch = records;
-  } else {
-    const compressed = compress(compression, records, `${view.path}: records`);
-    batch = Buffer.allocUnsafe(BATCH_HEADER_SIZE + compressed.length);
-    compressed.copy(batch, BATCH_HEADER_SIZE);
-  }
-  view.buffer.copy(batch, 0, 0, BATCH_HEADER_SIZE);
-  batch.writeInt32BE(batch.length - LOG_OVERHEAD, BatchLayout.batchLength);
-  batch.writeUInt32BE(crc32c(batch.subarray(BatchLayout.attributes)), BatchLayout.crc);
-  return batch;
+  return sealRebuiltBatch(view, records);
 }
 
 function strippedBodyLength(layout: Int32Array, slot: number): number {

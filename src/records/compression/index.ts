@@ -48,7 +48,7 @@ export function compress(
     case CompressionType.snappy:
       return snappyCompress(data, path);
     case CompressionType.lz4:
-      return lz4Compress(data, path);
+      return lz4Compress(data, path, options);
     case CompressionType.zstd:
       return zstdCompress(data, path, options);
   }

@@ -11,6 +11,10 @@ export interface DecompressOptions {
 export interface CompressOptions {
   /** Codec level (gzip 1-9, zstd 1-22); each codec's default when absent, as the Java producer uses. */
   level?: number;
+  /** Bytes left unwritten before the compressed data (lz4 only; other codecs return none). */
+  headroom?: number;
+  /** The data is known not to shrink (lz4 only): its blocks are stored without trying to compress them. */
+  incompressible?: boolean;
 }
 
 /** zlib output chunk size for an input: big enough to avoid many small chunks, small for small inputs. */

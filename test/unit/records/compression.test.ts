@@ -142,6 +142,21 @@ describe("lz4 framing", () => {
     assert.ok(decompress("lz4", frame).equals(payload));
   });
 
+  test("compressible and incompressible data round-trip over many 64 KiB blocks; blocks that do not shrink are stored", () => {
+    const compressible = sampleData(300_000);
+    assert.ok(decompress("lz4", compress("lz4", compressible)).equals(compressible));
+    const random = Buffer.alloc(200_000);
+    for (let i = 0; i < random.length; i++) random[i] = (Math.random() * 256) | 0;
+    const frame = compress("lz4", random);
+    assert.ok(decompress("lz4", frame).equals(random));
+    assert.equal(frame.readUInt32LE(7), (65536 | 0x80000000) >>> 0, "the first block is stored");
+    assert.equal(frame.length, 7 + 4 * 4 + random.length + 4);
+    assert.equal(compress("lz4", Buffer.alloc(0)).length, 11);
+    const stored = compress("lz4", compressible, "records", { incompressible: true, headroom: 61 });
+    assert.equal(stored.length, 61 + 7 + 5 * 4 + compressible.length + 4);
+    assert.ok(decompress("lz4", stored.subarray(61)).equals(compressible));
+  });
+
   test("dependent blocks are refused", () => {
     const frame = compress("lz4", sampleData(1000));
     frame[4] &= ~0x20;
