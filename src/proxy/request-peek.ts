@@ -1,3 +1,5 @@
+import { Reader } from "../protocol/primitives/reader.ts";
+
 /**
  * Reads the few request fields the pass-through path needs straight from a frame that includes its 4-byte
  * length prefix, without decoding the request.
@@ -59,6 +61,20 @@ export function requestBodyOffset(frame: Buffer, headerVersion: number): number 
     }
   }
   return offset >= 0 && offset <= frame.length ? offset : -1;
+}
+
+/**
+ * Walks a request's body (frame with its length prefix) with `walk`, which answers whether the request needs a
+ * closer look. A malformed or truncated frame answers true, leaving it to the full decoder to report.
+ */
+export function peekRequestBody(frame: Buffer, flexible: boolean, walk: (body: Reader) => boolean): boolean {
+  const bodyOffset = requestBodyOffset(frame, flexible ? 2 : 1);
+  if (bodyOffset < 0) return true;
+  try {
+    return walk(new Reader(frame, bodyOffset));
+  } catch {
+    return true;
+  }
 }
 
 const PRODUCE_FIRST_FLEXIBLE_VERSION = 9;

@@ -1,6 +1,6 @@
-import { Reader } from "../../protocol/primitives/reader.ts";
+import type { Reader } from "../../protocol/primitives/reader.ts";
 import { readTaggedFields } from "../../protocol/primitives/tagged.ts";
-import { requestBodyOffset } from "../../proxy/request-peek.ts";
+import { peekRequestBody } from "../../proxy/request-peek.ts";
 
 const FIRST_FLEXIBLE_VERSION = 12;
 const FIRST_VERSION_WITH_TOPIC_IDS = 13;
@@ -19,10 +19,7 @@ export function fetchNamesTopic(
 ): boolean {
   const flexible = version >= FIRST_FLEXIBLE_VERSION;
   const byId = version >= FIRST_VERSION_WITH_TOPIC_IDS;
-  const bodyOffset = requestBodyOffset(frame, flexible ? 2 : 1);
-  if (bodyOffset < 0) return true;
-  try {
-    const r = new Reader(frame, bodyOffset);
+  return peekRequestBody(frame, flexible, (r: Reader) => {
     const topicKey = () => (byId ? r.uuid() : flexible ? r.compactString() : r.string());
     const arrayLength = () => (flexible ? r.compactArrayLength(1) : r.arrayLength(1));
     if (version < FIRST_VERSION_WITHOUT_REPLICA_ID) r.int32();
@@ -58,7 +55,5 @@ export function fetchNamesTopic(
       if (flexible) readTaggedFields(r);
     }
     return false;
-  } catch {
-    return true;
-  }
+  });
 }

@@ -1,6 +1,6 @@
-import { Reader } from "../../protocol/primitives/reader.ts";
+import type { Reader } from "../../protocol/primitives/reader.ts";
 import { readTaggedFields } from "../../protocol/primitives/tagged.ts";
-import { requestBodyOffset } from "../../proxy/request-peek.ts";
+import { peekRequestBody } from "../../proxy/request-peek.ts";
 
 const FIRST_FLEXIBLE_VERSION = 9;
 const FIRST_VERSION_WITH_TOPIC_IDS = 13;
@@ -17,10 +17,7 @@ export function produceNamesTopic(
 ): boolean {
   const flexible = version >= FIRST_FLEXIBLE_VERSION;
   const byId = version >= FIRST_VERSION_WITH_TOPIC_IDS;
-  const bodyOffset = requestBodyOffset(frame, flexible ? 2 : 1);
-  if (bodyOffset < 0) return true;
-  try {
-    const r = new Reader(frame, bodyOffset);
+  return peekRequestBody(frame, flexible, (r: Reader) => {
     if (flexible) r.compactNullableString();
     else r.nullableString();
     r.int16();
@@ -42,7 +39,5 @@ export function produceNamesTopic(
       if (flexible) readTaggedFields(r);
     }
     return false;
-  } catch {
-    return true;
-  }
+  });
 }
