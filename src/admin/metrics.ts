@@ -12,6 +12,7 @@ export class ProxyMetrics {
   readonly connectionsAccepted: Counter<"listener">;
   readonly connectionsRejected: Counter<"reason">;
   readonly upstreamBrokers: Gauge;
+  readonly responsesStreamed: Counter<"api">;
   private readonly apiName: (apiKey: number) => string;
 
   constructor(apiName: (apiKey: number) => string) {
@@ -53,6 +54,12 @@ export class ProxyMetrics {
       labelNames: ["reason"],
       registers: [this.registry],
     });
+    this.responsesStreamed = new Counter({
+      name: "kpp_responses_streamed_total",
+      help: "Large responses passed to clients chunk by chunk as they arrived (cut-through), by API",
+      labelNames: ["api"],
+      registers: [this.registry],
+    });
     this.upstreamBrokers = new Gauge({
       name: "kpp_upstream_brokers",
       help: "Brokers known in the upstream cluster",
@@ -74,5 +81,9 @@ export class ProxyMetrics {
 
   countResponse(apiKey: number, bytes: number): void {
     this.responseBytesByKey[apiKey]?.inc(bytes);
+  }
+
+  countStreamed(apiKey: number): void {
+    this.responsesStreamed.labels(this.apiName(apiKey)).inc();
   }
 }

@@ -340,6 +340,7 @@ export class ClientConnection {
     if (pipeline.needsResponseBody(context)) return undefined;
     head.writeInt32BE(correlationId, 4);
     pipeline.metrics.countResponse(context.apiKey, frameBytes);
+    pipeline.metrics.countStreamed(context.apiKey);
     slot.streaming = true;
     const socket = this.socket;
     return {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { API_KEYS } from "../../../src/protocol/generated/api-keys.ts";
+import { buildBatch } from "../../../src/records/index.ts";
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
 import { RawKafkaClient } from "../../helpers/raw-kafka.ts";
@@ -29,6 +30,12 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+}
+
+async function streamedFetches(): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${proxy.adminPort}/metrics`)).text();
+  const match = /^kpp_responses_streamed_total\{api="Fetch"\} (\d+)/m.exec(text);
+  return match ? Number(match[1]) : 0;
 }
 
 interface AdminStatus {
@@ -173,6 +180,87 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
     assert.equal(versions.errorCode, 0);
     assert.deepEqual(client.unexpected, []);
     client.close();
+  });
+
+  test("a Fetch response of megabytes streams through cut-through, byte for byte what the broker sent", async () => {
+    const topic = cluster.uniqueTopic("cut-through");
+    await cluster.toolOk("kafka-topics", [
+      "--create",
+      "--topic",
+      topic,
+      "--partitions",
+      "1",
+      "--replication-factor",
+      "1",
+    ]);
+    const metadata = await waitFor("topic leader", async () => {
+      const client = await RawKafkaClient.connect(proxy.bootstrap);
+      const body = await client.request(METADATA, 12, {
+        topics: [{ topicId: "0".repeat(32), name: topic }],
+        allowAutoTopicCreation: false,
+        includeTopicAuthorizedOperations: false,
+      });
+      client.close();
+      const partition = body.topics[0]?.partitions[0];
+      return partition && partition.leaderId >= 0 ? body : undefined;
+    });
+    const leader = metadata.topics[0].partitions[0].leaderId as number;
+    const value = Buffer.alloc(1000, 7);
+    const batches = Array.from({ length: 8 }, () =>
+      buildBatch({ records: Array.from({ length: 250 }, (_, i) => ({ offsetDelta: i, value })) }),
+    );
+    const viaProxy = await RawKafkaClient.connect(`127.0.0.1:${proxy.brokerPortBase + leader - 1}`);
+    for (const records of batches) {
+      const produced = await viaProxy.request(PRODUCE, 9, {
+        transactionalId: null,
+        acks: -1,
+        timeoutMs: 10_000,
+        topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
+      });
+      assert.equal(produced.responses[0].partitionResponses[0].errorCode, 0);
+    }
+    const streamedBefore = await streamedFetches();
+    const fetchRequest = {
+      clusterId: null,
+      replicaId: -1,
+      replicaState: { replicaId: -1, replicaEpoch: -1n },
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 16 << 20,
+      isolationLevel: 0,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: [
+        {
+          topic,
+          topicId: "0".repeat(32),
+          partitions: [
+            {
+              partition: 0,
+              currentLeaderEpoch: -1,
+              fetchOffset: 0n,
+              lastFetchedEpoch: -1,
+              logStartOffset: -1n,
+              partitionMaxBytes: 16 << 20,
+              replicaDirectoryId: "0".repeat(32),
+              highWatermark: 0x7fffffffffffffffn,
+            },
+          ],
+        },
+      ],
+      forgottenTopicsData: [],
+      rackId: "",
+    };
+    const proxied = await viaProxy.request(FETCH, 11, fetchRequest);
+    viaProxy.close();
+    const broker = cluster.brokers.find((b) => b.id === leader)!;
+    const direct = await RawKafkaClient.connect(`127.0.0.1:${broker.port}`);
+    const expected = await direct.request(FETCH, 11, fetchRequest);
+    direct.close();
+    const records = proxied.responses[0].partitions[0].records as Buffer;
+    assert.ok(records.length > 1_900_000, `${records.length} bytes fetched`);
+    assert.ok(records.equals(expected.responses[0].partitions[0].records));
+    assert.ok((await streamedFetches()) > streamedBefore, "the response was streamed");
   });
 
   test("a broker that leaves keeps its listener while it lingers, and loses it once the linger is over", async () => {
