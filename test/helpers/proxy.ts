@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+/** The V8 flags the product runs with (see bin/kafka-partition-proxy.js and `npm start`). */
+const PROXY_NODE_FLAGS = ["--max-semi-space-size=1"];
 
 export interface ProxyProcess {
   bootstrap: string;
@@ -78,7 +80,7 @@ export async function startProxy(options: StartProxyOptions): Promise<ProxyProce
   };
   writeFileSync(configFile, stringify(config));
   const entry = options.compiled ? path.join(ROOT, "dist/src/cli.js") : path.join(ROOT, "src/cli.ts");
-  const child = spawn(process.execPath, [entry, "--config", configFile], {
+  const child = spawn(process.execPath, [...PROXY_NODE_FLAGS, entry, "--config", configFile], {
     cwd: ROOT,
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
