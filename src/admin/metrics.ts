@@ -1,4 +1,8 @@
-import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+const LATENCY_BUCKETS_SECONDS = [
+  0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 
 export class ProxyMetrics {
   readonly registry = new Registry();
@@ -13,6 +17,10 @@ export class ProxyMetrics {
   readonly connectionsRejected: Counter<"reason">;
   readonly upstreamBrokers: Gauge;
   readonly responsesStreamed: Counter<"api">;
+  private readonly requestSeconds: Histogram<"api">;
+  private readonly upstreamSeconds: Histogram<"api">;
+  private readonly requestSecondsByKey: Histogram.Internal<"api">[] = [];
+  private readonly upstreamSecondsByKey: Histogram.Internal<"api">[] = [];
   private readonly apiName: (apiKey: number) => string;
 
   constructor(apiName: (apiKey: number) => string) {
@@ -60,6 +68,20 @@ export class ProxyMetrics {
       labelNames: ["api"],
       registers: [this.registry],
     });
+    this.requestSeconds = new Histogram({
+      name: "kpp_request_seconds",
+      help: "From a client request's arrival to its response written to the client, by API",
+      labelNames: ["api"],
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers: [this.registry],
+    });
+    this.upstreamSeconds = new Histogram({
+      name: "kpp_upstream_seconds",
+      help: "From a forwarded request's write to the broker to its response's arrival, by API",
+      labelNames: ["api"],
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers: [this.registry],
+    });
     this.upstreamBrokers = new Gauge({
       name: "kpp_upstream_brokers",
       help: "Brokers known in the upstream cluster",
@@ -81,6 +103,19 @@ export class ProxyMetrics {
 
   countResponse(apiKey: number, bytes: number): void {
     this.responseBytesByKey[apiKey]?.inc(bytes);
+  }
+
+  /** Time in the proxy and at the broker together, from the request's arrival (a `performance.now()`). */
+  observeRequest(apiKey: number, arrivedAt: number): void {
+    (this.requestSecondsByKey[apiKey] ??= this.requestSeconds.labels(this.apiName(apiKey))).observe(
+      (performance.now() - arrivedAt) / 1000,
+    );
+  }
+
+  observeUpstream(apiKey: number, sentAt: number): void {
+    (this.upstreamSecondsByKey[apiKey] ??= this.upstreamSeconds.labels(this.apiName(apiKey))).observe(
+      (performance.now() - sentAt) / 1000,
+    );
   }
 
   countStreamed(apiKey: number): void {

@@ -35,6 +35,9 @@ interface ResponseSlot {
   /** Set while the response is being streamed to the client, then `sent` once it has been. */
   streaming?: boolean;
   sent?: boolean;
+  apiKey: number;
+  /** `performance.now()` when the request arrived. */
+  arrivedAt: number;
 }
 
 const JOIN_GROUP = 11;
@@ -171,12 +174,15 @@ export class ClientConnection {
       return;
     }
     pipeline.metrics.countRequest(apiKey, frame.length);
+    const arrivedAt = performance.now();
     const context = this.context(apiKey, apiVersion, frame);
 
     const local = pipeline.answerLocally(context, frame);
     if (local) {
       const slot: ResponseSlot = {
         frame: pipeline.encodeResponse(apiKey, local.version, correlationId, local.body),
+        apiKey,
+        arrivedAt,
       };
       this.slots.push(slot);
       this.flush();
@@ -200,10 +206,13 @@ export class ClientConnection {
     if (!upstream) return;
     let writable: boolean;
     if (expectsResponse) {
-      const slot: ResponseSlot = { frame: undefined };
+      const slot: ResponseSlot = { frame: undefined, apiKey, arrivedAt };
       this.slots.push(slot);
       const handler: ResponseHandler = {
-        onResponse: (response) => this.onResponse(slot, response, correlationId, context),
+        onResponse: (response) => {
+          pipeline.metrics.observeUpstream(apiKey, arrivedAt);
+          this.onResponse(slot, response, correlationId, context);
+        },
         onFailure: (error) => this.close(`upstream request failed: ${error.message}`, "info"),
         onResponseStart: (frameBytes, head) =>
           this.streamResponse(slot, frameBytes, head, correlationId, context),
@@ -245,7 +254,9 @@ export class ClientConnection {
       const pending = interceptor.intercept(exchange);
       if (!pending) continue;
       const expectsResponse = !(context.apiKey === PRODUCE && (request as { acks: number }).acks === 0);
-      const slot: ResponseSlot | undefined = expectsResponse ? { frame: undefined } : undefined;
+      const slot: ResponseSlot | undefined = expectsResponse
+        ? { frame: undefined, apiKey: context.apiKey, arrivedAt: performance.now() }
+        : undefined;
       if (slot) this.slots.push(slot);
       pending.then(
         (body) => {
@@ -341,6 +352,7 @@ export class ClientConnection {
     head.writeInt32BE(correlationId, 4);
     pipeline.metrics.countResponse(context.apiKey, frameBytes);
     pipeline.metrics.countStreamed(context.apiKey);
+    pipeline.metrics.observeUpstream(context.apiKey, slot.arrivedAt);
     slot.streaming = true;
     const socket = this.socket;
     return {
@@ -350,6 +362,7 @@ export class ClientConnection {
       end: () => {
         slot.streaming = false;
         slot.sent = true;
+        pipeline.metrics.observeRequest(slot.apiKey, slot.arrivedAt);
         this.flush();
       },
     };
@@ -371,6 +384,7 @@ export class ClientConnection {
         wrote = true;
       }
       const frame = slot.frame;
+      this.options.pipeline.metrics.observeRequest(slot.apiKey, slot.arrivedAt);
       if (Array.isArray(frame)) {
         for (const chunk of frame) writable = socket.write(chunk);
         this.pendingResponseBytes -= slot.bytes!;
