@@ -261,6 +261,11 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
     assert.ok(records.length > 1_900_000, `${records.length} bytes fetched`);
     assert.ok(records.equals(expected.responses[0].partitions[0].records));
     assert.ok((await streamedFetches()) > streamedBefore, "the response was streamed");
+    const text = await (await fetch(`http://127.0.0.1:${proxy.adminPort}/metrics`)).text();
+    for (const histogram of ["kpp_request_seconds", "kpp_upstream_seconds"]) {
+      const count = new RegExp(`^${histogram}_count\\{api="Fetch"\\} (\\d+)`, "m").exec(text);
+      assert.ok(Number(count?.[1]) >= 1, `${histogram} counts the fetch`);
+    }
   });
 
   test("a broker that leaves keeps its listener while it lingers, and loses it once the linger is over", async () => {
