@@ -10,6 +10,45 @@ interface Waiter {
   reject(error: Error): void;
 }
 
+/**
+ * A sessionless Fetch body (versions 4-12, topics by name) reading one partition from `fetchOffset` without
+ * waiting, up to `partitionMaxBytes` (16 MiB in all).
+ */
+export function onePartitionFetch(
+  topic: string,
+  partition: number,
+  fetchOffset: bigint,
+  partitionMaxBytes: number,
+) {
+  return {
+    clusterId: null,
+    replicaId: -1,
+    maxWaitMs: 0,
+    minBytes: 0,
+    maxBytes: 16 << 20,
+    isolationLevel: 0,
+    sessionId: 0,
+    sessionEpoch: -1,
+    topics: [
+      {
+        topic,
+        partitions: [
+          {
+            partition,
+            currentLeaderEpoch: -1,
+            fetchOffset,
+            lastFetchedEpoch: -1,
+            logStartOffset: -1n,
+            partitionMaxBytes,
+          },
+        ],
+      },
+    ],
+    forgottenTopicsData: [],
+    rackId: "",
+  };
+}
+
 /** A minimal Kafka protocol client for tests: sends generated-codec requests and decodes responses. */
 export class RawKafkaClient {
   readonly socket: net.Socket;

@@ -4,7 +4,8 @@ import { API_KEYS } from "../../../src/protocol/generated/api-keys.ts";
 import { buildBatch } from "../../../src/records/index.ts";
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
-import { RawKafkaClient } from "../../helpers/raw-kafka.ts";
+import { onePartitionFetch, RawKafkaClient } from "../../helpers/raw-kafka.ts";
+import { waitFor } from "../../helpers/wait.ts";
 
 const METADATA = 3;
 const FIND_COORDINATOR = 10;
@@ -17,19 +18,30 @@ let cluster: KafkaTestCluster;
 let proxy: ProxyProcess;
 const upstreamPorts = new Set<number>();
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+/** A new one-partition topic, once the proxy's Metadata names its leader. */
+async function singlePartitionTopic(prefix: string): Promise<{ topic: string; leader: number }> {
+  const topic = cluster.uniqueTopic(prefix);
+  await cluster.toolOk("kafka-topics", [
+    "--create",
+    "--topic",
+    topic,
+    "--partitions",
+    "1",
+    "--replication-factor",
+    "1",
+  ]);
+  const leader = await waitFor("topic leader", async () => {
+    const client = await RawKafkaClient.connect(proxy.bootstrap);
+    const body = await client.request(METADATA, 12, {
+      topics: [{ topicId: "0".repeat(32), name: topic }],
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    });
+    client.close();
+    const leaderId = body.topics[0]?.partitions[0]?.leaderId as number | undefined;
+    return leaderId !== undefined && leaderId >= 0 ? leaderId : undefined;
+  });
+  return { topic, leader };
 }
 
 async function streamedFetches(): Promise<number> {
@@ -149,28 +161,7 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
   });
 
   test("Produce with acks=0 gets no response and later responses stay in order", async () => {
-    const topic = cluster.uniqueTopic("acks0");
-    await cluster.toolOk("kafka-topics", [
-      "--create",
-      "--topic",
-      topic,
-      "--partitions",
-      "1",
-      "--replication-factor",
-      "1",
-    ]);
-    const metadata = await waitFor("topic leader", async () => {
-      const client = await RawKafkaClient.connect(proxy.bootstrap);
-      const body = await client.request(METADATA, 12, {
-        topics: [{ topicId: "0".repeat(32), name: topic }],
-        allowAutoTopicCreation: false,
-        includeTopicAuthorizedOperations: false,
-      });
-      client.close();
-      const partition = body.topics[0]?.partitions[0];
-      return partition && partition.leaderId >= 0 ? body : undefined;
-    });
-    const leader = metadata.topics[0].partitions[0].leaderId as number;
+    const { leader } = await singlePartitionTopic("acks0");
     const client = await RawKafkaClient.connect(`127.0.0.1:${proxy.brokerPortBase + leader - 1}`);
     client.send(PRODUCE, 9, { transactionalId: null, acks: 0, timeoutMs: 5000, topicData: [] });
     const versions = await client.request(API_VERSIONS, 3, {
@@ -183,28 +174,7 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
   });
 
   test("a Fetch response of megabytes streams through cut-through, byte for byte what the broker sent", async () => {
-    const topic = cluster.uniqueTopic("cut-through");
-    await cluster.toolOk("kafka-topics", [
-      "--create",
-      "--topic",
-      topic,
-      "--partitions",
-      "1",
-      "--replication-factor",
-      "1",
-    ]);
-    const metadata = await waitFor("topic leader", async () => {
-      const client = await RawKafkaClient.connect(proxy.bootstrap);
-      const body = await client.request(METADATA, 12, {
-        topics: [{ topicId: "0".repeat(32), name: topic }],
-        allowAutoTopicCreation: false,
-        includeTopicAuthorizedOperations: false,
-      });
-      client.close();
-      const partition = body.topics[0]?.partitions[0];
-      return partition && partition.leaderId >= 0 ? body : undefined;
-    });
-    const leader = metadata.topics[0].partitions[0].leaderId as number;
+    const { topic, leader } = await singlePartitionTopic("cut-through");
     const value = Buffer.alloc(1000, 7);
     const batches = Array.from({ length: 8 }, () =>
       buildBatch({ records: Array.from({ length: 250 }, (_, i) => ({ offsetDelta: i, value })) }),
@@ -220,37 +190,7 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
       assert.equal(produced.responses[0].partitionResponses[0].errorCode, 0);
     }
     const streamedBefore = await streamedFetches();
-    const fetchRequest = {
-      clusterId: null,
-      replicaId: -1,
-      replicaState: { replicaId: -1, replicaEpoch: -1n },
-      maxWaitMs: 0,
-      minBytes: 0,
-      maxBytes: 16 << 20,
-      isolationLevel: 0,
-      sessionId: 0,
-      sessionEpoch: -1,
-      topics: [
-        {
-          topic,
-          topicId: "0".repeat(32),
-          partitions: [
-            {
-              partition: 0,
-              currentLeaderEpoch: -1,
-              fetchOffset: 0n,
-              lastFetchedEpoch: -1,
-              logStartOffset: -1n,
-              partitionMaxBytes: 16 << 20,
-              replicaDirectoryId: "0".repeat(32),
-              highWatermark: 0x7fffffffffffffffn,
-            },
-          ],
-        },
-      ],
-      forgottenTopicsData: [],
-      rackId: "",
-    };
+    const fetchRequest = onePartitionFetch(topic, 0, 0n, 16 << 20);
     const proxied = await viaProxy.request(FETCH, 11, fetchRequest);
     viaProxy.close();
     const broker = cluster.brokers.find((b) => b.id === leader)!;

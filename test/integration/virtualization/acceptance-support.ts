@@ -31,7 +31,7 @@ import { type DriverProgram, type Flags, JsonDriver, longFlags } from "../../com
 import { kafkaClient } from "../../compat/kafkajs/client.ts";
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
-import { RawKafkaClient } from "../../helpers/raw-kafka.ts";
+import { onePartitionFetch, RawKafkaClient } from "../../helpers/raw-kafka.ts";
 
 export const MARKER = "__kpp_vp";
 
@@ -164,33 +164,11 @@ async function readPartition(leader: string, topic: string, partition: number): 
     let offset = 0n;
     for (let round = 0; round < 10_000; round++) {
       // biome-ignore lint/suspicious/noExplicitAny: generated message body
-      const response: any = await client.request(FETCH, 12, {
-        clusterId: null,
-        replicaId: -1,
-        maxWaitMs: 0,
-        minBytes: 0,
-        maxBytes: 16 << 20,
-        isolationLevel: 0,
-        sessionId: 0,
-        sessionEpoch: -1,
-        topics: [
-          {
-            topic,
-            partitions: [
-              {
-                partition,
-                currentLeaderEpoch: -1,
-                fetchOffset: offset,
-                lastFetchedEpoch: -1,
-                logStartOffset: -1n,
-                partitionMaxBytes: 8 << 20,
-              },
-            ],
-          },
-        ],
-        forgottenTopicsData: [],
-        rackId: "",
-      });
+      const response: any = await client.request(
+        FETCH,
+        12,
+        onePartitionFetch(topic, partition, offset, 8 << 20),
+      );
       const data = response.responses[0].partitions[0];
       if (data.errorCode !== 0) throw new Error(`fetch ${topic}[${partition}]: error ${data.errorCode}`);
       const highWatermark: bigint = data.highWatermark;

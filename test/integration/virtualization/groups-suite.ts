@@ -4,6 +4,7 @@ import { companionGroupOf } from "../../../src/features/virtualization/companion
 import { type KafkaTestCluster, type KafkaVersion, useKafkaCluster } from "../../helpers/kafka.ts";
 import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
 import { RawKafkaClient } from "../../helpers/raw-kafka.ts";
+import { waitFor } from "../../helpers/wait.ts";
 
 const UNKNOWN_TOPIC_OR_PARTITION = 3;
 const METADATA = 3;
@@ -37,21 +38,6 @@ const clients: RawKafkaClient[] = [];
 const virtualization = {
   mapping: { topics: { [`${PREFIX}-.*`]: { virtual_partitions: V, physical_partitions: P } } },
 };
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-}
 
 async function connect(address: string): Promise<RawKafkaClient> {
   const client = await RawKafkaClient.connect(address.split(",")[0]!);
