@@ -32,8 +32,7 @@ interface ResponseSlot {
   /** The response frame, or its chunks (records referenced, not copied), once it is ready. */
   frame: Buffer | Buffer[] | undefined;
   bytes?: number;
-  /** Set while the response is being streamed to the client, then `sent` once it has been. */
-  streaming?: boolean;
+  /** Set once the response has been streamed to the client. */
   sent?: boolean;
   apiKey: number;
   /** `performance.now()` when the request arrived. */
@@ -353,14 +352,12 @@ export class ClientConnection {
     pipeline.metrics.countResponse(context.apiKey, frameBytes);
     pipeline.metrics.countStreamed(context.apiKey);
     pipeline.metrics.observeUpstream(context.apiKey, slot.arrivedAt);
-    slot.streaming = true;
     const socket = this.socket;
     return {
       write: (bytes) => {
         if (!this.closed && !socket.write(bytes)) this.upstream?.pauseReading();
       },
       end: () => {
-        slot.streaming = false;
         slot.sent = true;
         pipeline.metrics.observeRequest(slot.apiKey, slot.arrivedAt);
         this.flush();

@@ -66,8 +66,15 @@ interface Plan {
   readonly byId: boolean;
   readonly upstream: FetchRequest;
   readonly virtualTopics: VirtualTopicRead[];
+  /** The virtual topics by the key responses name them with: the topic id, or the name before topic ids. */
+  readonly virtualByKey: Map<string, VirtualTopicRead>;
   /** Topics named by an id the cluster does not know. */
   readonly unknownTopics: FetchTopic[];
+}
+
+/** The key a topic response names its topic by, matching `Plan.virtualByKey`. */
+function responseKey(plan: Plan, topic: { topic: string; topicId: string }): string {
+  return plan.byId ? topic.topicId : topic.topic;
 }
 
 function partitionResponse(partitionIndex: number, errorCode: number): PartitionData {
@@ -144,12 +151,9 @@ export class VirtualFetch implements RequestInterceptor {
 
   /** A virtualized topic, or an id not resolved yet (it may be one); ids the cluster did not know pass. */
   private readonly needsLook = (nameOrId: string, byId: boolean): boolean => {
-    if (!byId) return this.context.rules.layoutOf(nameOrId) !== undefined;
-    if (nameOrId === ZERO_UUID) return false;
-    const name = this.context.topics.nameOf(nameOrId);
+    const name = byId ? this.context.topics.nameOf(nameOrId) : nameOrId;
     if (name !== undefined) return this.context.rules.layoutOf(name) !== undefined;
-    const triedAt = this.unknownIds.get(nameOrId);
-    return triedAt === undefined || Date.now() - triedAt >= UNKNOWN_ID_RETRY_MS;
+    return this.worthResolving(nameOrId, Date.now());
   };
 
   intercept(exchange: Exchange): Promise<unknown> | undefined {
@@ -166,14 +170,18 @@ export class VirtualFetch implements RequestInterceptor {
     const now = Date.now();
     const ids: string[] = [];
     const consider = (id: string) => {
-      if (id === ZERO_UUID || topics.nameOf(id) !== undefined) return;
-      const triedAt = this.unknownIds.get(id);
-      if (triedAt !== undefined && now - triedAt < UNKNOWN_ID_RETRY_MS) return;
-      ids.push(id);
+      if (topics.nameOf(id) === undefined && this.worthResolving(id, now)) ids.push(id);
     };
     for (const topic of request.topics) consider(topic.topicId);
     for (const topic of request.forgottenTopicsData) consider(topic.topicId);
     return ids;
+  }
+
+  /** An id not looked up in the last UNKNOWN_ID_RETRY_MS (the zero id never is). */
+  private worthResolving(id: string, now: number): boolean {
+    if (id === ZERO_UUID) return false;
+    const triedAt = this.unknownIds.get(id);
+    return triedAt === undefined || now - triedAt >= UNKNOWN_ID_RETRY_MS;
   }
 
   private async resolveThenFetch(exchange: Exchange, request: FetchRequest, ids: string[]): Promise<unknown> {
@@ -286,6 +294,7 @@ export class VirtualFetch implements RequestInterceptor {
         topics: upstreamTopics,
       },
       virtualTopics,
+      virtualByKey: new Map(virtualTopics.map((topic) => [byId ? topic.topicId : topic.name, topic])),
       unknownTopics,
     };
   }
@@ -371,8 +380,7 @@ export class VirtualFetch implements RequestInterceptor {
         : { throttleTimeMs: 0, errorCode: FetchError.none, sessionId: 0, responses: [], nodeEndpoints: [] };
     if (response.errorCode !== FetchError.none) return response;
     for (const { topic, data } of covered) {
-      const key = plan.byId ? topic.topicId : topic.name;
-      let entry = response.responses.find((r) => (plan.byId ? r.topicId : r.topic) === key);
+      let entry = response.responses.find((r) => plan.virtualByKey.get(responseKey(plan, r)) === topic);
       if (!entry) {
         entry = { topic: topic.name, topicId: topic.topicId, partitions: [] };
         response.responses.push(entry);
@@ -402,8 +410,6 @@ export class VirtualFetch implements RequestInterceptor {
       for (const read of topic.reads.values())
         offsets.set(aheadKey(topic.topicKey, read.p), read.fetchOffset);
     }
-    const keyOf = new Map<string, string>();
-    for (const topic of plan.virtualTopics) keyOf.set(plan.byId ? topic.topicId : topic.name, topic.topicKey);
     const pending = (
       exchange.send(FETCH, exchange.apiVersion, request, { timeoutMs: 30_000 }) as Promise<FetchResponse>
     ).then((response) => {
@@ -411,7 +417,7 @@ export class VirtualFetch implements RequestInterceptor {
       const reads: AheadReads = new Map();
       let bytes = 0;
       for (const topicResponse of response.responses) {
-        const topicKey = keyOf.get(plan.byId ? topicResponse.topicId : topicResponse.topic);
+        const topicKey = plan.virtualByKey.get(responseKey(plan, topicResponse))?.topicKey;
         if (topicKey === undefined) continue;
         for (const data of topicResponse.partitions) {
           const length = data.records?.length ?? 0;
@@ -458,10 +464,8 @@ export class VirtualFetch implements RequestInterceptor {
     let found = false;
     let readAnything = false;
     let behind = false;
-    const virtualByKey = new Map<string, VirtualTopicRead>();
-    for (const topic of plan.virtualTopics) virtualByKey.set(plan.byId ? topic.topicId : topic.name, topic);
     for (const topicResponse of response.responses) {
-      const topic = virtualByKey.get(plan.byId ? topicResponse.topicId : topicResponse.topic);
+      const topic = plan.virtualByKey.get(responseKey(plan, topicResponse));
       if (!topic) {
         for (const partition of topicResponse.partitions) {
           if (partition.errorCode !== FetchError.none || (partition.records?.length ?? 0) > 0) found = true;
@@ -510,10 +514,8 @@ export class VirtualFetch implements RequestInterceptor {
   private respond(plan: Plan, response: FetchResponse): FetchResponse {
     const responses: FetchableTopicResponse[] = [];
     const answered = new Set<VirtualTopicRead>();
-    const virtualByKey = new Map<string, VirtualTopicRead>();
-    for (const topic of plan.virtualTopics) virtualByKey.set(plan.byId ? topic.topicId : topic.name, topic);
     for (const topicResponse of response.responses) {
-      const topic = virtualByKey.get(plan.byId ? topicResponse.topicId : topicResponse.topic);
+      const topic = plan.virtualByKey.get(responseKey(plan, topicResponse));
       if (!topic) {
         responses.push(topicResponse);
         continue;
