@@ -29,9 +29,13 @@ export function detectForeignProtocol(head: Buffer): FrameError | undefined {
   return undefined;
 }
 
-/** Receives one frame's bytes as they arrive, in order; `end` follows the last byte. */
+/**
+ * Receives one frame's bytes as they arrive, in order; `end` follows the last byte. When `borrowed` is true the
+ * bytes are valid only during the call (the reader's chunks are a shared read buffer), so a sink that keeps them
+ * or writes them to a socket copies them first.
+ */
 export interface FrameSink {
-  write(bytes: Buffer): void;
+  write(bytes: Buffer, borrowed: boolean): void;
   end(): void;
 }
 
@@ -42,32 +46,47 @@ export interface FrameSink {
  */
 export type FrameStreamOffer = (frameBytes: number, head: Buffer) => FrameSink | undefined;
 
+export interface FrameReaderOptions {
+  /** Chunks are reused after `push` returns (a shared socket read buffer): every byte kept is copied. */
+  borrowsChunks?: boolean;
+  /** An incomplete frame up to this size gets its whole buffer at once and is filled in place. */
+  preallocateUpTo?: number;
+}
+
 const STREAM_PEEK_BYTES = 8;
+const DEFAULT_PREALLOCATE_BYTES = 2 * 1024 * 1024;
 
 /**
- * Splits a byte stream into Kafka frames. Each frame handed to `onFrame` includes its 4-byte length prefix
- * and is a slice of the received chunk whenever it lies in one chunk, so it is copied only when it spans chunks.
- * With `streamFramesFrom`, large frames can instead be passed on chunk by chunk as they arrive.
+ * Splits a byte stream into Kafka frames. Each frame handed to `onFrame` includes its 4-byte length prefix.
+ * A frame lying in one owned chunk is a slice of it; a frame spanning chunks is copied once, into a buffer of
+ * its size allocated when its length arrives. With `streamFramesFrom`, large frames can instead be passed on
+ * chunk by chunk as they arrive.
  */
 export class FrameReader {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  private filling: Buffer | undefined;
+  private filled = 0;
   private sawFirstFrame = false;
   private readonly maxFrameBytes: number;
   private readonly checkFirstFrame: boolean;
+  private readonly borrowsChunks: boolean;
+  private readonly preallocateUpTo: number;
   private streamMinBytes = Number.POSITIVE_INFINITY;
   private streamOffer: FrameStreamOffer | undefined;
   private offerDeclined = false;
   private sink: FrameSink | undefined;
   private sinkRemaining = 0;
 
-  constructor(maxFrameBytes: number, checkFirstFrame: boolean) {
+  constructor(maxFrameBytes: number, checkFirstFrame: boolean, options: FrameReaderOptions = {}) {
     this.maxFrameBytes = maxFrameBytes;
     this.checkFirstFrame = checkFirstFrame;
+    this.borrowsChunks = options.borrowsChunks ?? false;
+    this.preallocateUpTo = options.preallocateUpTo ?? DEFAULT_PREALLOCATE_BYTES;
   }
 
   get bufferedBytes(): number {
-    return this.pendingBytes;
+    return this.pendingBytes + this.filled;
   }
 
   /** Offers each incomplete frame of at least `minBytes` (length prefix included) to `offer`. */
@@ -78,71 +97,120 @@ export class FrameReader {
 
   /** Feeds a chunk; calls onFrame for each complete frame. Throws FrameError on a bad length. */
   push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
-    if (this.sink) {
-      chunk = this.feedSink(chunk);
-      if (chunk.length === 0) return;
-    }
-    let buffer: Buffer;
-    if (this.pendingBytes === 0) {
-      buffer = chunk;
-    } else {
-      this.pending.push(chunk);
-      this.pendingBytes += chunk.length;
-      if (this.pendingBytes < 4) return;
-      if (this.sawFirstFrame) {
-        const frameBytes = this.peekLength() + 4;
-        if (this.pendingBytes < frameBytes) {
-          if (this.pendingBytes >= STREAM_PEEK_BYTES && this.wouldOffer(frameBytes)) {
-            const head = this.takePending();
-            if (!this.offerStream(frameBytes, head)) {
-              this.pending.push(head);
-              this.pendingBytes = head.length;
-            }
-          }
-          return;
-        }
+    let owned = !this.borrowsChunks;
+    while (chunk.length > 0) {
+      if (this.sink) {
+        chunk = this.feedSink(chunk, !owned);
+      } else if (this.filling) {
+        chunk = this.fill(chunk, onFrame);
+      } else if (this.pendingBytes > 0) {
+        const merged = this.mergePending(chunk, owned, onFrame);
+        if (merged === undefined) return;
+        chunk = merged.rest;
+        owned = merged.owned;
+      } else {
+        this.splitFrames(chunk, owned, onFrame);
+        return;
       }
-      buffer = this.takePending();
     }
+  }
 
-    let offset = 0;
-    while (buffer.length - offset >= 4) {
+  /** Frames starting at the chunk's first byte: complete ones go to onFrame, the incomplete last one is kept. */
+  private splitFrames(chunk: Buffer, owned: boolean, onFrame: (frame: Buffer) => void): void {
+    let complete = 0;
+    let size = -1;
+    while (chunk.length - complete >= 4) {
       if (!this.sawFirstFrame && this.checkFirstFrame) {
-        const foreign = detectForeignProtocol(buffer.subarray(offset, offset + 8));
+        const foreign = detectForeignProtocol(chunk.subarray(complete, complete + 8));
         if (foreign) throw foreign;
       }
-      const size = buffer.readInt32BE(offset);
+      size = chunk.readInt32BE(complete);
       this.validateSize(size);
       this.sawFirstFrame = true;
-      const end = offset + 4 + size;
-      if (end > buffer.length) {
-        if (
-          buffer.length - offset >= STREAM_PEEK_BYTES &&
-          this.offerStream(size + 4, buffer.subarray(offset))
-        )
-          return;
-        break;
-      }
-      this.offerDeclined = false;
-      onFrame(buffer.subarray(offset, end));
-      offset = end;
+      if (complete + 4 + size > chunk.length) break;
+      complete += 4 + size;
+      size = -1;
     }
-    if (offset < buffer.length) {
-      const rest = buffer.subarray(offset);
+    if (complete > 0) {
+      const frames = owned ? chunk : copyOf(chunk, 0, complete);
+      for (let offset = 0; offset < complete; ) {
+        const end = offset + 4 + frames.readInt32BE(offset);
+        this.offerDeclined = false;
+        onFrame(frames.subarray(offset, end));
+        offset = end;
+      }
+    }
+    if (complete === chunk.length) return;
+    const rest = chunk.subarray(complete);
+    if (size < 0) {
       if (rest.length >= 3 && !this.sawFirstFrame && this.checkFirstFrame) {
         const foreign = detectForeignProtocol(rest);
         if (foreign) throw foreign;
       }
-      this.pending.push(rest);
-      this.pendingBytes = rest.length;
+      this.keepPending(rest, owned);
+      return;
+    }
+    const frameBytes = size + 4;
+    if (rest.length < STREAM_PEEK_BYTES && this.wouldOffer(frameBytes)) {
+      this.keepPending(rest, owned);
+    } else if (rest.length >= STREAM_PEEK_BYTES && this.offerStream(frameBytes, rest, !owned)) {
+      return;
+    } else if (frameBytes <= this.preallocateUpTo) {
+      this.filling = Buffer.allocUnsafe(frameBytes);
+      this.filled = rest.copy(this.filling, 0);
+    } else {
+      this.keepPending(rest, owned);
     }
   }
 
-  private takePending(): Buffer {
-    const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+  private keepPending(bytes: Buffer, owned: boolean): void {
+    this.pending.push(owned ? bytes : copyOf(bytes, 0, bytes.length));
+    this.pendingBytes += bytes.length;
+  }
+
+  /**
+   * Adds a chunk to the pending bytes of an incomplete frame. Returns undefined when the chunk was absorbed, or
+   * what remains to split: the pending bytes joined with the chunk when fewer than 8 had arrived, else the
+   * bytes after the frame it completed.
+   */
+  private mergePending(
+    chunk: Buffer,
+    owned: boolean,
+    onFrame: (frame: Buffer) => void,
+  ): { rest: Buffer; owned: boolean } | undefined {
+    if (this.pendingBytes < STREAM_PEEK_BYTES) {
+      const joined = Buffer.concat([...this.pending, chunk], this.pendingBytes + chunk.length);
+      this.pending = [];
+      this.pendingBytes = 0;
+      return { rest: joined, owned: true };
+    }
+    const frameBytes = this.peekLength() + 4;
+    const missing = frameBytes - this.pendingBytes;
+    if (chunk.length < missing) {
+      this.keepPending(chunk, owned);
+      return undefined;
+    }
+    const frame = Buffer.concat([...this.pending, chunk.subarray(0, missing)], frameBytes);
     this.pending = [];
     this.pendingBytes = 0;
-    return all;
+    this.offerDeclined = false;
+    onFrame(frame);
+    return { rest: chunk.subarray(missing), owned };
+  }
+
+  /** Copies the chunk's bytes into the frame being filled; returns what follows the frame. */
+  private fill(chunk: Buffer, onFrame: (frame: Buffer) => void): Buffer {
+    const frame = this.filling!;
+    const taken = Math.min(frame.length - this.filled, chunk.length);
+    chunk.copy(frame, this.filled, 0, taken);
+    this.filled += taken;
+    if (this.filled === frame.length) {
+      this.filling = undefined;
+      this.filled = 0;
+      this.offerDeclined = false;
+      onFrame(frame);
+    }
+    return chunk.subarray(taken);
   }
 
   private wouldOffer(frameBytes: number): boolean {
@@ -150,7 +218,7 @@ export class FrameReader {
   }
 
   /** True when a sink took the incomplete frame whose received bytes are `head`. */
-  private offerStream(frameBytes: number, head: Buffer): boolean {
+  private offerStream(frameBytes: number, head: Buffer, borrowed: boolean): boolean {
     if (!this.wouldOffer(frameBytes)) return false;
     const sink = this.streamOffer!(frameBytes, head);
     if (!sink) {
@@ -159,12 +227,12 @@ export class FrameReader {
     }
     this.sink = sink;
     this.sinkRemaining = frameBytes;
-    this.feedSink(head);
+    this.feedSink(head, borrowed);
     return true;
   }
 
   /** Passes the streamed frame's bytes in `chunk` to the sink; returns what follows the frame. */
-  private feedSink(chunk: Buffer): Buffer {
+  private feedSink(chunk: Buffer, borrowed: boolean): Buffer {
     const sink = this.sink!;
     const taken = Math.min(this.sinkRemaining, chunk.length);
     this.sinkRemaining -= taken;
@@ -172,7 +240,7 @@ export class FrameReader {
       this.sink = undefined;
       this.offerDeclined = false;
     }
-    sink.write(taken === chunk.length ? chunk : chunk.subarray(0, taken));
+    sink.write(taken === chunk.length ? chunk : chunk.subarray(0, taken), borrowed);
     if (this.sinkRemaining === 0) sink.end();
     return chunk.subarray(taken);
   }
@@ -193,4 +261,10 @@ export class FrameReader {
       );
     }
   }
+}
+
+function copyOf(bytes: Buffer, start: number, end: number): Buffer {
+  const copy = Buffer.allocUnsafe(end - start);
+  bytes.copy(copy, 0, start, end);
+  return copy;
 }

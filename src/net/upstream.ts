@@ -3,6 +3,7 @@ import net from "node:net";
 import type { Logger } from "../log/logger.ts";
 import { decodeResponse, encodeRequestChunks } from "../protocol/frame.ts";
 import { FrameReader, type FrameSink } from "./frame-reader.ts";
+import { sharedReads } from "./shared-reads.ts";
 
 export interface BrokerAddress {
   host: string;
@@ -21,6 +22,7 @@ export interface ResponseHandler {
 
 /** Responses at least this large may be streamed to a handler instead of being collected first. */
 export const STREAM_RESPONSES_FROM_BYTES = 64 * 1024;
+const PREALLOCATE_RESPONSES_UP_TO_BYTES = 64 * 1024 * 1024;
 
 interface InFlight {
   correlationId: number;
@@ -91,11 +93,19 @@ export class UpstreamConnection extends EventEmitter {
     super();
     this.address = address;
     this.options = options;
-    this.reader = new FrameReader(options.maxFrameBytes, false);
+    this.reader = new FrameReader(options.maxFrameBytes, false, {
+      borrowsChunks: true,
+      preallocateUpTo: PREALLOCATE_RESPONSES_UP_TO_BYTES,
+    });
     this.reader.streamFramesFrom(STREAM_RESPONSES_FROM_BYTES, (frameBytes, head) =>
       this.offerStream(frameBytes, head),
     );
-    this.socket = net.connect({ host: address.host, port: address.port, noDelay: true });
+    this.socket = net.connect({
+      host: address.host,
+      port: address.port,
+      noDelay: true,
+      onread: sharedReads((chunk) => this.onData(chunk)),
+    });
     this.socket.setKeepAlive(true, 10_000);
     this.ready = new Promise((resolve, reject) => {
       const connectTimer = setTimeout(() => {
@@ -116,7 +126,6 @@ export class UpstreamConnection extends EventEmitter {
       });
     });
     this.ready.catch(() => {});
-    this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
     this.socket.on("drain", () => this.emit("drain"));
     this.socket.on("error", (error) =>
       this.fail(new UpstreamError(`broker ${address.host}:${address.port}: ${error.message}`)),

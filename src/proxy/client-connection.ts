@@ -1,8 +1,10 @@
 import type net from "node:net";
 import type { Logger } from "../log/logger.ts";
 import { FrameError, FrameReader, type FrameSink } from "../net/frame-reader.ts";
+import { adoptWithSharedReads } from "../net/shared-reads.ts";
 import { type BrokerAddress, type ResponseHandler, UpstreamConnection } from "../net/upstream.ts";
 import type { UpstreamPool } from "../net/upstream-pool.ts";
+import { writeCopy } from "../net/write-copies.ts";
 import type { Exchange, ExchangeContext, RequestInterceptor, SendOptions } from "./feature.ts";
 import type { Pipeline } from "./pipeline.ts";
 import {
@@ -67,7 +69,8 @@ export class ClientConnection {
 
   constructor(socket: net.Socket, options: ClientConnectionOptions) {
     this.id = options.id;
-    this.socket = socket;
+    const adopted = adoptWithSharedReads(socket, (chunk) => this.onData(chunk));
+    this.socket = adopted ?? socket;
     this.options = options;
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.log = options.log.child({
@@ -75,9 +78,13 @@ export class ClientConnection {
       client: this.remote,
       broker: options.brokerId ?? "bootstrap",
     });
-    this.reader = new FrameReader(options.maxFrameBytes, true);
+    this.reader = new FrameReader(options.maxFrameBytes, true, { borrowsChunks: adopted !== undefined });
+    socket = this.socket;
     socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    if (!adopted) {
+      socket.on("data", (chunk: Buffer) => this.onData(chunk));
+      socket.resume();
+    }
     socket.on("drain", () => this.upstream?.resumeReading());
     socket.on("error", (error) => this.close(`client socket error: ${error.message}`, "debug"));
     socket.on("close", () => this.close(undefined));
@@ -354,8 +361,9 @@ export class ClientConnection {
     pipeline.metrics.observeUpstream(context.apiKey, slot.arrivedAt);
     const socket = this.socket;
     return {
-      write: (bytes) => {
-        if (!this.closed && !socket.write(bytes)) this.upstream?.pauseReading();
+      write: (bytes, borrowed) => {
+        if (this.closed) return;
+        if (!(borrowed ? writeCopy(socket, bytes) : socket.write(bytes))) this.upstream?.pauseReading();
       },
       end: () => {
         slot.sent = true;

@@ -193,7 +193,7 @@ export class ProxyServer {
 
   private listen(brokerId: number | undefined, port: number): Promise<Listener> {
     const label = brokerId === undefined ? "bootstrap" : `broker-${brokerId}`;
-    const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) =>
+    const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) =>
       this.accept(socket, brokerId, label),
     );
     server.maxConnections = this.config.maxConnections * 4;

@@ -110,15 +110,20 @@ test("streams large incomplete frames to a sink and buffers the rest, whatever t
   );
 });
 
-test("a frame arriving in many chunks is copied once, with or without a stream offer", (t) => {
+test("a frame arriving in many chunks is copied once, into one buffer of its size", (t) => {
   const payload = Buffer.alloc(1 << 20, 7);
   const stream = frame(payload);
   for (const offering of [false, true]) {
-    let copied = 0;
+    let allocated = 0;
+    const allocUnsafe = Buffer.allocUnsafe;
     const concat = Buffer.concat;
+    t.mock.method(Buffer, "allocUnsafe", (size: number) => {
+      allocated += size;
+      return allocUnsafe(size);
+    });
     t.mock.method(Buffer, "concat", (list: readonly Uint8Array[], length?: number) => {
       const out = concat(list, length);
-      copied += out.length;
+      allocated += out.length;
       return out;
     });
     const reader = new FrameReader(1 << 30, false);
@@ -129,6 +134,50 @@ test("a frame arriving in many chunks is copied once, with or without a stream o
     }
     t.mock.restoreAll();
     assert.equal(seen.length, 1);
-    assert.ok(copied <= 2 * stream.length, `${copied} bytes copied for a ${stream.length}-byte frame`);
+    assert.deepEqual(seen[0], stream);
+    assert.equal(allocated, stream.length, `${allocated} bytes allocated for a ${stream.length}-byte frame`);
   }
+});
+
+test("with borrowed chunks, frames and streamed bytes survive the reuse of the read buffer", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.uint8Array({ minLength: 0, maxLength: 300 }), { minLength: 1, maxLength: 8 }),
+      fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 20 }),
+      fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }),
+      fc.integer({ min: 0, max: 400 }),
+      (payloads, cuts, accepts, preallocateUpTo) => {
+        const stream = Buffer.concat(payloads.map((p) => frame(Buffer.from(p))));
+        const reader = new FrameReader(1 << 20, true, { borrowsChunks: true, preallocateUpTo });
+        const readBuffer = Buffer.alloc(64);
+        const kept: Buffer[] = [];
+        let offers = 0;
+        reader.streamFramesFrom(100, () => {
+          if (!accepts[offers++ % accepts.length]) return undefined;
+          const parts: Buffer[] = [];
+          return {
+            write: (bytes, borrowed) => {
+              assert.equal(borrowed, true);
+              parts.push(Buffer.from(bytes));
+            },
+            end: () => kept.push(Buffer.concat(parts).subarray(4)),
+          };
+        });
+        let offset = 0;
+        let i = 0;
+        while (offset < stream.length) {
+          const size = Math.min(cuts[i++ % cuts.length]!, stream.length - offset);
+          stream.copy(readBuffer, 0, offset, offset + size);
+          reader.push(readBuffer.subarray(0, size), (f) => kept.push(f.subarray(4)));
+          readBuffer.fill(0xee);
+          offset += size;
+        }
+        assert.deepEqual(
+          kept.map((k) => Buffer.from(k)),
+          payloads.map((p) => Buffer.from(p)),
+        );
+        assert.equal(reader.bufferedBytes, 0);
+      },
+    ),
+  );
 });

@@ -1,0 +1,53 @@
+import net from "node:net";
+
+const READ_CHUNK_BYTES = 64 * 1024;
+let sharedBuffer: Buffer | undefined;
+
+export type ChunkHandler = (chunk: Buffer) => void;
+
+/**
+ * The `onread` option of a plain TCP socket that reads into one buffer shared by every such socket. A chunk is
+ * valid only while its handler runs: the next read on any socket overwrites it. Reads are handled one at a time
+ * on the event loop, so sharing is safe, and a busy proxy allocates nothing per read.
+ */
+export function sharedReads(onChunk: ChunkHandler): net.OnReadOpts {
+  sharedBuffer ??= Buffer.allocUnsafeSlow(READ_CHUNK_BYTES);
+  return {
+    buffer: sharedBuffer,
+    callback: (bytesRead, buffer) => {
+      onChunk(buffer.subarray(0, bytesRead) as Buffer);
+      return true;
+    },
+  };
+}
+
+interface SocketInternals {
+  _handle?: { useUserBuffer?: unknown } | null;
+  _server?: net.Server | null;
+  server?: net.Server | null;
+}
+
+/**
+ * Moves an accepted socket, created paused (`pauseOnConnect`), onto shared reads: a new Socket takes over its
+ * handle with the `onread` option, which accepted sockets cannot be given otherwise. Returns undefined, leaving
+ * the socket untouched, when its handle is not a plain TCP stream.
+ */
+export function adoptWithSharedReads(socket: net.Socket, onChunk: ChunkHandler): net.Socket | undefined {
+  const internals = socket as unknown as SocketInternals;
+  const handle = internals._handle;
+  if (!handle || typeof handle.useUserBuffer !== "function") return undefined;
+  const adopted = new net.Socket({
+    handle: handle as never,
+    readable: true,
+    writable: true,
+    onread: sharedReads(onChunk),
+  } as net.SocketConstructorOpts);
+  const server = internals._server;
+  if (server) {
+    const taken = adopted as unknown as SocketInternals;
+    taken._server = server;
+    taken.server = server;
+    internals._server = null;
+  }
+  return adopted;
+}
