@@ -1,6 +1,11 @@
 import net from "node:net";
 
-const READ_CHUNK_BYTES = 64 * 1024;
+const READ_CHUNK_BYTES = 256 * 1024;
+/**
+ * Bytes a socket's writer may hold before `write` asks the sender to pause. Node's 16 KiB default is below one
+ * read, so every forwarded chunk would stop and restart the other side's reads.
+ */
+export const WRITE_HIGH_WATER_BYTES = 1024 * 1024;
 let sharedBuffer: Buffer | undefined;
 
 export type ChunkHandler = (chunk: Buffer) => void;
@@ -40,6 +45,7 @@ export function adoptWithSharedReads(socket: net.Socket, onChunk: ChunkHandler):
     handle: handle as never,
     readable: true,
     writable: true,
+    writableHighWaterMark: WRITE_HIGH_WATER_BYTES,
     onread: sharedReads(onChunk),
   } as net.SocketConstructorOpts);
   const server = internals._server;

@@ -3,7 +3,7 @@ import net from "node:net";
 import type { Logger } from "../log/logger.ts";
 import { decodeResponse, encodeRequestChunks } from "../protocol/frame.ts";
 import { FrameReader, type FrameSink } from "./frame-reader.ts";
-import { sharedReads } from "./shared-reads.ts";
+import { sharedReads, WRITE_HIGH_WATER_BYTES } from "./shared-reads.ts";
 
 export interface BrokerAddress {
   host: string;
@@ -104,8 +104,9 @@ export class UpstreamConnection extends EventEmitter {
       host: address.host,
       port: address.port,
       noDelay: true,
+      writableHighWaterMark: WRITE_HIGH_WATER_BYTES,
       onread: sharedReads((chunk) => this.onData(chunk)),
-    });
+    } as net.NetConnectOpts);
     this.socket.setKeepAlive(true, 10_000);
     this.ready = new Promise((resolve, reject) => {
       const connectTimer = setTimeout(() => {

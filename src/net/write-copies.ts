@@ -1,7 +1,7 @@
 import type net from "node:net";
 
-const COPY_BYTES = 64 * 1024;
-const MAX_IDLE_COPIES = 64;
+const COPY_BYTES = 256 * 1024;
+const MAX_IDLE_COPIES = 16;
 const idle: Buffer[] = [];
 
 /**
