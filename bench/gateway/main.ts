@@ -96,6 +96,7 @@ const plan = quick
   ? {
       rounds: 2,
       records: 50_000,
+      warmupRecords: 20_000,
       kafkajsRecords: 50_000,
       probeWarmupSeconds: 3,
       probeSeconds: 10,
@@ -107,6 +108,7 @@ const plan = quick
   : {
       rounds: 3,
       records: 200_000,
+      warmupRecords: 100_000,
       kafkajsRecords: 100_000,
       probeWarmupSeconds: 5,
       probeSeconds: 30,
@@ -282,12 +284,26 @@ async function main(): Promise<void> {
   try {
     await admin.connect();
     const replication = Math.min(brokers, 3);
+    /** Creates topics and waits for their leaders; a new topic can briefly be unknown to the metadata, so retry. */
     const createTopics = async (names: string[], partitions: number) => {
-      await admin.createTopics({
-        topics: names.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: replication })),
-        waitForLeaders: true,
-        timeout: 60_000,
-      });
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await admin.createTopics({
+            topics: names.map((topic) => ({
+              topic,
+              numPartitions: partitions,
+              replicationFactor: replication,
+            })),
+            waitForLeaders: true,
+            timeout: 60_000,
+          });
+          return;
+        } catch (error) {
+          if ((error as { type?: string }).type !== "UNKNOWN_TOPIC_OR_PARTITION" || attempt === 5)
+            throw error;
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      }
     };
     const proxy = await launch({ mapping: { topics: virtualRules } });
     const pid = proxy.process.pid!;
@@ -310,6 +326,15 @@ async function main(): Promise<void> {
         ]),
         PARTITIONS,
       );
+      log(
+        `warm-up, not measured: ${plan.warmupRecords} records produced and consumed directly and through the proxy`,
+      );
+      await createTopics(["bench-warmup-direct", "bench-warmup-proxy"], PARTITIONS);
+      for (const side of ["direct", "proxy"] as const) {
+        const topic = `bench-warmup-${side}`;
+        await producerPerf(cluster.dir, bootstrap[side], topic, plan.warmupRecords, RECORD_SIZE);
+        await consumerPerf(cluster.dir, bootstrap[side], topic, plan.warmupRecords, `${topic}-group`);
+      }
       for (const { round, side } of turns()) {
         const topic = `bench-${side}-${round}-acks1`;
         for (const acks of ["1", "all"] as const) {
