@@ -51,6 +51,8 @@ export interface FrameReaderOptions {
   borrowsChunks?: boolean;
   /** An incomplete frame up to this size gets its whole buffer at once and is filled in place. */
   preallocateUpTo?: number;
+  /** Allocates the buffer a frame is copied into (default Buffer.allocUnsafe). */
+  allocateFrame?: (size: number) => Buffer;
 }
 
 const STREAM_PEEK_BYTES = 8;
@@ -72,6 +74,7 @@ export class FrameReader {
   private readonly checkFirstFrame: boolean;
   private readonly borrowsChunks: boolean;
   private readonly preallocateUpTo: number;
+  private readonly allocateFrame: (size: number) => Buffer;
   private streamMinBytes = Number.POSITIVE_INFINITY;
   private streamOffer: FrameStreamOffer | undefined;
   private offerDeclined = false;
@@ -83,6 +86,7 @@ export class FrameReader {
     this.checkFirstFrame = checkFirstFrame;
     this.borrowsChunks = options.borrowsChunks ?? false;
     this.preallocateUpTo = options.preallocateUpTo ?? DEFAULT_PREALLOCATE_BYTES;
+    this.allocateFrame = options.allocateFrame ?? Buffer.allocUnsafe;
   }
 
   get bufferedBytes(): number {
@@ -131,14 +135,12 @@ export class FrameReader {
       complete += 4 + size;
       size = -1;
     }
-    if (complete > 0) {
-      const frames = owned ? chunk : copyOf(chunk, 0, complete);
-      for (let offset = 0; offset < complete; ) {
-        const end = offset + 4 + frames.readInt32BE(offset);
-        this.offerDeclined = false;
-        onFrame(frames.subarray(offset, end));
-        offset = end;
-      }
+    for (let offset = 0; offset < complete; ) {
+      const end = offset + 4 + chunk.readInt32BE(offset);
+      const frame = owned ? chunk.subarray(offset, end) : this.copyFrame(chunk, offset, end);
+      offset = end;
+      this.offerDeclined = false;
+      onFrame(frame);
     }
     if (complete === chunk.length) return;
     const rest = chunk.subarray(complete);
@@ -156,11 +158,17 @@ export class FrameReader {
     } else if (rest.length >= STREAM_PEEK_BYTES && this.offerStream(frameBytes, rest, !owned)) {
       return;
     } else if (frameBytes <= this.preallocateUpTo) {
-      this.filling = Buffer.allocUnsafe(frameBytes);
+      this.filling = this.allocateFrame(frameBytes);
       this.filled = rest.copy(this.filling, 0);
     } else {
       this.keepPending(rest, owned);
     }
+  }
+
+  private copyFrame(chunk: Buffer, start: number, end: number): Buffer {
+    const frame = this.allocateFrame(end - start);
+    chunk.copy(frame, 0, start, end);
+    return frame;
   }
 
   private keepPending(bytes: Buffer, owned: boolean): void {

@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import net from "node:net";
 import type { Logger } from "../log/logger.ts";
 import { decodeResponse, encodeRequestChunks } from "../protocol/frame.ts";
+import { framePool } from "./frame-pool.ts";
 import { FrameReader, type FrameSink } from "./frame-reader.ts";
 import { sharedReads, WRITE_HIGH_WATER_BYTES } from "./shared-reads.ts";
 
@@ -96,6 +97,7 @@ export class UpstreamConnection extends EventEmitter {
     this.reader = new FrameReader(options.maxFrameBytes, false, {
       borrowsChunks: true,
       preallocateUpTo: PREALLOCATE_RESPONSES_UP_TO_BYTES,
+      allocateFrame: (size) => framePool.acquire(size),
     });
     this.reader.streamFramesFrom(STREAM_RESPONSES_FROM_BYTES, (frameBytes, head) =>
       this.offerStream(frameBytes, head),
@@ -162,6 +164,7 @@ export class UpstreamConnection extends EventEmitter {
     frame: Buffer | Buffer[],
     handler: ResponseHandler | undefined,
     timeoutMs = this.options.requestTimeoutMs,
+    onWritten?: () => void,
   ): boolean {
     if (this.closed) {
       handler?.onFailure(
@@ -177,7 +180,7 @@ export class UpstreamConnection extends EventEmitter {
     }
     if (!Array.isArray(frame)) {
       frame.writeInt32BE(correlationId, 8);
-      return this.socket.write(frame);
+      return this.socket.write(frame, onWritten);
     }
     writeCorrelationId(frame, correlationId);
     let writable = true;

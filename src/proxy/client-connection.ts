@@ -1,5 +1,6 @@
 import type net from "node:net";
 import type { Logger } from "../log/logger.ts";
+import { framePool } from "../net/frame-pool.ts";
 import { FrameError, FrameReader, type FrameSink } from "../net/frame-reader.ts";
 import { adoptWithSharedReads } from "../net/shared-reads.ts";
 import { type BrokerAddress, type ResponseHandler, UpstreamConnection } from "../net/upstream.ts";
@@ -34,6 +35,8 @@ interface ResponseSlot {
   /** The response frame, or its chunks (records referenced, not copied), once it is ready. */
   frame: Buffer | Buffer[] | undefined;
   bytes?: number;
+  /** The frame is the broker's, unchanged and held by nothing else: its buffer returns to the pool once written. */
+  releaseAfterWrite?: boolean;
   /** Set once the response has been streamed to the client. */
   sent?: boolean;
   apiKey: number;
@@ -78,7 +81,10 @@ export class ClientConnection {
       client: this.remote,
       broker: options.brokerId ?? "bootstrap",
     });
-    this.reader = new FrameReader(options.maxFrameBytes, true, { borrowsChunks: adopted !== undefined });
+    this.reader = new FrameReader(options.maxFrameBytes, true, {
+      borrowsChunks: adopted !== undefined,
+      allocateFrame: (size) => framePool.acquire(size),
+    });
     socket = this.socket;
     socket.setNoDelay(true);
     if (!adopted) {
@@ -210,6 +216,7 @@ export class ClientConnection {
 
     const upstream = this.connectUpstream();
     if (!upstream) return;
+    const releaseAfterWrite = apiKey === PRODUCE ? () => framePool.release(frame) : undefined;
     let writable: boolean;
     if (expectsResponse) {
       const slot: ResponseSlot = { frame: undefined, apiKey, arrivedAt };
@@ -224,9 +231,9 @@ export class ClientConnection {
           this.streamResponse(slot, frameBytes, head, correlationId, context),
       };
       const timeout = LONG_WAIT_APIS.has(apiKey) ? 10 * 60_000 : this.options.requestTimeoutMs + 5000;
-      writable = upstream.send(frame, handler, timeout);
+      writable = upstream.send(frame, handler, timeout, releaseAfterWrite);
     } else {
-      writable = upstream.send(frame, undefined);
+      writable = upstream.send(frame, undefined, undefined, releaseAfterWrite);
     }
     if (!writable) this.pauseForUpstream();
   }
@@ -337,6 +344,7 @@ export class ClientConnection {
     }
     this.options.pipeline.metrics.countResponse(context.apiKey, out.length);
     slot.frame = out;
+    slot.releaseAfterWrite = out === response;
     this.pendingResponseBytes += out.length;
     this.flush();
   }
@@ -394,7 +402,7 @@ export class ClientConnection {
         for (const chunk of frame) writable = socket.write(chunk);
         this.pendingResponseBytes -= slot.bytes!;
       } else {
-        writable = socket.write(frame);
+        writable = socket.write(frame, slot.releaseAfterWrite ? () => framePool.release(frame) : undefined);
         this.pendingResponseBytes -= frame.length;
       }
       slot.frame = undefined;
