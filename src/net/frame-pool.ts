@@ -1,27 +1,40 @@
 const SMALLEST_POOLED_BYTES = 64 * 1024;
 const LARGEST_POOLED_BYTES = 8 * 1024 * 1024;
+const CAPACITY_STEP_BYTES = 16 * 1024;
 const MAX_IDLE_BYTES = 16 * 1024 * 1024;
 
 /**
  * Buffers for large frames that are forwarded unchanged and then dropped (pass-through Produce requests, Fetch
  * responses the proxy looked at but did not change), recycled once written instead of left to the garbage
- * collector, so a steady stream of them allocates nothing. A buffer is
- * released only by the code that knows nothing else holds it; one never released is simply collected.
+ * collector, so a steady stream of them allocates nothing. A buffer is released only by the code that knows
+ * nothing else holds it; one never released is simply collected, so a new buffer is sized close to its frame.
  */
 export class FramePool {
-  private readonly idle = new Map<number, ArrayBuffer[]>();
+  private readonly idle: ArrayBuffer[] = [];
   private readonly lent = new WeakSet<ArrayBufferLike>();
   private idleBytes = 0;
 
-  /** A buffer of exactly `size` bytes (contents undefined). */
+  /** A buffer of exactly `size` bytes (contents undefined): the smallest idle one that fits, or a new one. */
   acquire(size: number): Buffer {
     if (size < SMALLEST_POOLED_BYTES || size > LARGEST_POOLED_BYTES) return Buffer.allocUnsafe(size);
-    const capacity = 2 ** Math.ceil(Math.log2(size));
-    const memory = this.idle.get(capacity)?.pop();
-    if (memory) this.idleBytes -= capacity;
-    const buffer = Buffer.from(memory ?? new ArrayBuffer(capacity), 0, size);
-    this.lent.add(buffer.buffer);
-    return buffer;
+    let best = -1;
+    for (let i = 0; i < this.idle.length; i++) {
+      const capacity = this.idle[i]!.byteLength;
+      if (capacity >= size && capacity <= 2 * size && (best < 0 || capacity < this.idle[best]!.byteLength))
+        best = i;
+    }
+    let memory: ArrayBuffer;
+    if (best >= 0) {
+      memory = this.idle[best]!;
+      this.idle[best] = this.idle[this.idle.length - 1]!;
+      this.idle.pop();
+      this.idleBytes -= memory.byteLength;
+    } else {
+      memory = Buffer.allocUnsafeSlow(Math.ceil(size / CAPACITY_STEP_BYTES) * CAPACITY_STEP_BYTES)
+        .buffer as ArrayBuffer;
+    }
+    this.lent.add(memory);
+    return Buffer.from(memory, 0, size);
   }
 
   /** Takes back a buffer from `acquire`; anything else, or a second release, is ignored. */
@@ -29,12 +42,7 @@ export class FramePool {
     const memory = buffer.buffer as ArrayBuffer;
     if (!this.lent.delete(memory)) return;
     if (this.idleBytes + memory.byteLength > MAX_IDLE_BYTES) return;
-    let list = this.idle.get(memory.byteLength);
-    if (!list) {
-      list = [];
-      this.idle.set(memory.byteLength, list);
-    }
-    list.push(memory);
+    this.idle.push(memory);
     this.idleBytes += memory.byteLength;
   }
 

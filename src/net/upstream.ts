@@ -19,6 +19,8 @@ export interface ResponseHandler {
    * receives the frame's bytes as they arrive, and `onResponse` is not called.
    */
   onResponseStart?(frameBytes: number, head: Buffer): FrameSink | undefined;
+  /** The handler gives the response frame back to `framePool` once done with it, so it is read into a pooled buffer. */
+  readonly releasesResponse?: boolean;
 }
 
 /** Responses at least this large may be streamed to a handler instead of being collected first. */
@@ -97,7 +99,10 @@ export class UpstreamConnection extends EventEmitter {
     this.reader = new FrameReader(options.maxFrameBytes, false, {
       borrowsChunks: true,
       preallocateUpTo: PREALLOCATE_RESPONSES_UP_TO_BYTES,
-      allocateFrame: (size) => framePool.acquire(size),
+      allocateFrame: (size) =>
+        this.inFlight[this.inFlightHead]?.handler.releasesResponse
+          ? framePool.acquire(size)
+          : Buffer.allocUnsafe(size),
     });
     this.reader.streamFramesFrom(STREAM_RESPONSES_FROM_BYTES, (frameBytes, head) =>
       this.offerStream(frameBytes, head),

@@ -229,6 +229,7 @@ export class ClientConnection {
         onFailure: (error) => this.close(`upstream request failed: ${error.message}`, "info"),
         onResponseStart: (frameBytes, head) =>
           this.streamResponse(slot, frameBytes, head, correlationId, context),
+        releasesResponse: true,
       };
       const timeout = LONG_WAIT_APIS.has(apiKey) ? 10 * 60_000 : this.options.requestTimeoutMs + 5000;
       writable = upstream.send(frame, handler, timeout, releaseAfterWrite);

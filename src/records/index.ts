@@ -59,4 +59,9 @@ export {
   type RecordHeaderInput,
   type RecordInput,
 } from "./records.ts";
-export { appendHeaderToEveryRecord, type SpliceOptions, sealRebuiltBatch } from "./splice.ts";
+export {
+  appendHeaderToEveryRecord,
+  rebuiltRecordsBuffer,
+  type SpliceOptions,
+  sealRebuiltBatch,
+} from "./splice.ts";

@@ -112,7 +112,7 @@ export function appendHeaderToEveryRecord(
       added.length;
     total += varintSize(bodyLength) + bodyLength;
   }
-  const records = Buffer.allocUnsafe(total);
+  const records = rebuiltRecordsBuffer(compression, total);
   let pos = headroom;
   for (let slot = 0; slot < layout.length; slot += SLOTS) {
     const bodyStart = layout[slot];
@@ -146,6 +146,20 @@ function lz4BarelyShrank(view: RecordBatchView, uncompressedBytes: number): bool
  * which become the header. lz4 records that the producer's compression barely shrank (random or already
  * compressed payloads) are stored in the frame's uncompressed blocks instead of being compressed again.
  */
+const SCRATCH_LIMIT_BYTES = 16 * 1024 * 1024;
+let scratch = Buffer.allocUnsafeSlow(0);
+
+/**
+ * The buffer a batch's records are rebuilt into before `sealRebuiltBatch`. Uncompressed records become the batch
+ * itself, so they get a buffer of their own; records that are compressed next are only read once, so they reuse
+ * one scratch buffer instead of leaving a batch-sized buffer to the garbage collector each time.
+ */
+export function rebuiltRecordsBuffer(compression: number, size: number): Buffer {
+  if (compression === CompressionType.none || size > SCRATCH_LIMIT_BYTES) return Buffer.allocUnsafe(size);
+  if (scratch.length < size) scratch = Buffer.allocUnsafeSlow(Math.max(size, 2 * scratch.length, 64 * 1024));
+  return scratch.subarray(0, size);
+}
+
 export function sealRebuiltBatch(view: RecordBatchView, records: Buffer, level?: number): Buffer {
   const compression = view.compression;
   const path = `${view.path}: records`;

@@ -5,6 +5,7 @@ import {
   RecordBatchError,
   type RecordBatchView,
   rebuildBatch,
+  rebuiltRecordsBuffer,
   sealRebuiltBatch,
 } from "../../records/index.ts";
 import { type Cursor, readVarint, readVarlong, varintSize, writeVarint } from "../../records/varint.ts";
@@ -123,7 +124,7 @@ export function stripHeaderFromEveryRecord(
     const bodyLength = strippedBodyLength(layout, slot);
     total += varintSize(bodyLength) + bodyLength;
   }
-  const records = Buffer.allocUnsafe(total);
+  const records = rebuiltRecordsBuffer(compression, total);
   let pos = headroom;
   for (let slot = 0; slot < layout.length; slot += SLOTS) {
     const bodyStart = layout[slot]!;

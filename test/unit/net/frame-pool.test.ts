@@ -9,7 +9,12 @@ test("a released frame buffer is lent again, once, and foreign or small buffers 
   pool.release(first);
   pool.release(first);
   pool.release(Buffer.alloc(262_144));
-  assert.equal(pool.idleByteCount, 262_144);
+  assert.equal(pool.idleByteCount, 212_992, "sized to the frame, rounded up to 16 KiB");
+  assert.notEqual(
+    pool.acquire(90_000).buffer,
+    first.buffer,
+    "an idle buffer over twice the size is left alone",
+  );
   const second = pool.acquire(150_000);
   assert.equal(second.buffer, first.buffer, "the idle buffer is reused");
   const third = pool.acquire(150_000);
