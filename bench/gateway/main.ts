@@ -95,6 +95,7 @@ for (const section of sections) {
 const plan = quick
   ? {
       rounds: 2,
+      perfRounds: 2,
       records: 50_000,
       warmupRecords: 20_000,
       kafkajsRecords: 50_000,
@@ -107,6 +108,7 @@ const plan = quick
     }
   : {
       rounds: 3,
+      perfRounds: 5,
       records: 200_000,
       warmupRecords: 100_000,
       kafkajsRecords: 100_000,
@@ -134,8 +136,8 @@ function log(line: string): void {
 }
 
 /** Alternating turns: round 0 direct first, round 1 proxy first, and so on. */
-function* turns(): Generator<{ round: number; side: Side }> {
-  for (let round = 0; round < plan.rounds; round++) {
+function* turns(rounds = plan.rounds): Generator<{ round: number; side: Side }> {
+  for (let round = 0; round < rounds; round++) {
     const order: Side[] = round % 2 === 0 ? ["direct", "proxy"] : ["proxy", "direct"];
     for (const side of order) yield { round, side };
   }
@@ -320,7 +322,7 @@ async function main(): Promise<void> {
     if (sections.has("perf")) {
       log("\n== Kafka perf tools: produce acks=1 and acks=all, consume ==");
       await createTopics(
-        [...turns()].flatMap(({ round, side }) => [
+        [...turns(plan.perfRounds)].flatMap(({ round, side }) => [
           `bench-${side}-${round}-acks1`,
           `bench-${side}-${round}-acksall`,
         ]),
@@ -335,7 +337,7 @@ async function main(): Promise<void> {
         await producerPerf(cluster.dir, bootstrap[side], topic, plan.warmupRecords, RECORD_SIZE);
         await consumerPerf(cluster.dir, bootstrap[side], topic, plan.warmupRecords, `${topic}-group`);
       }
-      for (const { round, side } of turns()) {
+      for (const { round, side } of turns(plan.perfRounds)) {
         const topic = `bench-${side}-${round}-acks1`;
         for (const acks of ["1", "all"] as const) {
           const target = acks === "1" ? topic : `bench-${side}-${round}-acksall`;
@@ -354,7 +356,7 @@ async function main(): Promise<void> {
             results.usage(`${label} latency p99`, "ms", usage, payloadMb);
           }
           log(
-            `round ${round + 1}/${plan.rounds} ${side}: ${label} ${result.mbPerSec} MB/s, ${Math.round(result.recordsPerSec)} records/s ` +
+            `round ${round + 1}/${plan.perfRounds} ${side}: ${label} ${result.mbPerSec} MB/s, ${Math.round(result.recordsPerSec)} records/s ` +
               `(p99 ${result.p99Ms} ms)${usage ? `; proxy ${usage.cpuMs} ms CPU, peak ${roundTo(usage.peakRssKb / 1024, 1)} MB` : ""}`,
           );
         }
@@ -366,7 +368,7 @@ async function main(): Promise<void> {
         results.usage("consume throughput", "MB/s", usage, payloadMb);
         results.usage("consume records/s", "records/s", usage, payloadMb);
         log(
-          `round ${round + 1}/${plan.rounds} ${side}: consume ${consumed.fetchMbPerSec} MB/s` +
+          `round ${round + 1}/${plan.perfRounds} ${side}: consume ${consumed.fetchMbPerSec} MB/s` +
             `${usage ? `; proxy ${usage.cpuMs} ms CPU, peak ${roundTo(usage.peakRssKb / 1024, 1)} MB` : ""}`,
         );
       }
@@ -650,7 +652,7 @@ async function main(): Promise<void> {
 
     console.log(
       `\nGateway: ${brokers}-broker Kafka 4.4.0 (broker JVM ${process.env.KPP_KAFKA_JVM_OPTS}), ${cpus().length} cores, ` +
-        `${quick ? "quick" : "full"} run: ${plan.rounds} alternating rounds (medians), ${plan.records} x ${RECORD_SIZE} B ` +
+        `${quick ? "quick" : "full"} run: ${plan.rounds} alternating rounds (${plan.perfRounds} for the perf tools; medians), ${plan.records} x ${RECORD_SIZE} B ` +
         `per perf-tool turn, ${PARTITIONS} partitions\n`,
     );
     const header = [
