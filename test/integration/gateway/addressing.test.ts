@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { API_KEYS } from "../../../src/protocol/generated/api-keys.ts";
-import { buildBatch } from "../../../src/records/index.ts";
+import { buildBatch, iterateBatches, RecordBatchView } from "../../../src/records/index.ts";
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
 import { onePartitionFetch, RawKafkaClient } from "../../helpers/raw-kafka.ts";
@@ -206,6 +206,60 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
       const count = new RegExp(`^${histogram}_count\\{api="Fetch"\\} (\\d+)`, "m").exec(text);
       assert.ok(Number(count?.[1]) >= 1, `${histogram} counts the fetch`);
     }
+  });
+
+  test("large Produce requests in flight together and Fetch v17 responses, read into pooled buffers, arrive byte for byte", async () => {
+    const { topic, leader } = await singlePartitionTopic("pooled");
+    const viaProxy = await RawKafkaClient.connect(`127.0.0.1:${proxy.brokerPortBase + leader - 1}`);
+    const requests = Array.from({ length: 12 }, (_, request) => {
+      const value = Buffer.alloc(1000, request + 1);
+      const count = 100 + ((request * 37) % 200);
+      return buildBatch({ records: Array.from({ length: count }, (_, i) => ({ offsetDelta: i, value })) });
+    });
+    const produced = await Promise.all(
+      requests.map((records) =>
+        viaProxy.request(PRODUCE, 9, {
+          transactionalId: null,
+          acks: -1,
+          timeoutMs: 10_000,
+          topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
+        }),
+      ),
+    );
+    for (const response of produced) assert.equal(response.responses[0].partitionResponses[0].errorCode, 0);
+    const metadata = await viaProxy.request(METADATA, 12, {
+      topics: [{ topicId: "0".repeat(32), name: topic }],
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    });
+    const topicId = metadata.topics[0].topicId as string;
+    const broker = cluster.brokers.find((b) => b.id === leader)!;
+    const direct = await RawKafkaClient.connect(`127.0.0.1:${broker.port}`);
+    let fetchOffset = 0n;
+    for (let round = 0; round < 2; round++) {
+      const request = onePartitionFetch(topic, 0, fetchOffset, 1 << 20);
+      const fetchById = { ...request, topics: [{ ...request.topics[0]!, topicId }] };
+      const [proxied, expected] = await Promise.all([
+        viaProxy.request(FETCH, 17, fetchById),
+        direct.request(FETCH, 17, fetchById),
+      ]);
+      const records = proxied.responses[0].partitions[0].records as Buffer;
+      assert.ok(records.length > 64 * 1024, `round ${round}: ${records.length} bytes fetched`);
+      assert.ok(
+        records.equals(expected.responses[0].partitions[0].records),
+        `round ${round}: same bytes as direct`,
+      );
+      const whole = [...iterateBatches(records)].filter((b) => b instanceof RecordBatchView);
+      fetchOffset = whole[whole.length - 1]!.lastOffset + 1n;
+    }
+    const stored = Buffer.concat(requests.map((batch) => batch.subarray(61)));
+    const fetchedAll = await direct.request(FETCH, 11, onePartitionFetch(topic, 0, 0n, 16 << 20));
+    const values = [...iterateBatches(fetchedAll.responses[0].partitions[0].records as Buffer)]
+      .filter((b) => b instanceof RecordBatchView)
+      .map((b) => b.buffer.subarray(61));
+    assert.ok(Buffer.concat(values).equals(stored), "the broker stored every request's records as sent");
+    viaProxy.close();
+    direct.close();
   });
 
   test("a broker that leaves keeps its listener while it lingers, and loses it once the linger is over", async () => {
