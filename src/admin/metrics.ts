@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { framePool } from "../net/frame-pool.ts";
 
 const LATENCY_BUCKETS_SECONDS = [
   0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
@@ -61,6 +62,23 @@ export class ProxyMetrics {
       help: "Client connections refused or closed for a protocol error, by reason",
       labelNames: ["reason"],
       registers: [this.registry],
+    });
+    new Gauge({
+      name: "kpp_frame_pool_idle_bytes",
+      help: "Bytes of written frame buffers held for reuse (pass-through Produce requests, unchanged responses)",
+      registers: [this.registry],
+      collect() {
+        this.set(framePool.idleByteCount);
+      },
+    });
+    new Counter({
+      name: "kpp_frame_pool_reused_total",
+      help: "Frames read into a pooled buffer that had been written and given back, instead of a new allocation",
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(framePool.reused);
+      },
     });
     this.responsesStreamed = new Counter({
       name: "kpp_responses_streamed_total",

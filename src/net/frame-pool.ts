@@ -13,6 +13,8 @@ export class FramePool {
   private readonly idle: ArrayBuffer[] = [];
   private readonly lent = new WeakSet<ArrayBufferLike>();
   private idleBytes = 0;
+  /** Frames read into a buffer that was written and given back before (a buffer allocation saved). */
+  reused = 0;
 
   /** A buffer of exactly `size` bytes (contents undefined): the smallest idle one that fits, or a new one. */
   acquire(size: number): Buffer {
@@ -25,6 +27,7 @@ export class FramePool {
     }
     let memory: ArrayBuffer;
     if (best >= 0) {
+      this.reused++;
       memory = this.idle[best]!;
       this.idle[best] = this.idle[this.idle.length - 1]!;
       this.idle.pop();

@@ -252,6 +252,9 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
       const whole = [...iterateBatches(records)].filter((b) => b instanceof RecordBatchView);
       fetchOffset = whole[whole.length - 1]!.lastOffset + 1n;
     }
+    const metrics = await (await fetch(`http://127.0.0.1:${proxy.adminPort}/metrics`)).text();
+    const reused = /^kpp_frame_pool_reused_total (\d+)/m.exec(metrics);
+    assert.ok(Number(reused?.[1]) > 0, "frames were read into buffers given back to the pool");
     const stored = Buffer.concat(requests.map((batch) => batch.subarray(61)));
     const fetchedAll = await direct.request(FETCH, 11, onePartitionFetch(topic, 0, 0n, 16 << 20));
     const values = [...iterateBatches(fetchedAll.responses[0].partitions[0].records as Buffer)]
