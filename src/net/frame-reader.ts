@@ -178,8 +178,8 @@ export class FrameReader {
 
   /**
    * Adds a chunk to the pending bytes of an incomplete frame. Returns undefined when the chunk was absorbed, or
-   * what remains to split: the pending bytes joined with the chunk when fewer than 8 had arrived, else the
-   * bytes after the frame it completed.
+   * the rest of the chunk still to read: after the bytes that completed an 8-byte head (split like any fresh
+   * bytes), or after the frame the chunk completed.
    */
   private mergePending(
     chunk: Buffer,
@@ -187,10 +187,12 @@ export class FrameReader {
     onFrame: (frame: Buffer) => void,
   ): { rest: Buffer; owned: boolean } | undefined {
     if (this.pendingBytes < STREAM_PEEK_BYTES) {
-      const joined = Buffer.concat([...this.pending, chunk], this.pendingBytes + chunk.length);
+      const taken = Math.min(STREAM_PEEK_BYTES - this.pendingBytes, chunk.length);
+      const head = Buffer.concat([...this.pending, chunk.subarray(0, taken)], this.pendingBytes + taken);
       this.pending = [];
       this.pendingBytes = 0;
-      return { rest: joined, owned: true };
+      this.splitFrames(head, true, onFrame);
+      return { rest: chunk.subarray(taken), owned };
     }
     const frameBytes = this.peekLength() + 4;
     const missing = frameBytes - this.pendingBytes;
