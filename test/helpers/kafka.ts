@@ -50,6 +50,11 @@ export interface KafkaTestCluster extends ClusterInfo {
   restartBroker(id: number): Promise<void>;
   /** A topic name no other test (in this or any other process) uses. */
   uniqueTopic(prefix?: string): string;
+  /** Creates a topic with kafka-topics (1 partition, replication factor 1 unless told), with `--config` entries. */
+  createTopic(
+    topic: string,
+    options?: { partitions?: number; replicationFactor?: number; configs?: string[] },
+  ): Promise<void>;
   /** Stops the cluster now instead of at process exit. */
   stop(): Promise<void>;
 }
@@ -105,6 +110,18 @@ async function startForTests(options: Required<KafkaClusterOptions>): Promise<Ka
       await restartBroker(dir, id);
       const state = readState(dir);
       if (state) cluster.brokers = state.brokers;
+    },
+    createTopic: async (topic, { partitions = 1, replicationFactor = 1, configs = [] } = {}) => {
+      await cluster.toolOk("kafka-topics", [
+        "--create",
+        "--topic",
+        topic,
+        "--partitions",
+        String(partitions),
+        "--replication-factor",
+        String(replicationFactor),
+        ...configs.flatMap((config) => ["--config", config]),
+      ]);
     },
     uniqueTopic: (prefix = "t") =>
       `${prefix}-${process.pid}-${++topicCounter}-${Math.random().toString(36).slice(2, 6)}`,

@@ -19,19 +19,15 @@ let proxy: ProxyProcess;
 const upstreamPorts = new Set<number>();
 
 /** A new one-partition topic, once the proxy's Metadata names its leader. */
-async function singlePartitionTopic(prefix: string): Promise<{ topic: string; leader: number }> {
+/** A new 1-partition topic and its leader, as the Metadata of the proxy at `bootstrap` reports it. */
+async function singlePartitionTopic(
+  prefix: string,
+  bootstrap = proxy.bootstrap,
+): Promise<{ topic: string; leader: number }> {
   const topic = cluster.uniqueTopic(prefix);
-  await cluster.toolOk("kafka-topics", [
-    "--create",
-    "--topic",
-    topic,
-    "--partitions",
-    "1",
-    "--replication-factor",
-    "1",
-  ]);
+  await cluster.createTopic(topic);
   const leader = await waitFor("topic leader", async () => {
-    const client = await RawKafkaClient.connect(proxy.bootstrap);
+    const client = await RawKafkaClient.connect(bootstrap);
     const body = await client.request(METADATA, 12, {
       topics: [{ topicId: "0".repeat(32), name: topic }],
       allowAutoTopicCreation: false,
@@ -317,58 +313,13 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
   });
 
   test("graceful shutdown answers in-flight requests, then exits", async () => {
-    const topic = cluster.uniqueTopic("drain");
-    await cluster.toolOk("kafka-topics", [
-      "--create",
-      "--topic",
-      topic,
-      "--partitions",
-      "1",
-      "--replication-factor",
-      "1",
-    ]);
     const own = await startProxy({ upstream: cluster.bootstrap, brokerIdBase: 1 });
-    const leader = await waitFor("topic leader", async () => {
-      const probe = await RawKafkaClient.connect(own.bootstrap);
-      const body = await probe.request(METADATA, 12, {
-        topics: [{ topicId: "0".repeat(32), name: topic }],
-        allowAutoTopicCreation: false,
-        includeTopicAuthorizedOperations: false,
-      });
-      probe.close();
-      const partition = body.topics[0]?.partitions[0];
-      return partition && partition.leaderId >= 0 ? (partition.leaderId as number) : undefined;
-    });
+    const { topic, leader } = await singlePartitionTopic("drain", own.bootstrap);
     const client = await RawKafkaClient.connect(`127.0.0.1:${own.brokerPortBase + leader - 1}`);
     const longPoll = client.request(
       FETCH,
       12,
-      {
-        replicaId: -1,
-        maxWaitMs: 3000,
-        minBytes: 1,
-        maxBytes: 1 << 20,
-        isolationLevel: 0,
-        sessionId: 0,
-        sessionEpoch: -1,
-        topics: [
-          {
-            topic,
-            partitions: [
-              {
-                partition: 0,
-                currentLeaderEpoch: -1,
-                fetchOffset: 0n,
-                lastFetchedEpoch: -1,
-                logStartOffset: -1n,
-                partitionMaxBytes: 1 << 20,
-              },
-            ],
-          },
-        ],
-        forgottenTopicsData: [],
-        rackId: "",
-      },
+      { ...onePartitionFetch(topic, 0, 0n, 1 << 20), maxWaitMs: 3000, minBytes: 1, maxBytes: 1 << 20 },
       20_000,
     );
     await new Promise((resolve) => setTimeout(resolve, 500));

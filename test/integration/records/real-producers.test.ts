@@ -25,17 +25,7 @@ const hasConfluentKafka = spawnSync("python3", ["-c", "import confluent_kafka"])
 
 async function createTopic(kafka: KafkaTestCluster, prefix: string): Promise<string> {
   const topic = kafka.uniqueTopic(prefix);
-  await kafka.toolOk("kafka-topics", [
-    "--create",
-    "--topic",
-    topic,
-    "--partitions",
-    "1",
-    "--replication-factor",
-    "1",
-    "--config",
-    "compression.type=producer",
-  ]);
+  await kafka.createTopic(topic, { configs: ["compression.type=producer"] });
   return topic;
 }
 

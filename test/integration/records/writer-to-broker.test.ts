@@ -113,17 +113,7 @@ for (const { version, formatterFlag } of BROKER_VERSIONS)
     for (const codec of COMPRESSION_NAMES) {
       test(`${codec}`, { timeout: 180_000 }, async () => {
         const topic = kafka.uniqueTopic(`writer-${codec}`);
-        await kafka.toolOk("kafka-topics", [
-          "--create",
-          "--topic",
-          topic,
-          "--partitions",
-          "1",
-          "--replication-factor",
-          "1",
-          "--config",
-          "compression.type=producer",
-        ]);
+        await kafka.createTopic(topic, { configs: ["compression.type=producer"] });
         const batch = buildBatch({
           compression: codec,
           baseTimestamp: BigInt(Date.now()),

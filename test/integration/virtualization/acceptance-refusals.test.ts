@@ -121,15 +121,7 @@ describe("virtual partitions: refusals, and transactions on plain topics", { tim
   });
   it("a physical topic whose partition count disagrees with its rule is refused (INVALID_TOPIC_EXCEPTION)", async () => {
     const topic = env.cluster.uniqueTopic("va-mismatch");
-    await env.cluster.toolOk("kafka-topics", [
-      "--create",
-      "--topic",
-      topic,
-      "--partitions",
-      "5",
-      "--replication-factor",
-      "3",
-    ]);
+    await env.cluster.createTopic(topic, { partitions: 5, replicationFactor: 3 });
     const client = await RawKafkaClient.connect(env.proxy.bootstrap);
     try {
       let answer: MetadataResponse | undefined;
@@ -159,15 +151,7 @@ describe("virtual partitions: refusals, and transactions on plain topics", { tim
 
   it("KafkaJS admin calls that list every topic keep working while a mismatched topic exists", async () => {
     const topic = env.cluster.uniqueTopic("va-mismatch-listed");
-    await env.cluster.toolOk("kafka-topics", [
-      "--create",
-      "--topic",
-      topic,
-      "--partitions",
-      "5",
-      "--replication-factor",
-      "1",
-    ]);
+    await env.cluster.createTopic(topic, { partitions: 5 });
     const admin = env.kafka.admin();
     await admin.connect();
     try {

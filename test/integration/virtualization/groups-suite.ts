@@ -122,15 +122,7 @@ async function settle(group: string): Promise<void> {
 
 async function createTopic(): Promise<string> {
   const topic = cluster.uniqueTopic(PREFIX);
-  await cluster.toolOk("kafka-topics", [
-    "--create",
-    "--topic",
-    topic,
-    "--partitions",
-    String(P),
-    "--replication-factor",
-    "3",
-  ]);
+  await cluster.createTopic(topic, { partitions: P, replicationFactor: 3 });
   const client = await connect(proxy.bootstrap);
   await waitFor(`${topic} in the proxy's metadata`, async () => {
     const answer = await client.request(METADATA, 12, {
