@@ -32,11 +32,13 @@ export function detectForeignProtocol(head: Buffer): FrameError | undefined {
 /**
  * Receives one frame's bytes as they arrive, in order; `end` follows the last byte. When `borrowed` is true the
  * bytes are valid only during the call (the reader's chunks are a shared read buffer), so a sink that keeps them
- * or writes them to a socket copies them first.
+ * or writes them to a socket copies them first. Otherwise they are views of the one buffer the frame is assembled
+ * in, first shown to `assembling` and given to `end`, and stay valid.
  */
 export interface FrameSink {
+  assembling?(frame: Buffer): void;
   write(bytes: Buffer, borrowed: boolean): void;
-  end(): void;
+  end(frame?: Buffer): void;
 }
 
 /**
@@ -53,16 +55,20 @@ export interface FrameReaderOptions {
   preallocateUpTo?: number;
   /** Allocates the buffer a frame is copied into (default Buffer.allocUnsafe). */
   allocateFrame?: (size: number) => Buffer;
+  /** Allocates the buffer a streamed frame is assembled in (default `allocateFrame`). */
+  allocateStreamedFrame?: (size: number) => Buffer;
 }
 
 const STREAM_PEEK_BYTES = 8;
+/** Below this many missing bytes, a frame's end is read with the next frames instead of on its own. */
+const DIRECT_READ_MIN_BYTES = 16 * 1024;
 const DEFAULT_PREALLOCATE_BYTES = 2 * 1024 * 1024;
 
 /**
  * Splits a byte stream into Kafka frames. Each frame handed to `onFrame` includes its 4-byte length prefix.
  * A frame lying in one owned chunk is a slice of it; a frame spanning chunks is copied once, into a buffer of
  * its size allocated when its length arrives. With `streamFramesFrom`, large frames can instead be passed on
- * chunk by chunk as they arrive.
+ * as they arrive.
  */
 export class FrameReader {
   private pending: Buffer[] = [];
@@ -75,6 +81,7 @@ export class FrameReader {
   private readonly borrowsChunks: boolean;
   private readonly preallocateUpTo: number;
   private readonly allocateFrame: (size: number) => Buffer;
+  private readonly allocateStreamedFrame: (size: number) => Buffer;
   private streamMinBytes = Number.POSITIVE_INFINITY;
   private streamOffer: FrameStreamOffer | undefined;
   private offerDeclined = false;
@@ -87,6 +94,7 @@ export class FrameReader {
     this.borrowsChunks = options.borrowsChunks ?? false;
     this.preallocateUpTo = options.preallocateUpTo ?? DEFAULT_PREALLOCATE_BYTES;
     this.allocateFrame = options.allocateFrame ?? Buffer.allocUnsafe;
+    this.allocateStreamedFrame = options.allocateStreamedFrame ?? this.allocateFrame;
   }
 
   get bufferedBytes(): number {
@@ -99,14 +107,27 @@ export class FrameReader {
     this.streamOffer = offer;
   }
 
-  /** Feeds a chunk; calls onFrame for each complete frame. Throws FrameError on a bad length. */
+  /**
+   * Where the next socket read should land: the missing part of the frame being assembled, so its bytes arrive
+   * in place and are not copied; undefined when any buffer will do.
+   */
+  readTarget(): Buffer | undefined {
+    const frame = this.filling;
+    if (!frame || frame.length - this.filled < DIRECT_READ_MIN_BYTES) return undefined;
+    return frame.subarray(this.filled);
+  }
+
+  /**
+   * Feeds a chunk; calls onFrame for each complete frame. Throws FrameError on a bad length. A chunk read into
+   * `readTarget()` is taken in place.
+   */
   push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
     let owned = !this.borrowsChunks;
     while (chunk.length > 0) {
-      if (this.sink) {
-        chunk = this.feedSink(chunk, !owned);
-      } else if (this.filling) {
+      if (this.filling) {
         chunk = this.fill(chunk, onFrame);
+      } else if (this.sink) {
+        chunk = this.feedSink(chunk, !owned);
       } else if (this.pendingBytes > 0) {
         const merged = this.mergePending(chunk, owned, onFrame);
         if (merged === undefined) return;
@@ -208,17 +229,29 @@ export class FrameReader {
     return { rest: chunk.subarray(missing), owned };
   }
 
-  /** Copies the chunk's bytes into the frame being filled; returns what follows the frame. */
+  /**
+   * Copies the chunk's bytes into the frame being filled, unless they were read there; a streamed frame's sink
+   * sees them at once. Returns what follows the frame.
+   */
   private fill(chunk: Buffer, onFrame: (frame: Buffer) => void): Buffer {
     const frame = this.filling!;
-    const taken = Math.min(frame.length - this.filled, chunk.length);
-    chunk.copy(frame, this.filled, 0, taken);
+    const start = this.filled;
+    const taken = Math.min(frame.length - start, chunk.length);
+    const inPlace = chunk.buffer === frame.buffer && chunk.byteOffset === frame.byteOffset + start;
+    if (!inPlace) chunk.copy(frame, start, 0, taken);
     this.filled += taken;
+    const sink = this.sink;
+    if (sink) sink.write(frame.subarray(start, this.filled), false);
     if (this.filled === frame.length) {
       this.filling = undefined;
       this.filled = 0;
       this.offerDeclined = false;
-      onFrame(frame);
+      if (sink) {
+        this.sink = undefined;
+        sink.end(frame);
+      } else {
+        onFrame(frame);
+      }
     }
     return chunk.subarray(taken);
   }
@@ -236,6 +269,14 @@ export class FrameReader {
       return false;
     }
     this.sink = sink;
+    if (frameBytes <= this.preallocateUpTo) {
+      const frame = this.allocateStreamedFrame(frameBytes);
+      this.filling = frame;
+      this.filled = head.copy(frame, 0);
+      sink.assembling?.(frame);
+      sink.write(frame.subarray(0, this.filled), false);
+      return true;
+    }
     this.sinkRemaining = frameBytes;
     this.feedSink(head, borrowed);
     return true;

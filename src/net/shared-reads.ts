@@ -9,16 +9,20 @@ export const WRITE_HIGH_WATER_BYTES = 1024 * 1024;
 let sharedBuffer: Buffer | undefined;
 
 export type ChunkHandler = (chunk: Buffer) => void;
+/** Where the next read should land instead of the shared buffer (a frame being assembled), if anywhere. */
+export type ReadTarget = () => Buffer | undefined;
 
 /**
  * The `onread` option of a plain TCP socket that reads into one buffer shared by every such socket. A chunk is
  * valid only while its handler runs: the next read on any socket overwrites it. Reads are handled one at a time
- * on the event loop, so sharing is safe, and a busy proxy allocates nothing per read.
+ * on the event loop, so sharing is safe, and a busy proxy allocates nothing per read. With `target`, a read
+ * lands where it says when it names a place, so a large frame's bytes arrive in its own buffer uncopied.
  */
-export function sharedReads(onChunk: ChunkHandler): net.OnReadOpts {
+export function sharedReads(onChunk: ChunkHandler, target?: ReadTarget): net.OnReadOpts {
   sharedBuffer ??= Buffer.allocUnsafeSlow(READ_CHUNK_BYTES);
+  const shared = sharedBuffer;
   return {
-    buffer: sharedBuffer,
+    buffer: target ? () => target() ?? shared : shared,
     callback: (bytesRead, buffer) => {
       onChunk(buffer.subarray(0, bytesRead) as Buffer);
       return true;
@@ -37,7 +41,11 @@ interface SocketInternals {
  * handle with the `onread` option, which accepted sockets cannot be given otherwise. Returns undefined, leaving
  * the socket untouched, when its handle is not a plain TCP stream.
  */
-export function adoptWithSharedReads(socket: net.Socket, onChunk: ChunkHandler): net.Socket | undefined {
+export function adoptWithSharedReads(
+  socket: net.Socket,
+  onChunk: ChunkHandler,
+  target?: ReadTarget,
+): net.Socket | undefined {
   const internals = socket as unknown as SocketInternals;
   const handle = internals._handle;
   if (!handle || typeof handle.useUserBuffer !== "function") return undefined;
@@ -46,7 +54,7 @@ export function adoptWithSharedReads(socket: net.Socket, onChunk: ChunkHandler):
     readable: true,
     writable: true,
     writableHighWaterMark: WRITE_HIGH_WATER_BYTES,
-    onread: sharedReads(onChunk),
+    onread: sharedReads(onChunk, target),
   } as net.SocketConstructorOpts);
   const server = internals._server;
   if (server) {

@@ -103,6 +103,7 @@ export class UpstreamConnection extends EventEmitter {
         this.inFlight[this.inFlightHead]?.handler.releasesResponse
           ? framePool.acquire(size)
           : Buffer.allocUnsafe(size),
+      allocateStreamedFrame: (size) => framePool.acquire(size),
     });
     this.reader.streamFramesFrom(STREAM_RESPONSES_FROM_BYTES, (frameBytes, head) =>
       this.offerStream(frameBytes, head),
@@ -112,7 +113,10 @@ export class UpstreamConnection extends EventEmitter {
       port: address.port,
       noDelay: true,
       writableHighWaterMark: WRITE_HIGH_WATER_BYTES,
-      onread: sharedReads((chunk) => this.onData(chunk)),
+      onread: sharedReads(
+        (chunk) => this.onData(chunk),
+        () => this.reader.readTarget(),
+      ),
     } as net.NetConnectOpts);
     this.socket.setKeepAlive(true, 10_000);
     this.ready = new Promise((resolve, reject) => {

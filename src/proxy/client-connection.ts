@@ -72,7 +72,11 @@ export class ClientConnection {
 
   constructor(socket: net.Socket, options: ClientConnectionOptions) {
     this.id = options.id;
-    const adopted = adoptWithSharedReads(socket, (chunk) => this.onData(chunk));
+    const adopted = adoptWithSharedReads(
+      socket,
+      (chunk) => this.onData(chunk),
+      () => this.reader?.readTarget(),
+    );
     this.socket = adopted ?? socket;
     this.options = options;
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -369,10 +373,22 @@ export class ClientConnection {
     pipeline.metrics.countStreamed(context.apiKey);
     pipeline.metrics.observeUpstream(context.apiKey, slot.arrivedAt);
     const socket = this.socket;
+    let assembled: Buffer | undefined;
+    let unwritten = frameBytes;
     return {
+      assembling: (frame) => {
+        assembled = frame;
+      },
       write: (bytes, borrowed) => {
         if (this.closed) return;
-        if (!(borrowed ? writeCopy(socket, bytes) : socket.write(bytes))) this.upstream?.pauseReading();
+        unwritten -= bytes.length;
+        let writable: boolean;
+        if (borrowed) writable = writeCopy(socket, bytes);
+        else if (unwritten === 0 && assembled) {
+          const frame = assembled;
+          writable = socket.write(bytes, () => framePool.release(frame));
+        } else writable = socket.write(bytes);
+        if (!writable) this.upstream?.pauseReading();
       },
       end: () => {
         slot.sent = true;

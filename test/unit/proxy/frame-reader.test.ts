@@ -155,12 +155,20 @@ test("with borrowed chunks, frames and streamed bytes survive the reuse of the r
         reader.streamFramesFrom(100, () => {
           if (!accepts[offers++ % accepts.length]) return undefined;
           const parts: Buffer[] = [];
+          let assembled: Buffer | undefined;
           return {
+            assembling: (frame) => {
+              assembled = frame;
+            },
             write: (bytes, borrowed) => {
-              assert.equal(borrowed, true);
+              assert.equal(borrowed, assembled === undefined);
+              if (assembled) assert.equal(bytes.buffer, assembled.buffer);
               parts.push(Buffer.from(bytes));
             },
-            end: () => kept.push(Buffer.concat(parts).subarray(4)),
+            end: (frame) => {
+              assert.equal(frame, assembled);
+              kept.push(Buffer.concat(parts).subarray(4));
+            },
           };
         });
         let offset = 0;
@@ -180,4 +188,38 @@ test("with borrowed chunks, frames and streamed bytes survive the reuse of the r
       },
     ),
   );
+});
+
+test("bytes read into the read target are taken in place: the frame is that buffer, never copied", (t) => {
+  const payload = Buffer.alloc(300 * 1024);
+  for (let i = 0; i < payload.length; i++) payload[i] = i % 251;
+  const stream = Buffer.concat([frame(payload), frame(Buffer.from("next"))]);
+  for (const streaming of [false, true]) {
+    const reader = new FrameReader(1 << 30, false, { borrowsChunks: true });
+    const written: Buffer[] = [];
+    if (streaming) {
+      reader.streamFramesFrom(64 * 1024, () => ({
+        write: (bytes) => written.push(bytes),
+        end: (assembled) => seen.push(assembled!),
+      }));
+    }
+    const seen: Buffer[] = [];
+    const readBuffer = Buffer.alloc(64 * 1024);
+    let offset = 0;
+    let inPlace = 0;
+    while (offset < stream.length) {
+      const target = reader.readTarget() ?? readBuffer;
+      const size = Math.min(target.length, 50_000, stream.length - offset);
+      if (target !== readBuffer) inPlace += size;
+      stream.copy(target, 0, offset, offset + size);
+      const copy = t.mock.method(Buffer.prototype, "copy");
+      reader.push(target.subarray(0, size), (f) => seen.push(Buffer.from(f)));
+      if (target !== readBuffer) assert.equal(copy.mock.callCount(), 0);
+      t.mock.restoreAll();
+      offset += size;
+    }
+    assert.ok(inPlace > 200 * 1024, `${inPlace} bytes read in place`);
+    assert.deepEqual(seen, [frame(payload), frame(Buffer.from("next"))]);
+    if (streaming) assert.deepEqual(Buffer.concat(written), frame(payload));
+  }
 });
