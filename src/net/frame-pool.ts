@@ -49,6 +49,10 @@ export class FramePool {
     this.idleBytes += memory.byteLength;
   }
 
+  releaseAll(buffers: readonly Buffer[]): void {
+    for (const buffer of buffers) this.release(buffer);
+  }
+
   get idleByteCount(): number {
     return this.idleBytes;
   }

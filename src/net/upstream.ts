@@ -207,7 +207,12 @@ export class UpstreamConnection extends EventEmitter {
     apiKey: number,
     apiVersion: number,
     body: unknown,
-    options: { clientId: string | null; expectResponse?: boolean; timeoutMs?: number },
+    options: {
+      clientId: string | null;
+      expectResponse?: boolean;
+      timeoutMs?: number;
+      onResponseFrame?: (frame: Buffer) => void;
+    },
     // biome-ignore lint/suspicious/noExplicitAny: generated response body
   ): { writable: boolean; response: Promise<any> } {
     const frame = encodeRequestChunks(
@@ -219,8 +224,11 @@ export class UpstreamConnection extends EventEmitter {
     }
     let writable = true;
     const response = new Promise((resolve, reject) => {
+      const onResponseFrame = options.onResponseFrame;
       const handler: ResponseHandler = {
+        releasesResponse: onResponseFrame !== undefined,
         onResponse: (answer) => {
+          onResponseFrame?.(answer);
           try {
             resolve(decodeResponse(apiKey, apiVersion, answer.subarray(4)).body);
           } catch (error) {

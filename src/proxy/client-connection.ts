@@ -2,6 +2,7 @@ import type net from "node:net";
 import type { Logger } from "../log/logger.ts";
 import { framePool } from "../net/frame-pool.ts";
 import { FrameError, FrameReader, type FrameSink } from "../net/frame-reader.ts";
+import { ReplyArena } from "../net/reply-arena.ts";
 import { adoptWithSharedReads } from "../net/shared-reads.ts";
 import { type BrokerAddress, type ResponseHandler, UpstreamConnection } from "../net/upstream.ts";
 import type { UpstreamPool } from "../net/upstream-pool.ts";
@@ -37,6 +38,8 @@ interface ResponseSlot {
   bytes?: number;
   /** The frame is the broker's, unchanged and held by nothing else: its buffer returns to the pool once written. */
   releaseAfterWrite?: boolean;
+  /** Pooled buffers the response's bytes may point into, given back once it is written. */
+  releases?: Buffer[];
   /** Set once the response has been streamed to the client. */
   sent?: boolean;
   apiKey: number;
@@ -267,7 +270,8 @@ export class ClientConnection {
       );
       return true;
     }
-    const exchange = this.exchange(context, request, correlationId);
+    const arena = new ReplyArena();
+    const exchange = this.exchange(context, request, correlationId, arena);
     for (const interceptor of interceptors) {
       const pending = interceptor.intercept(exchange);
       if (!pending) continue;
@@ -294,6 +298,7 @@ export class ClientConnection {
           pipeline.metrics.countResponse(context.apiKey, bytes);
           slot.frame = out;
           slot.bytes = bytes;
+          if (arena.held.length > 0) slot.releases = arena.held;
           this.pendingResponseBytes += bytes;
           this.flush();
         },
@@ -304,7 +309,12 @@ export class ClientConnection {
     return false;
   }
 
-  private exchange(context: ExchangeContext, request: unknown, correlationId: number): Exchange {
+  private exchange(
+    context: ExchangeContext,
+    request: unknown,
+    correlationId: number,
+    arena: ReplyArena,
+  ): Exchange {
     const clientId = this.clientId;
     const pool = this.options.pool;
     const timeout = this.options.requestTimeoutMs + 5000;
@@ -320,10 +330,13 @@ export class ClientConnection {
           clientId,
           expectResponse: options?.expectResponse,
           timeoutMs: options?.timeoutMs ?? timeout,
+          onResponseFrame: options?.onResponseFrame,
         });
         if (!writable) this.pauseForUpstream();
         return response;
       },
+      releaseAfterReply: (buffer) => arena.hold(buffer),
+      allocateUntilReply: (size) => arena.allocate(size),
       sendToNode: (nodeId: number, apiKey: number, apiVersion: number, body: unknown) =>
         pool.request(nodeId, apiKey, apiVersion, body, clientId ?? "kafka-partition-proxy"),
     };
@@ -416,7 +429,10 @@ export class ClientConnection {
       const frame = slot.frame;
       this.options.pipeline.metrics.observeRequest(slot.apiKey, slot.arrivedAt);
       if (Array.isArray(frame)) {
-        for (const chunk of frame) writable = socket.write(chunk);
+        const last = frame.length - 1;
+        for (let i = 0; i < last; i++) writable = socket.write(frame[i]!);
+        const releases = slot.releases;
+        writable = socket.write(frame[last]!, releases ? () => framePool.releaseAll(releases) : undefined);
         this.pendingResponseBytes -= slot.bytes!;
       } else {
         writable = socket.write(frame, slot.releaseAfterWrite ? () => framePool.release(frame) : undefined);

@@ -15,6 +15,11 @@ export interface SendOptions {
   /** False for requests the broker does not answer (Produce with acks=0). */
   expectResponse?: boolean;
   timeoutMs?: number;
+  /**
+   * The response is read into a pooled buffer and handed here before it is decoded (the decoded body holds
+   * slices of it). Give it back with `releaseAfterReply` once nothing will read it after a reply is written.
+   */
+  onResponseFrame?: (frame: Buffer) => void;
 }
 
 /** A request a feature took over, with the means to talk to brokers on the client's behalf. */
@@ -30,6 +35,13 @@ export interface Exchange extends ExchangeContext {
    * with a `dispose()` method are disposed, then all are dropped.
    */
   readonly connectionState: Map<string, unknown>;
+  /**
+   * Returns a pooled buffer (see `SendOptions.onResponseFrame`, `framePool`) once this exchange's reply has been
+   * written: nothing may hold slices of it past that point.
+   */
+  releaseAfterReply(buffer: Buffer): void;
+  /** A buffer for building the reply (e.g. rebuilt batches), valid until the reply has been written. */
+  allocateUntilReply(size: number): Buffer;
   /** Sends a request to any broker of the cluster over the proxy's shared connections. */
   // biome-ignore lint/suspicious/noExplicitAny: generated response body
   sendToNode(nodeId: number, apiKey: number, apiVersion: number, body: unknown): Promise<any>;

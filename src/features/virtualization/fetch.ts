@@ -12,7 +12,14 @@ import type { Exchange, ExchangeContext, RequestInterceptor } from "../../proxy/
 import { BatchClassifier, LruCache } from "./classify.ts";
 import type { VirtualizationContext } from "./context.ts";
 import { fetchNamesTopic } from "./fetch-peek.ts";
-import { type AheadReads, aheadKey, putReadAhead, ReadAheadBudget, takeReadAhead } from "./read-ahead.ts";
+import {
+  type AheadRead,
+  type AheadReads,
+  aheadKey,
+  putReadAhead,
+  ReadAheadBudget,
+  takeReadAhead,
+} from "./read-ahead.ts";
 import { physicalOf, type VirtualLayout } from "./rules.ts";
 import { finishCursor, splitPhysicalRecords, VirtualCursor } from "./virtual-records.ts";
 
@@ -303,6 +310,7 @@ export class VirtualFetch implements RequestInterceptor {
     const request = exchange.request as FetchRequest;
     const deadline = Date.now() + Math.max(0, request.maxWaitMs);
     let ahead = this.readAhead ? await takeReadAhead(exchange.connectionState, this.readAhead) : undefined;
+    if (ahead?.frame) exchange.releaseAfterReply(ahead.frame);
     let response: FetchResponse = {
       throttleTimeMs: 0,
       errorCode: FetchError.none,
@@ -329,7 +337,7 @@ export class VirtualFetch implements RequestInterceptor {
       if (next > now) await sleep(next - now);
       if (Date.now() >= deadline) break;
     }
-    const answer = this.respond(plan, response);
+    const answer = this.respond(exchange, plan, response);
     if (behind && this.readAhead) this.startReadAhead(exchange, plan, this.readAhead);
     return answer;
   }
@@ -348,14 +356,16 @@ export class VirtualFetch implements RequestInterceptor {
     if (ahead) {
       for (const topic of plan.virtualTopics) {
         for (const read of topic.reads.values()) {
-          const hit = ahead.get(aheadKey(topic.topicKey, read.p));
+          const hit = ahead.reads.get(aheadKey(topic.topicKey, read.p));
           if (hit && hit.fetchOffset === read.fetchOffset) covered.push({ topic, data: hit.data });
         }
       }
     }
+    const releaseAfterReply = (frame: Buffer) => exchange.releaseAfterReply(frame);
     if (covered.length === 0) {
       return (await exchange.send(FETCH, exchange.apiVersion, upstream, {
         timeoutMs: upstream.maxWaitMs + 30_000,
+        onResponseFrame: releaseAfterReply,
       })) as FetchResponse;
     }
     const rest: FetchTopic[] = [];
@@ -375,7 +385,7 @@ export class VirtualFetch implements RequestInterceptor {
             FETCH,
             exchange.apiVersion,
             { ...upstream, maxWaitMs: 0, topics: rest },
-            { timeoutMs: 30_000 },
+            { timeoutMs: 30_000, onResponseFrame: releaseAfterReply },
           )) as FetchResponse)
         : { throttleTimeMs: 0, errorCode: FetchError.none, sessionId: 0, responses: [], nodeEndpoints: [] };
     if (response.errorCode !== FetchError.none) return response;
@@ -410,11 +420,17 @@ export class VirtualFetch implements RequestInterceptor {
       for (const read of topic.reads.values())
         offsets.set(aheadKey(topic.topicKey, read.p), read.fetchOffset);
     }
+    let frame: Buffer | undefined;
     const pending = (
-      exchange.send(FETCH, exchange.apiVersion, request, { timeoutMs: 30_000 }) as Promise<FetchResponse>
-    ).then((response) => {
+      exchange.send(FETCH, exchange.apiVersion, request, {
+        timeoutMs: 30_000,
+        onResponseFrame: (received) => {
+          frame = received;
+        },
+      }) as Promise<FetchResponse>
+    ).then((response): AheadReads | undefined => {
       if (response.errorCode !== FetchError.none) return undefined;
-      const reads: AheadReads = new Map();
+      const reads = new Map<string, AheadRead>();
       let bytes = 0;
       for (const topicResponse of response.responses) {
         const topicKey = plan.virtualByKey.get(responseKey(plan, topicResponse))?.topicKey;
@@ -430,7 +446,7 @@ export class VirtualFetch implements RequestInterceptor {
         }
       }
       if (reads.size === 0 || !budget.tryHold(bytes)) return undefined;
-      return reads;
+      return { reads, frame };
     });
     putReadAhead(exchange.connectionState, pending, budget);
   }
@@ -494,6 +510,7 @@ export class VirtualFetch implements RequestInterceptor {
           classifier: this.classifier,
           stripKey: this.stripKey,
           onBadBatch: (error) => this.logBadBatch(exchange, topic.name, read.p, error),
+          allocate: (size) => exchange.allocateUntilReply(size),
         });
         if (split.entries > 0) readAnything = true;
         if (
@@ -511,7 +528,7 @@ export class VirtualFetch implements RequestInterceptor {
     return { answer: found || !readAnything, behind };
   }
 
-  private respond(plan: Plan, response: FetchResponse): FetchResponse {
+  private respond(exchange: Exchange, plan: Plan, response: FetchResponse): FetchResponse {
     const responses: FetchableTopicResponse[] = [];
     const answered = new Set<VirtualTopicRead>();
     for (const topicResponse of response.responses) {
@@ -522,14 +539,14 @@ export class VirtualFetch implements RequestInterceptor {
       }
       if (answered.has(topic)) continue;
       answered.add(topic);
-      responses.push({ ...topicResponse, partitions: this.virtualPartitions(topic) });
+      responses.push({ ...topicResponse, partitions: this.virtualPartitions(exchange, topic) });
     }
     for (const topic of plan.virtualTopics) {
       if (answered.has(topic)) continue;
       responses.push({
         topic: topic.name,
         topicId: topic.topicId,
-        partitions: this.virtualPartitions(topic),
+        partitions: this.virtualPartitions(exchange, topic),
       });
     }
     for (const topic of plan.unknownTopics) {
@@ -550,7 +567,7 @@ export class VirtualFetch implements RequestInterceptor {
     };
   }
 
-  private virtualPartitions(topic: VirtualTopicRead): PartitionData[] {
+  private virtualPartitions(exchange: Exchange, topic: VirtualTopicRead): PartitionData[] {
     const out: PartitionData[] = [];
     for (const partition of topic.requested) {
       const v = partition.partition;
@@ -562,12 +579,13 @@ export class VirtualFetch implements RequestInterceptor {
       const data = read.data;
       if (!data) continue;
       const cursor = read.cursors.find((candidate) => candidate.v === v)!;
-      out.push(this.virtualPartition(v, partition, read, data, cursor));
+      out.push(this.virtualPartition(exchange, v, partition, read, data, cursor));
     }
     return out;
   }
 
   private virtualPartition(
+    exchange: Exchange,
     v: number,
     requested: FetchPartition,
     read: PhysicalRead,
@@ -594,7 +612,10 @@ export class VirtualFetch implements RequestInterceptor {
         records: EMPTY_RECORDS,
       };
     }
-    const records = cursor.chunks.length > 0 || cursor.run ? finishCursor(cursor) : EMPTY_RECORDS;
+    const records =
+      cursor.chunks.length > 0 || cursor.run
+        ? finishCursor(cursor, (size) => exchange.allocateUntilReply(size))
+        : EMPTY_RECORDS;
     return { ...data, partitionIndex: v, records };
   }
 

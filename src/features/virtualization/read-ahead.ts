@@ -9,8 +9,14 @@ export interface AheadRead {
   readonly bytes: number;
 }
 
-/** Reads a connection's consumer will ask for next, by `${topicKey}/${p}`, while it is still busy. */
-export type AheadReads = Map<string, AheadRead>;
+/**
+ * Reads a connection's consumer will ask for next, by `${topicKey}/${p}`, while it is still busy, and the pooled
+ * response frame their records point into.
+ */
+export interface AheadReads {
+  readonly reads: Map<string, AheadRead>;
+  readonly frame: Buffer | undefined;
+}
 
 /**
  * The proxy's read-ahead budget across connections: a read ahead is kept only while the bytes held stay
@@ -45,7 +51,7 @@ export function aheadKey(topicKey: string, p: number): string {
 
 function heldBytes(reads: AheadReads | undefined): number {
   let bytes = 0;
-  if (reads) for (const read of reads.values()) bytes += read.bytes;
+  if (reads) for (const read of reads.reads.values()) bytes += read.bytes;
   return bytes;
 }
 

@@ -100,7 +100,7 @@ export function stripHeaderFromEveryRecord(
   view: RecordBatchView,
   key: Buffer,
   decompressed?: Buffer,
-  options?: DecodeOptions,
+  options?: DecodeOptions & { allocate?: (size: number) => Buffer },
 ): Buffer {
   const count = view.recordsCount;
   if (count <= 0) return view.buffer;
@@ -124,7 +124,7 @@ export function stripHeaderFromEveryRecord(
     const bodyLength = strippedBodyLength(layout, slot);
     total += varintSize(bodyLength) + bodyLength;
   }
-  const records = rebuiltRecordsBuffer(compression, total);
+  const records = rebuiltRecordsBuffer(compression, total, options?.allocate);
   let pos = headroom;
   for (let slot = 0; slot < layout.length; slot += SLOTS) {
     const bodyStart = layout[slot]!;

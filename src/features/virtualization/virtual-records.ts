@@ -54,6 +54,8 @@ export interface SplitOptions {
   stripKey: Buffer | undefined;
   /** Called for a batch that cannot be read; it is then treated as belonging to v = p and passed unchanged. */
   onBadBatch?: (error: Error) => void;
+  /** Allocates a batch rebuilt without the marker when it is not compressed (default Buffer.allocUnsafe). */
+  allocate?: (size: number) => Buffer;
 }
 
 export interface SplitResult {
@@ -147,7 +149,7 @@ function ownBatchBytes(
 ): Buffer {
   if (!options.stripKey) return view.buffer;
   try {
-    return stripHeaderFromEveryRecord(view, options.stripKey, decompressed);
+    return stripHeaderFromEveryRecord(view, options.stripKey, decompressed, { allocate: options.allocate });
   } catch (error) {
     options.onBadBatch?.(error as Error);
     return view.buffer;
@@ -201,8 +203,16 @@ export function trailingRunBatches(run: HiddenRun): Buffer[] {
 }
 
 /** The records blob for a virtual partition: its chunks, then its pending run. */
-export function finishCursor(cursor: VirtualCursor): Buffer {
+export function finishCursor(
+  cursor: VirtualCursor,
+  allocate: (size: number) => Buffer = Buffer.allocUnsafe,
+): Buffer {
   const chunks = cursor.run ? [...cursor.chunks, ...trailingRunBatches(cursor.run)] : cursor.chunks;
   if (chunks.length === 1) return chunks[0]!;
-  return Buffer.concat(chunks);
+  let size = 0;
+  for (const chunk of chunks) size += chunk.length;
+  const records = allocate(size);
+  let pos = 0;
+  for (const chunk of chunks) pos += chunk.copy(records, pos);
+  return records;
 }

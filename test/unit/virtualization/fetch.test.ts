@@ -118,6 +118,8 @@ function exchange(body: FetchRequest, answer: (sent: FetchRequest) => FetchRespo
       encodeResponse(1, version, 0, body);
       return body;
     },
+    releaseAfterReply: () => {},
+    allocateUntilReply: (size: number) => Buffer.allocUnsafe(size),
     sendToNode: async () => {
       throw new Error("unexpected");
     },
