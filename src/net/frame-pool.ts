@@ -1,7 +1,7 @@
 const SMALLEST_POOLED_BYTES = 64 * 1024;
 const LARGEST_POOLED_BYTES = 8 * 1024 * 1024;
 const CAPACITY_STEP_BYTES = 16 * 1024;
-const MAX_IDLE_BYTES = 16 * 1024 * 1024;
+const MAX_IDLE_BYTES = 32 * 1024 * 1024;
 
 /**
  * Buffers for large frames that are forwarded unchanged and then dropped (pass-through Produce requests, Fetch
