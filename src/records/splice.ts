@@ -131,7 +131,7 @@ export function appendHeaderToEveryRecord(
     pos += added.copy(records, pos);
   }
 
-  return sealRebuiltBatch(view, records, options?.compressionLevel);
+  return sealRebuiltBatch(view, records, options?.compressionLevel, options?.allocate);
 }
 
 /** lz4 that saves less than this share of the bytes is not worth its CPU: such records are stored again. */
@@ -167,7 +167,12 @@ export function rebuiltRecordsBuffer(
   return scratch.subarray(0, size);
 }
 
-export function sealRebuiltBatch(view: RecordBatchView, records: Buffer, level?: number): Buffer {
+export function sealRebuiltBatch(
+  view: RecordBatchView,
+  records: Buffer,
+  level?: number,
+  allocate?: (size: number) => Buffer,
+): Buffer {
   const compression = view.compression;
   const path = `${view.path}: records`;
   let batch: Buffer;
@@ -177,6 +182,7 @@ export function sealRebuiltBatch(view: RecordBatchView, records: Buffer, level?:
     batch = compress(compression, records, path, {
       headroom: BATCH_HEADER_SIZE,
       incompressible: lz4BarelyShrank(view, records.length),
+      allocate,
     });
   } else {
     const compressed = compress(compression, records, path, { level });

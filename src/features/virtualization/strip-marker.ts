@@ -144,7 +144,7 @@ export function stripHeaderFromEveryRecord(
     pos += data.copy(records, pos, layout[slot + 6]!, bodyEnd);
   }
 
-  return sealRebuiltBatch(view, records);
+  return sealRebuiltBatch(view, records, undefined, options?.allocate);
 }
 
 function strippedBodyLength(layout: Int32Array, slot: number): number {

@@ -125,7 +125,10 @@ export function lz4Compress(data: Buffer, path = "lz4", options?: CompressOption
     }
   }
   parts.push(END_MARK);
-  return Buffer.concat(parts, total);
+  const frame = (options?.allocate ?? Buffer.allocUnsafe)(total);
+  let written = 0;
+  for (const part of parts) written += part.copy(frame, written);
+  return frame;
 }
 
 /** The content of a frame whose blocks are all stored uncompressed: their bytes, joined. */
