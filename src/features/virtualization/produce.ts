@@ -85,12 +85,6 @@ export class VirtualProduce implements RequestInterceptor {
     if (!layouts.some((layout) => layout !== undefined)) return undefined;
 
     const expectResponse = request.acks !== 0;
-    let allocate: ((size: number) => Buffer) | undefined;
-    if (expectResponse) {
-      // Once the reply is written, the request and the batches rebuilt from it have all gone upstream.
-      if (exchange.requestFrame) exchange.releaseAfterReply(exchange.requestFrame);
-      allocate = (size) => exchange.allocateUntilReply(size);
-    }
     const subRequests: SubRequest[] = [];
     const refused = new Map<string, PartitionProduceResponse[]>();
     const subRequest = (group: number): SubRequest => {
@@ -115,7 +109,7 @@ export class VirtualProduce implements RequestInterceptor {
         return;
       }
       for (const partition of topic.partitionData) {
-        const outcome = this.mapPartition(layout, partition, request.transactionalId, allocate);
+        const outcome = this.mapPartition(layout, partition, request.transactionalId);
         if ("errorCode" in outcome) {
           let list = refused.get(key);
           if (!list) refused.set(key, (list = []));
@@ -166,7 +160,6 @@ export class VirtualProduce implements RequestInterceptor {
     layout: VirtualLayout,
     partition: PartitionProduceData,
     transactionalId: string | null,
-    allocate: ((size: number) => Buffer) | undefined,
   ): { group: number; data: PartitionProduceData } | PartitionProduceResponse {
     const v = partition.index;
     if (v < 0 || v >= layout.virtualPartitions) {
@@ -215,7 +208,7 @@ export class VirtualProduce implements RequestInterceptor {
         appendHeaderToEveryRecord(
           view,
           { key: this.context.markerHeader, value: this.markerValue(v) },
-          { allocate, ...(view.compression === GZIP ? FAST_GZIP : undefined) },
+          view.compression === GZIP ? FAST_GZIP : undefined,
         ),
       );
       if (producerId >= 0n && group > 0) {

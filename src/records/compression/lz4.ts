@@ -131,7 +131,10 @@ export function lz4Compress(data: Buffer, path = "lz4", options?: CompressOption
   return frame;
 }
 
-/** The content of a frame whose blocks are all stored uncompressed: their bytes, joined. */
+/**
+ * The content of a frame whose blocks are all stored uncompressed: their bytes, joined; for a single block, a
+ * view of the frame's own bytes.
+ */
 function storedBlocks(data: Buffer, layout: Lz4FrameLayout): Buffer {
   const parts: Buffer[] = [];
   let total = 0;
@@ -143,7 +146,7 @@ function storedBlocks(data: Buffer, layout: Lz4FrameLayout): Buffer {
     total += length;
     pos += length + (layout.blockChecksum ? 4 : 0);
   }
-  return parts.length === 1 ? Buffer.from(parts[0]!) : Buffer.concat(parts, total);
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
 }
 
 export function lz4Decompress(data: Buffer, path: string, options?: DecompressOptions): Buffer {
