@@ -2,7 +2,6 @@ import type net from "node:net";
 import type { Logger } from "../log/logger.ts";
 import { framePool } from "../net/frame-pool.ts";
 import { FrameError, FrameReader, type FrameSink } from "../net/frame-reader.ts";
-import { ReplyArena } from "../net/reply-arena.ts";
 import { adoptWithSharedReads } from "../net/shared-reads.ts";
 import { type BrokerAddress, type ResponseHandler, UpstreamConnection } from "../net/upstream.ts";
 import type { UpstreamPool } from "../net/upstream-pool.ts";
@@ -270,8 +269,8 @@ export class ClientConnection {
       );
       return true;
     }
-    const arena = new ReplyArena();
-    const exchange = this.exchange(context, request, correlationId, arena);
+    const releases: Buffer[] = [];
+    const exchange = this.exchange(context, request, correlationId, releases);
     for (const interceptor of interceptors) {
       const pending = interceptor.intercept(exchange);
       if (!pending) continue;
@@ -298,7 +297,7 @@ export class ClientConnection {
           pipeline.metrics.countResponse(context.apiKey, bytes);
           slot.frame = out;
           slot.bytes = bytes;
-          if (arena.held.length > 0) slot.releases = arena.held;
+          if (releases.length > 0) slot.releases = releases;
           this.pendingResponseBytes += bytes;
           this.flush();
         },
@@ -313,7 +312,7 @@ export class ClientConnection {
     context: ExchangeContext,
     request: unknown,
     correlationId: number,
-    arena: ReplyArena,
+    releases: Buffer[],
   ): Exchange {
     const clientId = this.clientId;
     const pool = this.options.pool;
@@ -335,8 +334,7 @@ export class ClientConnection {
         if (!writable) this.pauseForUpstream();
         return response;
       },
-      releaseAfterReply: (buffer) => arena.hold(buffer),
-      allocateUntilReply: (size) => arena.allocate(size),
+      releaseAfterReply: (buffer) => releases.push(buffer),
       sendToNode: (nodeId: number, apiKey: number, apiVersion: number, body: unknown) =>
         pool.request(nodeId, apiKey, apiVersion, body, clientId ?? "kafka-partition-proxy"),
     };

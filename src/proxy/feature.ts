@@ -40,8 +40,6 @@ export interface Exchange extends ExchangeContext {
    * written: nothing may hold slices of it past that point.
    */
   releaseAfterReply(buffer: Buffer): void;
-  /** A buffer for building the reply (e.g. rebuilt batches), valid until the reply has been written. */
-  allocateUntilReply(size: number): Buffer;
   /** Sends a request to any broker of the cluster over the proxy's shared connections. */
   // biome-ignore lint/suspicious/noExplicitAny: generated response body
   sendToNode(nodeId: number, apiKey: number, apiVersion: number, body: unknown): Promise<any>;

@@ -9,8 +9,6 @@ import { type Cursor, readVarint, readVarlong, varintSize, writeVarint } from ".
 export interface SpliceOptions extends DecodeOptions {
   /** Level used when the batch's codec is recompressed. */
   compressionLevel?: CompressOptions["level"];
-  /** Allocates a rebuilt batch that is not compressed (default Buffer.allocUnsafe). */
-  allocate?: (size: number) => Buffer;
 }
 
 /** Per record: body start and end, header count varint start and end, header count. */
@@ -114,7 +112,7 @@ export function appendHeaderToEveryRecord(
       added.length;
     total += varintSize(bodyLength) + bodyLength;
   }
-  const records = rebuiltRecordsBuffer(compression, total, options?.allocate);
+  const records = rebuiltRecordsBuffer(compression, total);
   let pos = headroom;
   for (let slot = 0; slot < layout.length; slot += SLOTS) {
     const bodyStart = layout[slot];
@@ -131,7 +129,7 @@ export function appendHeaderToEveryRecord(
     pos += added.copy(records, pos);
   }
 
-  return sealRebuiltBatch(view, records, options?.compressionLevel, options?.allocate);
+  return sealRebuiltBatch(view, records, options?.compressionLevel);
 }
 
 /** lz4 that saves less than this share of the bytes is not worth its CPU: such records are stored again. */
@@ -156,23 +154,13 @@ let scratch = Buffer.allocUnsafeSlow(0);
  * itself, so they get a buffer of their own; records that are compressed next are only read once, so they reuse
  * one scratch buffer instead of leaving a batch-sized buffer to the garbage collector each time.
  */
-export function rebuiltRecordsBuffer(
-  compression: number,
-  size: number,
-  allocate: (size: number) => Buffer = Buffer.allocUnsafe,
-): Buffer {
-  if (compression === CompressionType.none) return allocate(size);
-  if (size > SCRATCH_LIMIT_BYTES) return Buffer.allocUnsafe(size);
+export function rebuiltRecordsBuffer(compression: number, size: number): Buffer {
+  if (compression === CompressionType.none || size > SCRATCH_LIMIT_BYTES) return Buffer.allocUnsafe(size);
   if (scratch.length < size) scratch = Buffer.allocUnsafeSlow(Math.max(size, 2 * scratch.length, 64 * 1024));
   return scratch.subarray(0, size);
 }
 
-export function sealRebuiltBatch(
-  view: RecordBatchView,
-  records: Buffer,
-  level?: number,
-  allocate?: (size: number) => Buffer,
-): Buffer {
+export function sealRebuiltBatch(view: RecordBatchView, records: Buffer, level?: number): Buffer {
   const compression = view.compression;
   const path = `${view.path}: records`;
   let batch: Buffer;
@@ -182,7 +170,6 @@ export function sealRebuiltBatch(
     batch = compress(compression, records, path, {
       headroom: BATCH_HEADER_SIZE,
       incompressible: lz4BarelyShrank(view, records.length),
-      allocate,
     });
   } else {
     const compressed = compress(compression, records, path, { level });

@@ -337,7 +337,7 @@ export class VirtualFetch implements RequestInterceptor {
       if (next > now) await sleep(next - now);
       if (Date.now() >= deadline) break;
     }
-    const answer = this.respond(exchange, plan, response);
+    const answer = this.respond(plan, response);
     if (behind && this.readAhead) this.startReadAhead(exchange, plan, this.readAhead);
     return answer;
   }
@@ -510,7 +510,6 @@ export class VirtualFetch implements RequestInterceptor {
           classifier: this.classifier,
           stripKey: this.stripKey,
           onBadBatch: (error) => this.logBadBatch(exchange, topic.name, read.p, error),
-          allocate: (size) => exchange.allocateUntilReply(size),
         });
         if (split.entries > 0) readAnything = true;
         if (
@@ -528,7 +527,7 @@ export class VirtualFetch implements RequestInterceptor {
     return { answer: found || !readAnything, behind };
   }
 
-  private respond(exchange: Exchange, plan: Plan, response: FetchResponse): FetchResponse {
+  private respond(plan: Plan, response: FetchResponse): FetchResponse {
     const responses: FetchableTopicResponse[] = [];
     const answered = new Set<VirtualTopicRead>();
     for (const topicResponse of response.responses) {
@@ -539,14 +538,14 @@ export class VirtualFetch implements RequestInterceptor {
       }
       if (answered.has(topic)) continue;
       answered.add(topic);
-      responses.push({ ...topicResponse, partitions: this.virtualPartitions(exchange, topic) });
+      responses.push({ ...topicResponse, partitions: this.virtualPartitions(topic) });
     }
     for (const topic of plan.virtualTopics) {
       if (answered.has(topic)) continue;
       responses.push({
         topic: topic.name,
         topicId: topic.topicId,
-        partitions: this.virtualPartitions(exchange, topic),
+        partitions: this.virtualPartitions(topic),
       });
     }
     for (const topic of plan.unknownTopics) {
@@ -567,7 +566,7 @@ export class VirtualFetch implements RequestInterceptor {
     };
   }
 
-  private virtualPartitions(exchange: Exchange, topic: VirtualTopicRead): PartitionData[] {
+  private virtualPartitions(topic: VirtualTopicRead): PartitionData[] {
     const out: PartitionData[] = [];
     for (const partition of topic.requested) {
       const v = partition.partition;
@@ -579,13 +578,12 @@ export class VirtualFetch implements RequestInterceptor {
       const data = read.data;
       if (!data) continue;
       const cursor = read.cursors.find((candidate) => candidate.v === v)!;
-      out.push(this.virtualPartition(exchange, v, partition, read, data, cursor));
+      out.push(this.virtualPartition(v, partition, read, data, cursor));
     }
     return out;
   }
 
   private virtualPartition(
-    exchange: Exchange,
     v: number,
     requested: FetchPartition,
     read: PhysicalRead,
@@ -612,10 +610,7 @@ export class VirtualFetch implements RequestInterceptor {
         records: EMPTY_RECORDS,
       };
     }
-    const records =
-      cursor.chunks.length > 0 || cursor.run
-        ? finishCursor(cursor, (size) => exchange.allocateUntilReply(size))
-        : EMPTY_RECORDS;
+    const records = cursor.chunks.length > 0 || cursor.run ? finishCursor(cursor) : EMPTY_RECORDS;
     return { ...data, partitionIndex: v, records };
   }
 

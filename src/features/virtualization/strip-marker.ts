@@ -100,7 +100,7 @@ export function stripHeaderFromEveryRecord(
   view: RecordBatchView,
   key: Buffer,
   decompressed?: Buffer,
-  options?: DecodeOptions & { allocate?: (size: number) => Buffer },
+  options?: DecodeOptions,
 ): Buffer {
   const count = view.recordsCount;
   if (count <= 0) return view.buffer;
@@ -124,7 +124,7 @@ export function stripHeaderFromEveryRecord(
     const bodyLength = strippedBodyLength(layout, slot);
     total += varintSize(bodyLength) + bodyLength;
   }
-  const records = rebuiltRecordsBuffer(compression, total, options?.allocate);
+  const records = rebuiltRecordsBuffer(compression, total);
   let pos = headroom;
   for (let slot = 0; slot < layout.length; slot += SLOTS) {
     const bodyStart = layout[slot]!;
@@ -144,7 +144,7 @@ export function stripHeaderFromEveryRecord(
     pos += data.copy(records, pos, layout[slot + 6]!, bodyEnd);
   }
 
-  return sealRebuiltBatch(view, records, undefined, options?.allocate);
+  return sealRebuiltBatch(view, records);
 }
 
 function strippedBodyLength(layout: Int32Array, slot: number): number {

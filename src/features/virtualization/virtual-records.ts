@@ -54,8 +54,6 @@ export interface SplitOptions {
   stripKey: Buffer | undefined;
   /** Called for a batch that cannot be read; it is then treated as belonging to v = p and passed unchanged. */
   onBadBatch?: (error: Error) => void;
-  /** Allocates a batch rebuilt without the marker when it is not compressed (default Buffer.allocUnsafe). */
-  allocate?: (size: number) => Buffer;
 }
 
 export interface SplitResult {
@@ -149,7 +147,7 @@ function ownBatchBytes(
 ): Buffer {
   if (!options.stripKey) return view.buffer;
   try {
-    return stripHeaderFromEveryRecord(view, options.stripKey, decompressed, { allocate: options.allocate });
+    return stripHeaderFromEveryRecord(view, options.stripKey, decompressed);
   } catch (error) {
     options.onBadBatch?.(error as Error);
     return view.buffer;
@@ -203,16 +201,8 @@ export function trailingRunBatches(run: HiddenRun): Buffer[] {
 }
 
 /** The records blob for a virtual partition: its chunks, then its pending run. */
-export function finishCursor(
-  cursor: VirtualCursor,
-  allocate: (size: number) => Buffer = Buffer.allocUnsafe,
-): Buffer {
+export function finishCursor(cursor: VirtualCursor): Buffer {
   const chunks = cursor.run ? [...cursor.chunks, ...trailingRunBatches(cursor.run)] : cursor.chunks;
   if (chunks.length === 1) return chunks[0]!;
-  let size = 0;
-  for (const chunk of chunks) size += chunk.length;
-  const records = allocate(size);
-  let pos = 0;
-  for (const chunk of chunks) pos += chunk.copy(records, pos);
-  return records;
+  return Buffer.concat(chunks);
 }

@@ -125,10 +125,7 @@ export function lz4Compress(data: Buffer, path = "lz4", options?: CompressOption
     }
   }
   parts.push(END_MARK);
-  const frame = (options?.allocate ?? Buffer.allocUnsafe)(total);
-  let written = 0;
-  for (const part of parts) written += part.copy(frame, written);
-  return frame;
+  return Buffer.concat(parts, total);
 }
 
 /**

@@ -15,8 +15,6 @@ export interface CompressOptions {
   headroom?: number;
   /** The data is known not to shrink (lz4 only): its blocks are stored without trying to compress them. */
   incompressible?: boolean;
-  /** Allocates the output (lz4 only; default Buffer.allocUnsafe). */
-  allocate?: (size: number) => Buffer;
 }
 
 /** zlib output chunk size for an input: big enough to avoid many small chunks, small for small inputs. */

@@ -179,12 +179,6 @@ async function fetchRequests(): Promise<number> {
   return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : 0;
 }
 
-/** Buffers the proxy lent out again after they were given back to its frame pool. */
-async function poolReuses(): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${proxy.adminPort}/metrics`)).text();
-  return Number(/^kpp_frame_pool_reused_total (\d+)/m.exec(text)?.[1] ?? 0);
-}
-
 /** The batch KafkaJS's consumer would build from one partition of a Fetch response. */
 async function kafkajsBatch(
   topicName: string,
@@ -411,7 +405,6 @@ describe("virtualized Fetch (P = 4, V = 32) on a 3-broker cluster", { timeout: 6
     const total = [...expected.values()].reduce((sum, list) => sum + list.length, 0);
     let count = 0;
     let markerSeen = false;
-    const reusesBefore = await poolReuses();
     await consumer.connect();
     try {
       await consumer.subscribe({ topic, fromBeginning: true });
@@ -439,10 +432,6 @@ describe("virtualized Fetch (P = 4, V = 32) on a 3-broker cluster", { timeout: 6
     assert.equal(markerSeen, false);
     const sorted = (map: Map<number, string[]>) => new Map([...map].sort(([a], [b]) => a - b));
     assert.deepEqual(sorted(received), sorted(expected));
-    assert.ok(
-      (await poolReuses()) > reusesBefore,
-      "the memory the stripped replies were built in went back to the pool and was used again",
-    );
   });
 
   /**

@@ -119,7 +119,6 @@ function exchange(body: FetchRequest, answer: (sent: FetchRequest) => FetchRespo
       return body;
     },
     releaseAfterReply: () => {},
-    allocateUntilReply: (size: number) => Buffer.allocUnsafe(size),
     sendToNode: async () => {
       throw new Error("unexpected");
     },
