@@ -156,23 +156,6 @@ export async function endToEndLatency(
   return parseLatencySummary(result.stdout);
 }
 
-export async function createTopic(dir: string, topic: string, partitions: number, replication: number) {
-  await run(
-    dir,
-    "kafka-topics",
-    [
-      "--create",
-      "--topic",
-      topic,
-      "--partitions",
-      String(partitions),
-      "--replication-factor",
-      String(replication),
-    ],
-    120_000,
-  );
-}
-
 const CLOCK_TICKS_PER_SECOND = 100;
 
 /** User plus system CPU time of a process so far, in milliseconds (from /proc/<pid>/stat). */

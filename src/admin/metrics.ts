@@ -65,7 +65,7 @@ export class ProxyMetrics {
     });
     new Gauge({
       name: "kpp_frame_pool_idle_bytes",
-      help: "Bytes of written frame buffers held for reuse (pass-through Produce requests, unchanged responses)",
+      help: "Bytes of written frame buffers held for reuse (pass-through Produce requests, unchanged and streamed responses, physical Fetch responses of virtualized reads)",
       registers: [this.registry],
       collect() {
         this.set(framePool.idleByteCount);

@@ -84,7 +84,6 @@ export class VirtualProduce implements RequestInterceptor {
     const layouts = request.topicData.map((topic) => this.layoutOf(topic, byId));
     if (!layouts.some((layout) => layout !== undefined)) return undefined;
 
-    const expectResponse = request.acks !== 0;
     const subRequests: SubRequest[] = [];
     const refused = new Map<string, PartitionProduceResponse[]>();
     const subRequest = (group: number): SubRequest => {
@@ -120,6 +119,7 @@ export class VirtualProduce implements RequestInterceptor {
       }
     });
 
+    const expectResponse = request.acks !== 0;
     const sent = subRequests
       .filter((part): part is SubRequest => part !== undefined)
       .map((part) =>
