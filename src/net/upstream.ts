@@ -25,7 +25,8 @@ export interface ResponseHandler {
 
 /** Responses at least this large may be streamed to a handler instead of being collected first. */
 export const STREAM_RESPONSES_FROM_BYTES = 64 * 1024;
-const PREALLOCATE_RESPONSES_UP_TO_BYTES = 64 * 1024 * 1024;
+/** Responses up to this size are assembled in one buffer, streamed ones included. */
+export const PREALLOCATE_RESPONSES_UP_TO_BYTES = 64 * 1024 * 1024;
 
 interface InFlight {
   correlationId: number;

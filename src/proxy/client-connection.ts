@@ -3,9 +3,15 @@ import type { Logger } from "../log/logger.ts";
 import { framePool } from "../net/frame-pool.ts";
 import { FrameError, FrameReader, type FrameSink } from "../net/frame-reader.ts";
 import { adoptWithSharedReads } from "../net/shared-reads.ts";
-import { type BrokerAddress, type ResponseHandler, UpstreamConnection } from "../net/upstream.ts";
+import {
+  type BrokerAddress,
+  PREALLOCATE_RESPONSES_UP_TO_BYTES,
+  type ResponseHandler,
+  UpstreamConnection,
+} from "../net/upstream.ts";
 import type { UpstreamPool } from "../net/upstream-pool.ts";
 import { writeCopy } from "../net/write-copies.ts";
+import { FetchResponseTailFinder } from "../protocol/fetch-response-tail.ts";
 import type { Exchange, ExchangeContext, RequestInterceptor, SendOptions } from "./feature.ts";
 import type { Pipeline } from "./pipeline.ts";
 import {
@@ -378,11 +384,16 @@ export class ClientConnection {
   ): FrameSink | undefined {
     if (this.closed || this.slots[this.slotsHead] !== slot) return undefined;
     const pipeline = this.options.pipeline;
-    if (pipeline.needsResponseBody(context)) return undefined;
+    let changesTail = false;
+    if (pipeline.needsResponseBody(context)) {
+      changesTail = frameBytes <= PREALLOCATE_RESPONSES_UP_TO_BYTES && pipeline.changesOnlyTail(context);
+      if (!changesTail) return undefined;
+    }
     head.writeInt32BE(correlationId, 4);
     pipeline.metrics.countResponse(context.apiKey, frameBytes);
     pipeline.metrics.countStreamed(context.apiKey);
     pipeline.metrics.observeUpstream(context.apiKey, slot.arrivedAt);
+    if (changesTail) return this.streamUpToTail(slot, context);
     const socket = this.socket;
     let assembled: Buffer | undefined;
     let unwritten = frameBytes;
@@ -404,6 +415,63 @@ export class ClientConnection {
       end: () => {
         slot.sent = true;
         pipeline.metrics.observeRequest(slot.apiKey, slot.arrivedAt);
+        this.flush();
+      },
+    };
+  }
+
+  /**
+   * Streams a response whose features change only its tail: the bytes before the tail pass on as they arrive,
+   * and the tail, rewritten at its size, follows the last byte.
+   */
+  private streamUpToTail(slot: ResponseSlot, context: ExchangeContext): FrameSink {
+    const socket = this.socket;
+    const finder = new FetchResponseTailFinder(context.apiVersion);
+    let assembled: Buffer | undefined;
+    let arrived = 0;
+    let sent = 0;
+    const fail = (reason: string) => {
+      assembled = undefined;
+      this.close(
+        `malformed ${this.options.pipeline.apiName(context.apiKey)} response from upstream: ${reason}`,
+        "warn",
+      );
+    };
+    const sendUpTo = (end: number, onWritten?: () => void) => {
+      if (end > sent || onWritten) {
+        if (!socket.write(assembled!.subarray(sent, end), onWritten)) this.upstream?.pauseReading();
+        sent = end;
+      }
+    };
+    return {
+      assembling: (frame) => {
+        assembled = frame;
+      },
+      write: (bytes) => {
+        if (this.closed || !assembled) return;
+        arrived += bytes.length;
+        try {
+          sendUpTo(finder.advance(assembled, arrived));
+        } catch (error) {
+          fail((error as Error).message);
+        }
+      },
+      end: () => {
+        if (this.closed || !assembled) return;
+        const frame = assembled;
+        try {
+          if (finder.tailStart < 0) throw new Error(`its ${frame.length} bytes end before its tagged fields`);
+          sendUpTo(finder.tailStart);
+          const tail = frame.subarray(finder.tailStart);
+          const rewritten = this.options.pipeline.rewriteTail(context, tail);
+          if (rewritten) rewritten.copy(frame, finder.tailStart);
+          sendUpTo(frame.length, () => framePool.release(frame));
+        } catch (error) {
+          fail((error as Error).message);
+          return;
+        }
+        slot.sent = true;
+        this.options.pipeline.metrics.observeRequest(slot.apiKey, slot.arrivedAt);
         this.flush();
       },
     };

@@ -57,6 +57,11 @@ export interface ResponseFeature {
    * the response has arrived), the answer must hold for any response.
    */
   wantsResponse?(context: ExchangeContext, frame?: Buffer): boolean;
+  /**
+   * Api keys whose responses this feature reads and changes only in their top-level tagged fields; such a
+   * response can be passed on while it arrives, and `onResponse` sees a body holding just those fields.
+   */
+  readonly tailOnlyApiKeys?: readonly number[];
   // biome-ignore lint/suspicious/noExplicitAny: bodies are generated message types chosen by api key
   onResponse(context: ExchangeContext, body: any): boolean;
 }

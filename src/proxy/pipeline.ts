@@ -1,4 +1,9 @@
 import { ProxyMetrics } from "../admin/metrics.ts";
+import {
+  decodeFetchResponseTail,
+  encodeFetchResponseTail,
+  FetchResponseTailFinder,
+} from "../protocol/fetch-response-tail.ts";
 import { decodeRequest, decodeResponse, encodeResponse, encodeResponseChunks } from "../protocol/frame.ts";
 import { API_KEYS } from "../protocol/generated/api-keys.ts";
 import type {
@@ -93,6 +98,33 @@ export class Pipeline {
       if (!feature.wantsResponse || feature.wantsResponse(context)) return true;
     }
     return false;
+  }
+
+  /**
+   * Whether the features that want this response read and change only its top-level tagged fields, which a
+   * `FetchResponseTailFinder` locates while the response arrives.
+   */
+  changesOnlyTail(context: ExchangeContext): boolean {
+    if (!FetchResponseTailFinder.handles(context.apiKey, context.apiVersion)) return false;
+    const features = this.responseFeatures[context.apiKey];
+    if (!features) return false;
+    for (const feature of features) {
+      const wanted = !feature.wantsResponse || feature.wantsResponse(context);
+      if (wanted && !feature.tailOnlyApiKeys?.includes(context.apiKey)) return false;
+    }
+    return true;
+  }
+
+  /** Applies the response features to a response tail; returns the tail to send (same size), or undefined when unchanged. */
+  rewriteTail(context: ExchangeContext, tail: Buffer): Buffer | undefined {
+    const features = this.responseFeatures[context.apiKey];
+    if (!features) return undefined;
+    const body = decodeFetchResponseTail(context.apiVersion, tail);
+    let changed = false;
+    for (const feature of features) {
+      if (feature.onResponse(context, body)) changed = true;
+    }
+    return changed ? encodeFetchResponseTail(context.apiVersion, body, tail.length) : undefined;
   }
 
   /** Returns the response frame to send to the client: the same buffer unless a feature changed it. */

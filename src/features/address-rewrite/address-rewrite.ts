@@ -38,6 +38,7 @@ export class AddressRewrite implements ResponseFeature {
     SHARE_FETCH,
     SHARE_ACKNOWLEDGE,
   ];
+  readonly tailOnlyApiKeys = [FETCH];
   private readonly config: ProxyConfig;
   private readonly cluster: ClusterView;
 

@@ -261,6 +261,67 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
     direct.close();
   });
 
+  test("a streamed Fetch v17 response names the proxy in the leader endpoints of its tagged fields", async () => {
+    const { topic, leader } = await singlePartitionTopic("streamed-tail");
+    let elsewhere = await singlePartitionTopic("led-elsewhere");
+    for (let attempt = 0; elsewhere.leader === leader && attempt < 8; attempt++) {
+      elsewhere = await singlePartitionTopic("led-elsewhere");
+    }
+    assert.notEqual(elsewhere.leader, leader, "a topic led by another broker");
+    const viaProxy = await RawKafkaClient.connect(`127.0.0.1:${proxy.brokerPortBase + leader - 1}`);
+    const value = Buffer.alloc(1000, 5);
+    const produced = await viaProxy.request(PRODUCE, 9, {
+      transactionalId: null,
+      acks: -1,
+      timeoutMs: 10_000,
+      topicData: [
+        {
+          name: topic,
+          partitionData: [
+            {
+              index: 0,
+              records: buildBatch({
+                records: Array.from({ length: 500 }, (_, i) => ({ offsetDelta: i, value })),
+              }),
+            },
+          ],
+        },
+      ],
+    });
+    assert.equal(produced.responses[0].partitionResponses[0].errorCode, 0);
+    const metadata = await viaProxy.request(METADATA, 12, {
+      topics: [topic, elsewhere.topic].map((name) => ({ topicId: "0".repeat(32), name })),
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    });
+    const idOf = (name: string) =>
+      metadata.topics.find((t: { name: string }) => t.name === name).topicId as string;
+    const request = onePartitionFetch(topic, 0, 0n, 1 << 20);
+    const fetchBoth = {
+      ...request,
+      topics: [
+        { ...request.topics[0]!, topicId: idOf(topic) },
+        { ...request.topics[0]!, topic: elsewhere.topic, topicId: idOf(elsewhere.topic) },
+      ],
+    };
+    const streamedBefore = await streamedFetches();
+    const proxied = await viaProxy.request(FETCH, 17, fetchBoth);
+    viaProxy.close();
+    assert.ok((await streamedFetches()) > streamedBefore, "the response was streamed");
+    const [ours, theirs] = proxied.responses;
+    assert.ok((ours.partitions[0].records as Buffer).length > 400_000, "the records came through");
+    assert.equal(theirs.partitions[0].errorCode, 6, "NOT_LEADER_OR_FOLLOWER");
+    assert.equal(theirs.partitions[0].currentLeader.leaderId, elsewhere.leader);
+    assert.deepEqual(
+      proxied.nodeEndpoints.map((e: { nodeId: number; host: string; port: number }) => [
+        e.nodeId,
+        e.host,
+        e.port,
+      ]),
+      [[elsewhere.leader, "127.0.0.1", proxy.brokerPortBase + elsewhere.leader - 1]],
+    );
+  });
+
   test("a broker that leaves keeps its listener while it lingers, and loses it once the linger is over", async () => {
     const victim = 3;
     const port = proxy.brokerPortBase + victim - 1;
