@@ -8,7 +8,7 @@ import {
   TAIL_PADDING_TAG,
 } from "../../../src/protocol/fetch-response-tail.ts";
 import { decodeResponse, encodeResponse } from "../../../src/protocol/frame.ts";
-import type { FetchResponse, PartitionData } from "../../../src/protocol/generated/index.ts";
+import type { FetchResponse, PartitionData } from "../../../src/protocol/generated/messages/fetch-response.ts";
 
 const FETCH = 1;
 
