@@ -27,7 +27,10 @@ interface Row {
   name: string;
   direct: number | null;
   proxy: number | null;
+  /** The median of the rounds' proxy/direct ratios (`pairedRatio`). */
   ratio: number | null;
+  /** median(proxy) / median(direct), for comparison with runs before ratios were paired. */
+  ratioOfMedians: number | null;
   unit: string;
   proxyCpuMsPerMb: number | null;
   proxyPeakRssMb: number | null;
@@ -108,7 +111,7 @@ const plan = quick
     }
   : {
       rounds: 3,
-      perfRounds: 5,
+      perfRounds: 7,
       records: 200_000,
       warmupRecords: 100_000,
       kafkajsRecords: 100_000,
@@ -141,6 +144,19 @@ function* turns(rounds = plan.rounds): Generator<{ round: number; side: Side }> 
     const order: Side[] = round % 2 === 0 ? ["direct", "proxy"] : ["proxy", "direct"];
     for (const side of order) yield { round, side };
   }
+}
+
+/**
+ * The median over rounds of each round's proxy/direct: a round's two turns run back to back, so the machine's
+ * slower and faster spells (the direct turns alone differ by tens of percent) fall on both sides of a ratio.
+ */
+function pairedRatio(direct: number[], proxy: number[]): number | null {
+  if (direct.length === 0 || direct.length !== proxy.length) {
+    return direct.length && proxy.length ? roundTo(median(proxy) / median(direct), 3) : null;
+  }
+  const ratios: number[] = [];
+  for (let i = 0; i < direct.length; i++) if (direct[i]! > 0) ratios.push(proxy[i]! / direct[i]!);
+  return ratios.length ? roundTo(median(ratios), 3) : null;
 }
 
 class Results {
@@ -186,7 +202,8 @@ class Results {
         name,
         direct,
         proxy,
-        ratio: direct && proxy !== null ? roundTo(proxy / direct, 3) : null,
+        ratio: pairedRatio(entry.direct, entry.proxy),
+        ratioOfMedians: direct && proxy !== null ? roundTo(proxy / direct, 3) : null,
         unit: entry.unit,
         proxyCpuMsPerMb: entry.mb > 0 ? roundTo(entry.cpuMs / entry.mb) : null,
         proxyPeakRssMb: entry.peakRssKb > 0 ? roundTo(entry.peakRssKb / 1024, 1) : null,
@@ -652,7 +669,7 @@ async function main(): Promise<void> {
 
     console.log(
       `\nGateway: ${brokers}-broker Kafka 4.4.0 (broker JVM ${process.env.KPP_KAFKA_JVM_OPTS}), ${cpus().length} cores, ` +
-        `${quick ? "quick" : "full"} run: ${plan.rounds} alternating rounds (${plan.perfRounds} for the perf tools; medians), ${plan.records} x ${RECORD_SIZE} B ` +
+        `${quick ? "quick" : "full"} run: ${plan.rounds} alternating rounds (${plan.perfRounds} for the perf tools; direct and proxy are medians, ratio the median of each round's proxy/direct), ${plan.records} x ${RECORD_SIZE} B ` +
         `per perf-tool turn, ${PARTITIONS} partitions\n`,
     );
     const header = [

@@ -8,7 +8,10 @@ import {
   TAIL_PADDING_TAG,
 } from "../../../src/protocol/fetch-response-tail.ts";
 import { decodeResponse, encodeResponse } from "../../../src/protocol/frame.ts";
-import type { FetchResponse, PartitionData } from "../../../src/protocol/generated/messages/fetch-response.ts";
+import type {
+  FetchResponse,
+  PartitionData,
+} from "../../../src/protocol/generated/messages/fetch-response.ts";
 
 const FETCH = 1;
 
@@ -30,7 +33,7 @@ function partition(index: number, recordBytes: number, leaderError = false): Par
   } as PartitionData;
 }
 
-function response(version: number, sizes: number[][], endpoints = false): FetchResponse {
+function response(sizes: number[][], endpoints = false): FetchResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -73,7 +76,7 @@ test("the tail finder finds the top-level tagged fields, whatever the chunking",
       fc.boolean(),
       fc.array(fc.integer({ min: 1, max: 3000 }), { minLength: 1, maxLength: 30 }),
       (version, sizes, endpoints, cuts) => {
-        const body = response(version, sizes, endpoints && version >= 16 && sizes.length > 0);
+        const body = response(sizes, endpoints && version >= 16 && sizes.length > 0);
         const frame = encodeResponse(FETCH, version, 5, body);
         const expected = tailStartOf(version, body);
         const finder = new FetchResponseTailFinder(version);
@@ -96,7 +99,7 @@ test("the tail finder finds the top-level tagged fields, whatever the chunking",
 });
 
 test("a tail finder that never reaches the tail leaves tailStart unset", () => {
-  const frame = encodeResponse(FETCH, 17, 5, response(17, [[100, 200]]));
+  const frame = encodeResponse(FETCH, 17, 5, response([[100, 200]]));
   const truncated = Buffer.from(frame.subarray(0, 60));
   const finder = new FetchResponseTailFinder(17);
   finder.advance(truncated, truncated.length);
@@ -104,7 +107,7 @@ test("a tail finder that never reaches the tail leaves tailStart unset", () => {
 });
 
 test("records longer than the frame are refused", () => {
-  const frame = Buffer.from(encodeResponse(FETCH, 17, 5, response(17, [[100]])));
+  const frame = Buffer.from(encodeResponse(FETCH, 17, 5, response([[100]])));
   const finder = new FetchResponseTailFinder(17);
   const recordsLength = frame.indexOf(Buffer.alloc(100, 1)) - 2;
   frame[recordsLength] = 0xff;
@@ -113,7 +116,7 @@ test("records longer than the frame are refused", () => {
 });
 
 test("a rewritten tail keeps its size: shorter endpoints are padded with a tag clients skip", () => {
-  const body = response(17, [[10]], true);
+  const body = response([[10]], true);
   const frame = encodeResponse(FETCH, 17, 5, body);
   const start = tailStartOf(17, body);
   const tail = Buffer.from(frame.subarray(start));
@@ -133,7 +136,7 @@ test("a rewritten tail keeps its size: shorter endpoints are padded with a tag c
 });
 
 test("a rewritten tail that would grow drops its endpoints instead, at the same size", () => {
-  const body = response(17, [[10]], true);
+  const body = response([[10]], true);
   const frame = encodeResponse(FETCH, 17, 5, body);
   const start = tailStartOf(17, body);
   const tail = Buffer.from(frame.subarray(start));
@@ -148,7 +151,7 @@ test("a rewritten tail that would grow drops its endpoints instead, at the same 
 });
 
 test("an unchanged tail re-encodes to its own bytes", () => {
-  const body = response(16, [[10, 20]], true);
+  const body = response([[10, 20]], true);
   const frame = encodeResponse(FETCH, 16, 5, body);
   const tail = Buffer.from(frame.subarray(tailStartOf(16, body)));
   assert.deepEqual(encodeFetchResponseTail(16, decodeFetchResponseTail(16, tail), tail.length), tail);
