@@ -53,8 +53,47 @@ export class FramePool {
     for (const buffer of buffers) this.release(buffer);
   }
 
+  /**
+   * Frees a buffer's memory now instead of at a later garbage collection, for a buffer nothing reads or writes
+   * again: a pooled one (from `acquire`) is forgotten by the pool, and any other must be the only view of its
+   * memory (see `freeNow`).
+   */
+  discard(buffer: Buffer): void {
+    const memory = buffer.buffer as ArrayBuffer;
+    if (this.lent.delete(memory)) detach(memory);
+    else freeNow(buffer);
+  }
+
   get idleByteCount(): number {
     return this.idleBytes;
+  }
+}
+
+/** Below this size `Buffer.allocUnsafe` carves buffers from a shared slab, which must not be freed. */
+const SMALLEST_FREED_BYTES = 4 * 1024;
+
+/**
+ * Frees the memory of a buffer that covers all of it, now rather than at the next garbage collection. Only for
+ * buffers nothing reads or writes again, sockets included (call it after the write's callback): views of the
+ * memory read as empty afterwards. Slices of larger memory are left to the collector.
+ */
+export function freeNow(buffer: Buffer): void {
+  const memory = buffer.buffer;
+  if (
+    memory instanceof ArrayBuffer &&
+    buffer.byteOffset === 0 &&
+    buffer.byteLength === memory.byteLength &&
+    buffer.byteLength >= SMALLEST_FREED_BYTES
+  ) {
+    detach(memory);
+  }
+}
+
+function detach(memory: ArrayBuffer): void {
+  try {
+    (memory as ArrayBuffer & { transfer(length: number): ArrayBuffer }).transfer(0);
+  } catch {
+    // Memory that cannot be detached (e.g. owned by a native module) is left to the collector.
   }
 }
 

@@ -37,14 +37,27 @@ export interface ClientConnectionOptions {
   onClosed(connection: ClientConnection): void;
 }
 
+/** Buffers an intercepted exchange is done with once its reply is written. */
+interface AfterReply {
+  /** Pooled buffers, back to `framePool`. */
+  releases: Buffer[];
+  /** Buffers freed at once (`framePool.discard`). */
+  discards: Buffer[];
+}
+
+function settle(afterReply: AfterReply): void {
+  framePool.releaseAll(afterReply.releases);
+  for (const buffer of afterReply.discards) framePool.discard(buffer);
+}
+
 interface ResponseSlot {
   /** The response frame, or its chunks (records referenced, not copied), once it is ready. */
   frame: Buffer | Buffer[] | undefined;
   bytes?: number;
   /** The frame is the broker's, unchanged and held by nothing else: its buffer returns to the pool once written. */
   releaseAfterWrite?: boolean;
-  /** Pooled buffers the response's bytes may point into, given back once it is written. */
-  releases?: Buffer[];
+  /** Buffers the response's bytes may point into, given back or freed once it is written. */
+  afterWrite?: AfterReply;
   /** Set once the response has been streamed to the client. */
   sent?: boolean;
   apiKey: number;
@@ -275,8 +288,8 @@ export class ClientConnection {
       );
       return true;
     }
-    const releases: Buffer[] = [];
-    const exchange = this.exchange(context, request, correlationId, releases);
+    const afterReply: AfterReply = { releases: [], discards: [] };
+    const exchange = this.exchange(context, request, correlationId, afterReply);
     for (const interceptor of interceptors) {
       const pending = interceptor.intercept(exchange);
       if (!pending) continue;
@@ -303,7 +316,7 @@ export class ClientConnection {
           pipeline.metrics.countResponse(context.apiKey, bytes);
           slot.frame = out;
           slot.bytes = bytes;
-          if (releases.length > 0) slot.releases = releases;
+          if (afterReply.releases.length > 0 || afterReply.discards.length > 0) slot.afterWrite = afterReply;
           this.pendingResponseBytes += bytes;
           this.flush();
         },
@@ -318,7 +331,7 @@ export class ClientConnection {
     context: ExchangeContext,
     request: unknown,
     correlationId: number,
-    releases: Buffer[],
+    afterReply: AfterReply,
   ): Exchange {
     const clientId = this.clientId;
     const pool = this.options.pool;
@@ -340,7 +353,8 @@ export class ClientConnection {
         if (!writable) this.pauseForUpstream();
         return response;
       },
-      releaseAfterReply: (buffer) => releases.push(buffer),
+      releaseAfterReply: (buffer) => afterReply.releases.push(buffer),
+      discardAfterReply: (buffer) => afterReply.discards.push(buffer),
       sendToNode: (nodeId: number, apiKey: number, apiVersion: number, body: unknown) =>
         pool.request(nodeId, apiKey, apiVersion, body, clientId ?? "kafka-partition-proxy"),
     };
@@ -497,8 +511,8 @@ export class ClientConnection {
       if (Array.isArray(frame)) {
         const last = frame.length - 1;
         for (let i = 0; i < last; i++) writable = socket.write(frame[i]!);
-        const releases = slot.releases;
-        writable = socket.write(frame[last]!, releases ? () => framePool.releaseAll(releases) : undefined);
+        const afterWrite = slot.afterWrite;
+        writable = socket.write(frame[last]!, afterWrite ? () => settle(afterWrite) : undefined);
         this.pendingResponseBytes -= slot.bytes!;
       } else {
         writable = socket.write(frame, slot.releaseAfterWrite ? () => framePool.release(frame) : undefined);

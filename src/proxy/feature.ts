@@ -40,6 +40,11 @@ export interface Exchange extends ExchangeContext {
    * written: nothing may hold slices of it past that point.
    */
   releaseAfterReply(buffer: Buffer): void;
+  /**
+   * Frees a buffer this exchange made (or its request frame) once its reply has been written, instead of
+   * leaving it to the garbage collector (`framePool.discard`): nothing may read it, or slices of it, afterwards.
+   */
+  discardAfterReply(buffer: Buffer): void;
   /** Sends a request to any broker of the cluster over the proxy's shared connections. */
   // biome-ignore lint/suspicious/noExplicitAny: generated response body
   sendToNode(nodeId: number, apiKey: number, apiVersion: number, body: unknown): Promise<any>;

@@ -338,6 +338,11 @@ export class VirtualFetch implements RequestInterceptor {
       if (Date.now() >= deadline) break;
     }
     const answer = this.respond(plan, response);
+    for (const topic of plan.virtualTopics) {
+      for (const read of topic.reads.values()) {
+        for (const cursor of read.cursors) for (const made of cursor.made) exchange.discardAfterReply(made);
+      }
+    }
     if (behind && this.readAhead) this.startReadAhead(exchange, plan, this.readAhead);
     return answer;
   }

@@ -84,6 +84,7 @@ export class VirtualProduce implements RequestInterceptor {
     const layouts = request.topicData.map((topic) => this.layoutOf(topic, byId));
     if (!layouts.some((layout) => layout !== undefined)) return undefined;
 
+    const expectResponse = request.acks !== 0;
     const subRequests: SubRequest[] = [];
     const refused = new Map<string, PartitionProduceResponse[]>();
     const subRequest = (group: number): SubRequest => {
@@ -116,10 +117,11 @@ export class VirtualProduce implements RequestInterceptor {
           continue;
         }
         topicIn(subRequest(outcome.group), topic, key).partitionData.push(outcome.data);
+        if (expectResponse) exchange.discardAfterReply(outcome.data.records!);
       }
     });
+    if (expectResponse && exchange.requestFrame) exchange.discardAfterReply(exchange.requestFrame);
 
-    const expectResponse = request.acks !== 0;
     const sent = subRequests
       .filter((part): part is SubRequest => part !== undefined)
       .map((part) =>

@@ -1,3 +1,4 @@
+import { framePool } from "../../net/frame-pool.ts";
 import {
   buildBatch,
   buildEmptyBatch,
@@ -29,6 +30,8 @@ export class VirtualCursor {
   ownBytes = 0;
   /** Hidden offsets after the last chunk, not yet written as a batch. */
   run: HiddenRun | undefined;
+  /** Buffers made for this partition alone (rewritten batches, the joined records), freed after the reply. */
+  readonly made: Buffer[] = [];
 
   constructor(v: number, fetchOffset: bigint) {
     this.v = v;
@@ -41,6 +44,7 @@ export class VirtualCursor {
     this.chunks.length = 0;
     this.ownBytes = 0;
     this.run = undefined;
+    this.made.length = 0;
   }
 }
 
@@ -122,6 +126,7 @@ export function splitPhysicalRecords(
             ? ownBatchBytes(entry as RecordBatchView, options, decompressed)
             : entry.buffer;
         cursor.chunks.push(bytes);
+        if (bytes !== entry.buffer) cursor.made.push(bytes);
         if (owner === cursor.v) cursor.ownBytes += bytes.length;
       } else {
         const run = cursor.run;
@@ -200,9 +205,16 @@ export function trailingRunBatches(run: HiddenRun): Buffer[] {
   return out;
 }
 
-/** The records blob for a virtual partition: its chunks, then its pending run. */
+/**
+ * The records blob for a virtual partition: its chunks, then its pending run. Batches made for it are freed
+ * once copied into a joined blob, which takes their place in `cursor.made`.
+ */
 export function finishCursor(cursor: VirtualCursor): Buffer {
   const chunks = cursor.run ? [...cursor.chunks, ...trailingRunBatches(cursor.run)] : cursor.chunks;
   if (chunks.length === 1) return chunks[0]!;
-  return Buffer.concat(chunks);
+  const joined = Buffer.concat(chunks);
+  for (const made of cursor.made) framePool.discard(made);
+  cursor.made.length = 0;
+  cursor.made.push(joined);
+  return joined;
 }

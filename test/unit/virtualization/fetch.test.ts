@@ -119,6 +119,7 @@ function exchange(body: FetchRequest, answer: (sent: FetchRequest) => FetchRespo
       return body;
     },
     releaseAfterReply: () => {},
+    discardAfterReply: () => {},
     sendToNode: async () => {
       throw new Error("unexpected");
     },
