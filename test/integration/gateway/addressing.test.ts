@@ -18,7 +18,6 @@ let cluster: KafkaTestCluster;
 let proxy: ProxyProcess;
 const upstreamPorts = new Set<number>();
 
-/** A new one-partition topic, once the proxy's Metadata names its leader. */
 /** A new 1-partition topic and its leader, as the Metadata of the proxy at `bootstrap` reports it. */
 async function singlePartitionTopic(
   prefix: string,
