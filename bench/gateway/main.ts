@@ -114,7 +114,7 @@ const plan = quick
       perfRounds: 7,
       records: 200_000,
       warmupRecords: 100_000,
-      kafkajsRecords: 100_000,
+      kafkajsRecords: 200_000,
       probeWarmupSeconds: 5,
       probeSeconds: 30,
       metadataRequests: 500,
