@@ -9,7 +9,7 @@ import { stringify } from "yaml";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** The V8 flags the product runs with (see bin/kafka-partition-proxy.js and `npm start`). */
 const PROXY_NODE_FLAGS = (
-  process.env.KPP_PROXY_NODE_FLAGS ?? "--max-semi-space-size=1 --initial-old-space-size=32"
+  process.env.KPP_PROXY_NODE_FLAGS ?? "--max-semi-space-size=2 --initial-old-space-size=32"
 )
   .split(" ")
   .filter(Boolean);
