@@ -49,6 +49,11 @@ export class FramePool {
     this.idleBytes += memory.byteLength;
   }
 
+  /** Whether `buffer` came from `acquire` and has not been released. */
+  lends(buffer: Buffer): boolean {
+    return this.lent.has(buffer.buffer);
+  }
+
   releaseAll(buffers: readonly Buffer[]): void {
     for (const buffer of buffers) this.release(buffer);
   }

@@ -340,7 +340,10 @@ export class VirtualFetch implements RequestInterceptor {
     const answer = this.respond(plan, response);
     for (const topic of plan.virtualTopics) {
       for (const read of topic.reads.values()) {
-        for (const cursor of read.cursors) for (const made of cursor.made) exchange.discardAfterReply(made);
+        for (const cursor of read.cursors) {
+          for (const made of cursor.made) exchange.discardAfterReply(made);
+          if (cursor.joined) exchange.releaseAfterReply(cursor.joined);
+        }
       }
     }
     if (behind && this.readAhead) this.startReadAhead(exchange, plan, this.readAhead);

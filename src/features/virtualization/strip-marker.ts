@@ -21,6 +21,12 @@ function skipBytesField(cursor: Cursor, field: string): void {
   if (length > 0) cursor.pos += length;
 }
 
+/** Whether `data` holds `key` at `start`: for a marker key's few bytes, a loop beats a native compare call. */
+function holdsAt(data: Buffer, start: number, key: Buffer): boolean {
+  for (let i = 0; i < key.length; i++) if (data[start + i] !== key[i]) return false;
+  return true;
+}
+
 /**
  * Finds, in each record, the header count and the one header named `key` (marker start -1 when absent,
  * MORE_THAN_ONE when a record repeats it). Keys and values are skipped, never decoded.
@@ -62,10 +68,7 @@ function locateMarkers(data: Buffer, count: number, key: Buffer): { layout: Int3
         const keyStart = cursor.pos;
         cursor.pos += keyLength;
         skipBytesField(cursor, `headers[${header}].value`);
-        if (
-          keyLength === key.length &&
-          data.compare(key, 0, keyLength, keyStart, keyStart + keyLength) === 0
-        ) {
+        if (keyLength === key.length && holdsAt(data, keyStart, key)) {
           if (layout[slot + 5] === -1) {
             layout[slot + 5] = headerStart;
             layout[slot + 6] = cursor.pos;

@@ -32,6 +32,8 @@ export class VirtualCursor {
   run: HiddenRun | undefined;
   /** Buffers made for this partition alone (rewritten batches, the joined records), freed after the reply. */
   readonly made: Buffer[] = [];
+  /** The joined records when they are a pooled buffer, given back after the reply. */
+  joined: Buffer | undefined;
 
   constructor(v: number, fetchOffset: bigint) {
     this.v = v;
@@ -45,6 +47,7 @@ export class VirtualCursor {
     this.ownBytes = 0;
     this.run = undefined;
     this.made.length = 0;
+    this.joined = undefined;
   }
 }
 
@@ -206,15 +209,21 @@ export function trailingRunBatches(run: HiddenRun): Buffer[] {
 }
 
 /**
- * The records blob for a virtual partition: its chunks, then its pending run. Batches made for it are freed
- * once copied into a joined blob, which takes their place in `cursor.made`.
+ * The records blob for a virtual partition: its chunks, then its pending run. Chunks are joined in a buffer
+ * from the frame pool (`cursor.joined`, or among `cursor.made` when too small to pool); batches made for the
+ * partition are freed once copied there.
  */
 export function finishCursor(cursor: VirtualCursor): Buffer {
   const chunks = cursor.run ? [...cursor.chunks, ...trailingRunBatches(cursor.run)] : cursor.chunks;
   if (chunks.length === 1) return chunks[0]!;
-  const joined = Buffer.concat(chunks);
+  let total = 0;
+  for (const chunk of chunks) total += chunk.length;
+  const joined = framePool.acquire(total);
+  let offset = 0;
+  for (const chunk of chunks) offset += chunk.copy(joined, offset);
   for (const made of cursor.made) framePool.discard(made);
   cursor.made.length = 0;
-  cursor.made.push(joined);
+  if (framePool.lends(joined)) cursor.joined = joined;
+  else cursor.made.push(joined);
   return joined;
 }
