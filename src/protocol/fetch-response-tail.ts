@@ -206,17 +206,23 @@ const emptyBodyPrefixes = new Map<number, Buffer>();
 function emptyBodyPrefix(version: number): Buffer {
   let prefix = emptyBodyPrefixes.get(version);
   if (!prefix) {
-    const frame = encodeResponse(FETCH, version, 0, {
-      throttleTimeMs: 0,
-      errorCode: 0,
-      sessionId: 0,
-      responses: [],
-      nodeEndpoints: [],
-    });
+    const frame = encodeTopicless(version, { nodeEndpoints: [] });
     prefix = frame.subarray(0, frame.length - 1);
     emptyBodyPrefixes.set(version, prefix);
   }
   return prefix;
+}
+
+/** A whole Fetch response frame without topics, carrying `tail`'s top-level tagged fields. */
+function encodeTopicless(version: number, tail: FetchResponseTail): Buffer {
+  return encodeResponse(FETCH, version, 0, {
+    throttleTimeMs: 0,
+    errorCode: 0,
+    sessionId: 0,
+    responses: [],
+    nodeEndpoints: tail.nodeEndpoints,
+    unknownTaggedFields: tail.unknownTaggedFields,
+  });
 }
 
 /** The top-level tagged fields of a Fetch response, decoded from its tail. */
@@ -235,15 +241,7 @@ export function decodeFetchResponseTail(version: number, tail: Buffer): FetchRes
 }
 
 function encodeTail(version: number, body: FetchResponseTail): Buffer {
-  const frame = encodeResponse(FETCH, version, 0, {
-    throttleTimeMs: 0,
-    errorCode: 0,
-    sessionId: 0,
-    responses: [],
-    nodeEndpoints: body.nodeEndpoints,
-    unknownTaggedFields: body.unknownTaggedFields,
-  });
-  return frame.subarray(emptyBodyPrefix(version).length);
+  return encodeTopicless(version, body).subarray(emptyBodyPrefix(version).length);
 }
 
 /**

@@ -14,6 +14,10 @@ import type {
   ResponseFeature,
 } from "./feature.ts";
 
+function wants(feature: ResponseFeature, context: ExchangeContext, frame?: Buffer): boolean {
+  return !feature.wantsResponse || feature.wantsResponse(context, frame);
+}
+
 /** The features composed for this proxy, indexed by the api keys they intercept. */
 export class Pipeline {
   readonly metrics: ProxyMetrics;
@@ -95,7 +99,7 @@ export class Pipeline {
     const features = this.responseFeatures[context.apiKey];
     if (!features) return false;
     for (const feature of features) {
-      if (!feature.wantsResponse || feature.wantsResponse(context)) return true;
+      if (wants(feature, context)) return true;
     }
     return false;
   }
@@ -109,8 +113,7 @@ export class Pipeline {
     const features = this.responseFeatures[context.apiKey];
     if (!features) return false;
     for (const feature of features) {
-      const wanted = !feature.wantsResponse || feature.wantsResponse(context);
-      if (wanted && !feature.tailOnlyApiKeys?.includes(context.apiKey)) return false;
+      if (wants(feature, context) && !feature.tailOnlyApiKeys?.includes(context.apiKey)) return false;
     }
     return true;
   }
@@ -133,7 +136,7 @@ export class Pipeline {
     if (!features) return frame;
     let wanted = false;
     for (const feature of features) {
-      if (!feature.wantsResponse || feature.wantsResponse(context, frame)) wanted = true;
+      if (wants(feature, context, frame)) wanted = true;
     }
     if (!wanted) return frame;
     const { correlationId, body } = decodeResponse(context.apiKey, context.apiVersion, frame.subarray(4));

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import {
   decodeFetchResponseTail,
   encodeFetchResponseTail,
+  type FetchResponseTail,
   FetchResponseTailFinder,
   TAIL_PADDING_TAG,
 } from "../../../src/protocol/fetch-response-tail.ts";
@@ -115,19 +116,29 @@ test("records longer than the frame are refused", () => {
   assert.throws(() => finder.advance(frame, frame.length), /run past/);
 });
 
-test("a rewritten tail keeps its size: shorter endpoints are padded with a tag clients skip", () => {
+/**
+ * Encodes a v17 response with leader endpoints, lets `change` edit its decoded tail, and decodes the response
+ * whose tail was re-encoded at its size.
+ */
+function rewriteEndpoints(change: (tail: FetchResponseTail) => void): FetchResponse {
   const body = response([[10]], true);
   const frame = encodeResponse(FETCH, 17, 5, body);
   const start = tailStartOf(17, body);
   const tail = Buffer.from(frame.subarray(start));
   const decoded = decodeFetchResponseTail(17, tail);
   assert.deepEqual(decoded.nodeEndpoints, body.nodeEndpoints);
-  decoded.nodeEndpoints[0].host = "proxy";
-  decoded.nodeEndpoints[0].port = 19092;
+  change(decoded);
   const rewritten = encodeFetchResponseTail(17, decoded, tail.length);
   assert.equal(rewritten.length, tail.length);
   const whole = Buffer.concat([frame.subarray(0, start), rewritten]);
-  const { body: out } = decodeResponse(FETCH, 17, whole.subarray(4)) as { body: FetchResponse };
+  return (decodeResponse(FETCH, 17, whole.subarray(4)) as { body: FetchResponse }).body;
+}
+
+test("a rewritten tail keeps its size: shorter endpoints are padded with a tag clients skip", () => {
+  const out = rewriteEndpoints((tail) => {
+    tail.nodeEndpoints[0].host = "proxy";
+    tail.nodeEndpoints[0].port = 19092;
+  });
   assert.deepEqual(out.nodeEndpoints, [
     { nodeId: 2, host: "proxy", port: 19092, rack: "a", unknownTaggedFields: undefined },
   ]);
@@ -136,16 +147,9 @@ test("a rewritten tail keeps its size: shorter endpoints are padded with a tag c
 });
 
 test("a rewritten tail that would grow drops its endpoints instead, at the same size", () => {
-  const body = response([[10]], true);
-  const frame = encodeResponse(FETCH, 17, 5, body);
-  const start = tailStartOf(17, body);
-  const tail = Buffer.from(frame.subarray(start));
-  const decoded = decodeFetchResponseTail(17, tail);
-  decoded.nodeEndpoints[0].host = "a-much-longer-advertised-proxy-host.example.com";
-  const rewritten = encodeFetchResponseTail(17, decoded, tail.length);
-  assert.equal(rewritten.length, tail.length);
-  const whole = Buffer.concat([frame.subarray(0, start), rewritten]);
-  const { body: out } = decodeResponse(FETCH, 17, whole.subarray(4)) as { body: FetchResponse };
+  const out = rewriteEndpoints((tail) => {
+    tail.nodeEndpoints[0].host = "a-much-longer-advertised-proxy-host.example.com";
+  });
   assert.deepEqual(out.nodeEndpoints, []);
   assert.equal(out.unknownTaggedFields?.length, 1);
 });
