@@ -56,6 +56,12 @@ export function emitApiKeys(
     .sort((a, b) => a.apiKey! - b.apiKey!)
     .map((request) => ({ apiKey: request.apiKey!, request }));
   const lines: string[] = [header, 'import { KafkaProtocolError } from "../errors.ts";', ""];
+  lines.push("export const ApiKey = {");
+  for (const a of live) lines.push(`  ${apiName(a.request)}: ${a.apiKey},`);
+  lines.push("} as const;");
+  lines.push("export type ApiKey = (typeof ApiKey)[keyof typeof ApiKey];");
+  lines.push("export type ApiName = keyof typeof ApiKey;");
+  lines.push("");
   lines.push("export interface ApiKeyInfo {");
   lines.push("  readonly apiKey: number;");
   lines.push('  /** e.g. "Metadata". */');
@@ -111,9 +117,15 @@ export function emitApiKeys(
   lines.push("  return BY_KEY[apiKey];");
   lines.push("}");
   lines.push("");
+  lines.push("export function isApiKey(apiKey: number): apiKey is ApiKey {");
+  lines.push("  return BY_KEY[apiKey] !== undefined;");
+  lines.push("}");
+  lines.push("");
   lines.push('/** "Metadata" for 3; undefined for keys the codec does not know. */');
-  lines.push("export function apiName(apiKey: number): string | undefined {");
-  lines.push("  return BY_KEY[apiKey]?.name;");
+  lines.push("export function apiName(apiKey: ApiKey): ApiName;");
+  lines.push("export function apiName(apiKey: number): ApiName | undefined;");
+  lines.push("export function apiName(apiKey: number): ApiName | undefined {");
+  lines.push("  return BY_KEY[apiKey]?.name as ApiName | undefined;");
   lines.push("}");
   lines.push("");
   lines.push("function known(apiKey: number): ApiKeyInfo {");
@@ -124,6 +136,18 @@ export function emitApiKeys(
   lines.push("  return api;");
   lines.push("}");
   lines.push("");
+  lines.push("/** Versions above the known range follow the open-ended flexible range. */");
+  lines.push("export function isFlexibleRequest(apiKey: number, apiVersion: number): boolean {");
+  lines.push("  const from = known(apiKey).flexibleMinVersion;");
+  lines.push("  return from >= 0 && apiVersion >= from;");
+  lines.push("}");
+  lines.push("");
+  lines.push("/** Whether the response body is flexible; the header of ApiVersions responses never is. */");
+  lines.push("export function isFlexibleResponse(apiKey: number, apiVersion: number): boolean {");
+  lines.push("  const from = known(apiKey).responseFlexibleMinVersion;");
+  lines.push("  return from >= 0 && apiVersion >= from;");
+  lines.push("}");
+  lines.push("");
   lines.push("/**");
   lines.push(
     " * Request header version: 2 for flexible versions, else 1; 0 for ControlledShutdown v0 (as Kafka's",
@@ -131,18 +155,21 @@ export function emitApiKeys(
   lines.push(" * ApiMessageType). Versions above the known range follow the open-ended flexible range.");
   lines.push(" */");
   lines.push("export function requestHeaderVersion(apiKey: number, apiVersion: number): 0 | 1 | 2 {");
-  lines.push("  if (apiKey === 7 && apiVersion === 0) return 0;");
-  lines.push("  const from = known(apiKey).flexibleMinVersion;");
-  lines.push("  return from >= 0 && apiVersion >= from ? 2 : 1;");
+  lines.push("  if (usesRequestHeaderV0(apiKey, apiVersion)) return 0;");
+  lines.push("  return isFlexibleRequest(apiKey, apiVersion) ? 2 : 1;");
+  lines.push("}");
+  lines.push("");
+  lines.push("/** Whether a request has the oldest header, without a client id: ControlledShutdown v0 alone. */");
+  lines.push("export function usesRequestHeaderV0(apiKey: number, apiVersion: number): boolean {");
+  lines.push("  return apiKey === 7 && apiVersion === 0;");
   lines.push("}");
   lines.push("");
   lines.push(
     "/** Response header version: 1 for flexible versions, else 0; always 0 for ApiVersions (KIP-511). */",
   );
   lines.push("export function responseHeaderVersion(apiKey: number, apiVersion: number): 0 | 1 {");
-  lines.push("  if (apiKey === 18) return 0;");
-  lines.push("  const from = known(apiKey).responseFlexibleMinVersion;");
-  lines.push("  return from >= 0 && apiVersion >= from ? 1 : 0;");
+  lines.push("  if (apiKey === ApiKey.ApiVersions) return 0;");
+  lines.push("  return isFlexibleResponse(apiKey, apiVersion) ? 1 : 0;");
   lines.push("}");
   return `${lines.join("\n")}\n`;
 }
@@ -165,6 +192,9 @@ export function emitIndex(header: string, messages: readonly EmittedMessage[]): 
   lines.push("");
   lines.push('export * from "./api-keys.ts";');
   lines.push('export * from "./codec-modules.ts";');
+  lines.push('export * from "./error-codes.ts";');
+  lines.push('export * from "./field-versions.ts";');
+  lines.push('export type * from "./message-types.ts";');
   // Re-export every name that only one module defines (nested struct names may repeat across messages;
   // import those from the message's own module).
   const owners = new Map<string, string[]>();
@@ -205,6 +235,42 @@ export function emitIndex(header: string, messages: readonly EmittedMessage[]): 
   lines.push(...table("response"));
   lines.push("];");
   return `${lines.join("\n")}\n`;
+}
+
+/** RequestOf<K> and ResponseOf<K>: the message interface of each API key (types only, no module loads). */
+export function emitMessageTypes(header: string, messages: readonly EmittedMessage[]): string {
+  const live = apis(messages);
+  const moduleOf = new Map(messages.map((m) => [m.spec.name, m.module]));
+  const lines: string[] = [header, 'import type { ApiKey } from "./api-keys.ts";'];
+  const imports: string[] = [];
+  for (const a of live) {
+    for (const spec of [a.request, a.response]) {
+      imports.push(`import type { ${spec.name} } from "./messages/${moduleOf.get(spec.name)}.ts";`);
+    }
+  }
+  lines.push(...imports.sort());
+  lines.push("");
+  for (const kind of ["request", "response"] as const) {
+    const title = kind === "request" ? "Request" : "Response";
+    lines.push(`export interface ${title}ByApiKey {`);
+    for (const a of live) lines.push(`  ${a.apiKey}: ${a[kind].name};`);
+    lines.push("}");
+    lines.push("");
+  }
+  lines.push("export type RequestOf<K extends ApiKey> = RequestByApiKey[K];");
+  lines.push("export type ResponseOf<K extends ApiKey> = ResponseByApiKey[K];");
+  return `${lines.join("\n")}\n`;
+}
+
+/** The generated tables without the message codecs: importing it loads no message module. */
+export function emitTables(header: string): string {
+  return `${[
+    header,
+    'export * from "./api-keys.ts";',
+    'export * from "./error-codes.ts";',
+    'export * from "./field-versions.ts";',
+    'export type * from "./message-types.ts";',
+  ].join("\n")}\n`;
 }
 
 function range(v: Versions | null): string {

@@ -5,6 +5,102 @@
 // Buffer slices of the decoded frame.
 import { KafkaProtocolError } from "../errors.ts";
 
+export const ApiKey = {
+  Produce: 0,
+  Fetch: 1,
+  ListOffsets: 2,
+  Metadata: 3,
+  OffsetCommit: 8,
+  OffsetFetch: 9,
+  FindCoordinator: 10,
+  JoinGroup: 11,
+  Heartbeat: 12,
+  LeaveGroup: 13,
+  SyncGroup: 14,
+  DescribeGroups: 15,
+  ListGroups: 16,
+  SaslHandshake: 17,
+  ApiVersions: 18,
+  CreateTopics: 19,
+  DeleteTopics: 20,
+  DeleteRecords: 21,
+  InitProducerId: 22,
+  OffsetForLeaderEpoch: 23,
+  AddPartitionsToTxn: 24,
+  AddOffsetsToTxn: 25,
+  EndTxn: 26,
+  WriteTxnMarkers: 27,
+  TxnOffsetCommit: 28,
+  DescribeAcls: 29,
+  CreateAcls: 30,
+  DeleteAcls: 31,
+  DescribeConfigs: 32,
+  AlterConfigs: 33,
+  AlterReplicaLogDirs: 34,
+  DescribeLogDirs: 35,
+  SaslAuthenticate: 36,
+  CreatePartitions: 37,
+  CreateDelegationToken: 38,
+  RenewDelegationToken: 39,
+  ExpireDelegationToken: 40,
+  DescribeDelegationToken: 41,
+  DeleteGroups: 42,
+  ElectLeaders: 43,
+  IncrementalAlterConfigs: 44,
+  AlterPartitionReassignments: 45,
+  ListPartitionReassignments: 46,
+  OffsetDelete: 47,
+  DescribeClientQuotas: 48,
+  AlterClientQuotas: 49,
+  DescribeUserScramCredentials: 50,
+  AlterUserScramCredentials: 51,
+  Vote: 52,
+  BeginQuorumEpoch: 53,
+  EndQuorumEpoch: 54,
+  DescribeQuorum: 55,
+  AlterPartition: 56,
+  UpdateFeatures: 57,
+  Envelope: 58,
+  FetchSnapshot: 59,
+  DescribeCluster: 60,
+  DescribeProducers: 61,
+  BrokerRegistration: 62,
+  BrokerHeartbeat: 63,
+  UnregisterBroker: 64,
+  DescribeTransactions: 65,
+  ListTransactions: 66,
+  AllocateProducerIds: 67,
+  ConsumerGroupHeartbeat: 68,
+  ConsumerGroupDescribe: 69,
+  ControllerRegistration: 70,
+  GetTelemetrySubscriptions: 71,
+  PushTelemetry: 72,
+  AssignReplicasToDirs: 73,
+  ListConfigResources: 74,
+  DescribeTopicPartitions: 75,
+  ShareGroupHeartbeat: 76,
+  ShareGroupDescribe: 77,
+  ShareFetch: 78,
+  ShareAcknowledge: 79,
+  AddRaftVoter: 80,
+  RemoveRaftVoter: 81,
+  UpdateRaftVoter: 82,
+  InitializeShareGroupState: 83,
+  ReadShareGroupState: 84,
+  WriteShareGroupState: 85,
+  DeleteShareGroupState: 86,
+  ReadShareGroupStateSummary: 87,
+  StreamsGroupHeartbeat: 88,
+  StreamsGroupDescribe: 89,
+  DescribeShareGroupOffsets: 90,
+  AlterShareGroupOffsets: 91,
+  DeleteShareGroupOffsets: 92,
+  StreamsGroupTopologyDescriptionUpdate: 93,
+  UnregisterController: 94,
+} as const;
+export type ApiKey = (typeof ApiKey)[keyof typeof ApiKey];
+export type ApiName = keyof typeof ApiKey;
+
 export interface ApiKeyInfo {
   readonly apiKey: number;
   /** e.g. "Metadata". */
@@ -129,9 +225,15 @@ export function apiInfo(apiKey: number): ApiKeyInfo | undefined {
   return BY_KEY[apiKey];
 }
 
+export function isApiKey(apiKey: number): apiKey is ApiKey {
+  return BY_KEY[apiKey] !== undefined;
+}
+
 /** "Metadata" for 3; undefined for keys the codec does not know. */
-export function apiName(apiKey: number): string | undefined {
-  return BY_KEY[apiKey]?.name;
+export function apiName(apiKey: ApiKey): ApiName;
+export function apiName(apiKey: number): ApiName | undefined;
+export function apiName(apiKey: number): ApiName | undefined {
+  return BY_KEY[apiKey]?.name as ApiName | undefined;
 }
 
 function known(apiKey: number): ApiKeyInfo {
@@ -140,19 +242,34 @@ function known(apiKey: number): ApiKeyInfo {
   return api;
 }
 
+/** Versions above the known range follow the open-ended flexible range. */
+export function isFlexibleRequest(apiKey: number, apiVersion: number): boolean {
+  const from = known(apiKey).flexibleMinVersion;
+  return from >= 0 && apiVersion >= from;
+}
+
+/** Whether the response body is flexible; the header of ApiVersions responses never is. */
+export function isFlexibleResponse(apiKey: number, apiVersion: number): boolean {
+  const from = known(apiKey).responseFlexibleMinVersion;
+  return from >= 0 && apiVersion >= from;
+}
+
 /**
  * Request header version: 2 for flexible versions, else 1; 0 for ControlledShutdown v0 (as Kafka's
  * ApiMessageType). Versions above the known range follow the open-ended flexible range.
  */
 export function requestHeaderVersion(apiKey: number, apiVersion: number): 0 | 1 | 2 {
-  if (apiKey === 7 && apiVersion === 0) return 0;
-  const from = known(apiKey).flexibleMinVersion;
-  return from >= 0 && apiVersion >= from ? 2 : 1;
+  if (usesRequestHeaderV0(apiKey, apiVersion)) return 0;
+  return isFlexibleRequest(apiKey, apiVersion) ? 2 : 1;
+}
+
+/** Whether a request has the oldest header, without a client id: ControlledShutdown v0 alone. */
+export function usesRequestHeaderV0(apiKey: number, apiVersion: number): boolean {
+  return apiKey === 7 && apiVersion === 0;
 }
 
 /** Response header version: 1 for flexible versions, else 0; always 0 for ApiVersions (KIP-511). */
 export function responseHeaderVersion(apiKey: number, apiVersion: number): 0 | 1 {
-  if (apiKey === 18) return 0;
-  const from = known(apiKey).responseFlexibleMinVersion;
-  return from >= 0 && apiVersion >= from ? 1 : 0;
+  if (apiKey === ApiKey.ApiVersions) return 0;
+  return isFlexibleResponse(apiKey, apiVersion) ? 1 : 0;
 }

@@ -189,6 +189,9 @@ import { decodeWriteTxnMarkersResponse, encodeWriteTxnMarkersResponse } from "./
 
 export * from "./api-keys.ts";
 export * from "./codec-modules.ts";
+export * from "./error-codes.ts";
+export * from "./field-versions.ts";
+export type * from "./message-types.ts";
 export { decodeAbortedTxn, encodeAbortedTxn, type AbortedTxn } from "./messages/aborted-txn.ts";
 export { decodeAddOffsetsToTxnRequest, encodeAddOffsetsToTxnRequest, type AddOffsetsToTxnRequest } from "./messages/add-offsets-to-txn-request.ts";
 export { decodeAddOffsetsToTxnResponse, encodeAddOffsetsToTxnResponse, type AddOffsetsToTxnResponse } from "./messages/add-offsets-to-txn-response.ts";
