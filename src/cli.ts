@@ -1,7 +1,8 @@
 import { parseArgs } from "node:util";
+import { composeProxy } from "./composition.ts";
 import { buildConfig, ConfigError, loadConfigFile, type ProxyConfig } from "./config/load.ts";
 import { createLogger, type Logger } from "./log/logger.ts";
-import { ProxyServer } from "./proxy/server.ts";
+import type { ProxyServer } from "./proxy/server.ts";
 
 const USAGE = `kafka-partition-proxy: a Kafka-protocol proxy with partition virtualization
 
@@ -96,7 +97,14 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const log = createLogger(config.logging);
-  const server = new ProxyServer(config, log);
+  let server: ProxyServer;
+  try {
+    server = composeProxy(config, log);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    await dev?.stop();
+    return 2;
+  }
   let signalled: string | undefined;
   let onSignal: (signal: string) => void = (signal) => {
     signalled = signal;

@@ -159,7 +159,9 @@ export function emitApiKeys(
   lines.push("  return isFlexibleRequest(apiKey, apiVersion) ? 2 : 1;");
   lines.push("}");
   lines.push("");
-  lines.push("/** Whether a request has the oldest header, without a client id: ControlledShutdown v0 alone. */");
+  lines.push(
+    "/** Whether a request has the oldest header, without a client id: ControlledShutdown v0 alone. */",
+  );
   lines.push("export function usesRequestHeaderV0(apiKey: number, apiVersion: number): boolean {");
   lines.push("  return apiKey === 7 && apiVersion === 0;");
   lines.push("}");

@@ -1,6 +1,7 @@
 /**
- * Test runner behind `npm test`: runs `node --test` with a run id, then kills every process the run left
- * behind (JVMs carry `-Dkpp.run=<id>`) and removes the run's temp dir, also on Ctrl-C, failures and timeouts.
+ * Test runner behind `npm test`: installs what the tests need (scripts/test/setup.ts; not for unit and fuzz
+ * tests alone), runs `node --test` with a run id, then kills every process the run left behind (JVMs carry
+ * `-Dkpp.run=<id>`) and removes the run's temp dir, also on Ctrl-C, failures and timeouts.
  *
  * Files run one at a time (they start JVMs; the CI machine has 2 cores) except for unit-only runs.
  *
@@ -10,8 +11,10 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { killWithMarker, pidsMentioning, pidsWithMarker } from "../kafka/processes.ts";
+import { CLIENTS_VENV, ROOT, setUp, venvReady } from "./setup.ts";
 
 const UNIT = "test/unit/**/*.test.ts";
 const INTEGRATION = "test/integration/**/*.test.ts";
@@ -20,6 +23,7 @@ const COMPAT = "test/compat/**/*.test.ts";
 const DEFAULT_RUN_TIMEOUT_MS = 45 * 60_000;
 const DEFAULT_TEST_TIMEOUT_MS = 10 * 60_000;
 const SHUTDOWN_GRACE_MS = 10_000;
+const KAFKAJS_REQUEST_QUEUE = pathToFileURL(join(ROOT, "test/helpers/kafkajs-request-queue.ts")).href;
 
 function plan(argv: string[]): { patterns: string[]; flags: string[] } {
   const flags: string[] = [];
@@ -37,19 +41,23 @@ function plan(argv: string[]): { patterns: string[]; flags: string[] } {
 async function main(): Promise<number> {
   const { patterns, flags } = plan(process.argv.slice(2));
   const runId = `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
+  const onlyUnit = patterns.every((p) => p.startsWith("test/unit/"));
+  const needsClients = !patterns.every((p) => p.startsWith("test/unit/") || p.startsWith("test/fuzz/"));
+  const env: NodeJS.ProcessEnv = { ...process.env, KPP_RUN_ID: runId };
+  delete env.NODE_TEST_CONTEXT;
+  if (needsClients) await setUpClients(env);
   const runTmp = join(tmpdir(), `kpp-test-${runId}`);
   mkdirSync(runTmp, { recursive: true });
-  const onlyUnit = patterns.every((p) => p.startsWith("test/unit/"));
+  env.KPP_TEST_TMP = runTmp;
   const concurrency = onlyUnit ? Math.max(1, availableParallelism()) : 1;
   const args = [
+    ...(needsClients ? ["--import", KAFKAJS_REQUEST_QUEUE] : []),
     "--test",
     `--test-concurrency=${concurrency}`,
     `--test-timeout=${process.env.KPP_TEST_TIMEOUT_MS ?? DEFAULT_TEST_TIMEOUT_MS}`,
     ...flags,
     ...patterns,
   ];
-  const env: NodeJS.ProcessEnv = { ...process.env, KPP_RUN_ID: runId, KPP_TEST_TMP: runTmp };
-  delete env.NODE_TEST_CONTEXT;
   const child = spawn(process.execPath, args, { stdio: "inherit", env });
 
   let interrupted: NodeJS.Signals | undefined;
@@ -79,6 +87,22 @@ async function main(): Promise<number> {
   rmSync(runTmp, { recursive: true, force: true, maxRetries: 3 });
   if (interrupted) return 128 + signalNumber(interrupted);
   return exitCode;
+}
+
+/**
+ * Installs the clients and jars the tests use, tells the tests so (KPP_TEST_SET_UP) and points them at the Python
+ * venv: through KPP_PYTHON, and first on PATH for scripts that run a bare `python3`.
+ */
+async function setUpClients(env: NodeJS.ProcessEnv): Promise<void> {
+  const { problems, ms } = await setUp();
+  const outcome =
+    problems.length === 0 ? "ready" : `${problems.length} problem(s) above; the tests needing them will fail`;
+  process.stderr.write(`test set-up: ${outcome} (${Math.round(ms)} ms)\n`);
+  env.KPP_TEST_SET_UP = "1";
+  if (!env.KPP_PYTHON && venvReady(CLIENTS_VENV)) {
+    env.KPP_PYTHON = CLIENTS_VENV.python;
+    env.PATH = `${dirname(CLIENTS_VENV.python)}${delimiter}${env.PATH ?? ""}`;
+  }
 }
 
 /** Kills whatever the run left: JVMs (marked `-Dkpp.run=<id>`) and harness reapers watching its dirs. */

@@ -24,17 +24,27 @@ export interface PartitionRule {
   physicalPartitions: number;
 }
 
+export interface UpstreamClusterSettings {
+  name: string;
+  bootstrapServers: HostPort[];
+  /** Virtual node id of the cluster's node 0. */
+  nodeIdBase: number;
+}
+
 export interface ProxyConfig {
   raw: ParsedConfig;
   listen: HostPort;
   advertisedHost: string;
   advertisedBootstrapPort: number;
   maxConnections: number;
-  brokerPortFor(brokerId: number): number | undefined;
+  /** The client-facing port of a virtual node. */
+  nodePortFor(nodeId: number): number | undefined;
   departedBrokerLingerMs: number;
   /** Bytes of virtualized fetches read ahead of consumers, across connections (0: no read-ahead). */
   readAheadBytes: number;
-  bootstrapServers: HostPort[];
+  virtualCluster: { name: string; clusterId: string | undefined };
+  /** The upstream clusters; the first is the default. */
+  clusters: UpstreamClusterSettings[];
   connectionTimeoutMs: number;
   requestTimeoutMs: number;
   metadataRefreshMs: number;
@@ -43,6 +53,8 @@ export interface ProxyConfig {
   shutdownGraceMs: number;
   /** Highest version offered to clients per api key, below what the broker and codec support. */
   apiMaxVersions: ReadonlyMap<number, number>;
+  /** Feature names from the client towards the brokers; the built-in order when absent. */
+  chain: readonly string[] | undefined;
   metrics: { enabled: boolean; address: HostPort };
   logging: { level: ParsedConfig["logging"]["level"]; json: boolean };
   partitionRules: PartitionRule[];
@@ -161,10 +173,10 @@ function normalize(raw: ParsedConfig, source: string): ProxyConfig {
   const idBase = raw.listen.broker_id_base;
   const portCount = raw.listen.broker_port_count;
   const explicitPorts = new Map(Object.entries(raw.listen.broker_ports).map(([id, p]) => [Number(id), p]));
-  const brokerPortFor = (brokerId: number): number | undefined => {
-    const explicit = explicitPorts.get(brokerId);
+  const nodePortFor = (nodeId: number): number | undefined => {
+    const explicit = explicitPorts.get(nodeId);
     if (explicit !== undefined) return explicit;
-    const offset = brokerId - idBase;
+    const offset = nodeId - idBase;
     if (offset < 0 || offset >= portCount) return undefined;
     const port = portBase + offset;
     return port <= 65535 ? port : undefined;
@@ -264,9 +276,19 @@ function normalize(raw: ParsedConfig, source: string): ProxyConfig {
     advertisedHost,
     advertisedBootstrapPort,
     maxConnections: raw.listen.max_connections,
-    brokerPortFor,
+    nodePortFor,
     departedBrokerLingerMs: Math.round(raw.listen.departed_broker_linger_secs * 1000),
-    bootstrapServers: raw.kafka.bootstrap_servers.map(parseHostPort),
+    virtualCluster: {
+      name: raw.virtual_cluster.name,
+      clusterId: raw.virtual_cluster.cluster_id ?? undefined,
+    },
+    clusters: [
+      {
+        name: raw.kafka.name,
+        bootstrapServers: raw.kafka.bootstrap_servers.map(parseHostPort),
+        nodeIdBase: raw.kafka.node_id_base,
+      },
+    ],
     connectionTimeoutMs: raw.kafka.connection_timeout_ms,
     requestTimeoutMs: raw.kafka.request_timeout_ms,
     metadataRefreshMs: Math.round(raw.kafka.metadata_refresh_interval_secs * 1000),
@@ -274,6 +296,7 @@ function normalize(raw: ParsedConfig, source: string): ProxyConfig {
     maxInFlightBytes: raw.proxy.max_in_flight_bytes,
     shutdownGraceMs: raw.proxy.shutdown_grace_ms,
     apiMaxVersions,
+    chain: raw.proxy.chain ?? undefined,
     metrics: { enabled: raw.metrics.enabled, address: parseHostPort(raw.metrics.address) },
     logging: { level: raw.logging.level, json: raw.logging.json ?? raw.logging.format !== "text" },
     partitionRules,

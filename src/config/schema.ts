@@ -60,9 +60,21 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    virtual_cluster: z
+      .object({
+        name: z.string().min(1).default("kafka-partition-proxy"),
+        cluster_id: z.string().min(1).max(64).nullish(),
+      })
+      .strict()
+      .prefault({}),
     kafka: z
       .object({
+        name: z
+          .string()
+          .regex(/^[A-Za-z0-9._-]+$/, "letters, digits, '.', '_' or '-'")
+          .default("default"),
         bootstrap_servers: bootstrapServers,
+        node_id_base: int(0, 1_000_000_000).default(0),
         connection_timeout_ms: int(1).default(10000),
         request_timeout_ms: int(1).default(30000),
         metadata_refresh_interval_secs: num(0.1).default(30),
@@ -90,6 +102,7 @@ export const configSchema = z
         max_in_flight_bytes: int(64 * 1024).default(8 * 1024 * 1024),
         shutdown_grace_ms: int(0).default(10000),
         api_max_versions: z.record(z.string(), int(0)).default({}),
+        chain: z.array(z.string().min(1)).min(1).nullish(),
       })
       .strict()
       .prefault({}),

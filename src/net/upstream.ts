@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import net from "node:net";
 import type { Logger } from "../log/logger.ts";
+import type { ApiKey, RequestOf, ResponseOf } from "../protocol/api.ts";
 import { decodeResponse, encodeRequestChunks } from "../protocol/frame.ts";
 import { framePool } from "./frame-pool.ts";
 import { FrameReader, type FrameSink } from "./frame-reader.ts";
@@ -204,34 +205,36 @@ export class UpstreamConnection extends EventEmitter {
    * Encodes a request, sends it, and decodes the answer. `writable` is false when the socket buffer is full
    * (see `send`); with `expectResponse: false` the response resolves to undefined at once.
    */
-  request(
-    apiKey: number,
+  request<K extends ApiKey>(
+    apiKey: K,
     apiVersion: number,
-    body: unknown,
+    body: RequestOf<K>,
     options: {
       clientId: string | null;
       expectResponse?: boolean;
       timeoutMs?: number;
       onResponseFrame?: (frame: Buffer) => void;
     },
-    // biome-ignore lint/suspicious/noExplicitAny: generated response body
-  ): { writable: boolean; response: Promise<any> } {
+  ): { writable: boolean; response: Promise<ResponseOf<K>> } {
     const frame = encodeRequestChunks(
       { apiKey, apiVersion, correlationId: 0, clientId: options.clientId },
       body,
     );
     if (options.expectResponse === false) {
-      return { writable: this.send(frame, undefined), response: Promise.resolve(undefined) };
+      return {
+        writable: this.send(frame, undefined),
+        response: Promise.resolve(undefined as unknown as ResponseOf<K>),
+      };
     }
     let writable = true;
-    const response = new Promise((resolve, reject) => {
+    const response = new Promise<ResponseOf<K>>((resolve, reject) => {
       const onResponseFrame = options.onResponseFrame;
       const handler: ResponseHandler = {
         releasesResponse: onResponseFrame !== undefined,
         onResponse: (answer) => {
           onResponseFrame?.(answer);
           try {
-            resolve(decodeResponse(apiKey, apiVersion, answer.subarray(4)).body);
+            resolve(decodeResponse(apiKey, apiVersion, answer.subarray(4)).body as ResponseOf<K>);
           } catch (error) {
             reject(error);
           }

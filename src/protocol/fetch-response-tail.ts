@@ -1,10 +1,12 @@
 import { KafkaProtocolError } from "./errors.ts";
 import { decodeResponse, encodeResponse } from "./frame.ts";
+import { ApiKey, apiInfo } from "./generated/api-keys.ts";
+import { ErrorCode } from "./generated/error-codes.ts";
+import { firstVersion } from "./generated/field-versions.ts";
 import type { TaggedField } from "./primitives/tagged.ts";
 
-const FETCH = 1;
-const FIRST_FLEXIBLE_VERSION = 12;
-const FIRST_TOPIC_ID_VERSION = 13;
+const FIRST_FLEXIBLE_VERSION = apiInfo(ApiKey.Fetch)!.responseFlexibleMinVersion;
+const FIRST_TOPIC_ID_VERSION = firstVersion("FetchResponse", "responses.topicId");
 const PARTITION_FIXED_BYTES = 4 + 2 + 8 + 8 + 8;
 const ABORTED_TRANSACTION_FIXED_BYTES = 8 + 8;
 
@@ -53,7 +55,7 @@ export class FetchResponseTailFinder {
   }
 
   static handles(apiKey: number, apiVersion: number): boolean {
-    return apiKey === FETCH && apiVersion >= FIRST_FLEXIBLE_VERSION;
+    return apiKey === ApiKey.Fetch && apiVersion >= FIRST_FLEXIBLE_VERSION;
   }
 
   /**
@@ -215,9 +217,9 @@ function emptyBodyPrefix(version: number): Buffer {
 
 /** A whole Fetch response frame without topics, carrying `tail`'s top-level tagged fields. */
 function encodeTopicless(version: number, tail: FetchResponseTail): Buffer {
-  return encodeResponse(FETCH, version, 0, {
+  return encodeResponse(ApiKey.Fetch, version, 0, {
     throttleTimeMs: 0,
-    errorCode: 0,
+    errorCode: ErrorCode.NONE,
     sessionId: 0,
     responses: [],
     nodeEndpoints: tail.nodeEndpoints,
@@ -237,7 +239,7 @@ export function decodeFetchResponseTail(version: number, tail: Buffer): FetchRes
   const prefix = emptyBodyPrefix(version);
   const frame = Buffer.concat([prefix, tail]);
   frame.writeInt32BE(frame.length - 4, 0);
-  return decodeResponse(FETCH, version, frame.subarray(4)).body as FetchResponseTail;
+  return decodeResponse(ApiKey.Fetch, version, frame.subarray(4)).body as FetchResponseTail;
 }
 
 function encodeTail(version: number, body: FetchResponseTail): Buffer {

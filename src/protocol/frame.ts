@@ -4,7 +4,12 @@
  */
 import { createRequire } from "node:module";
 import { KafkaProtocolError } from "./errors.ts";
-import { apiInfo, requestHeaderVersion, responseHeaderVersion } from "./generated/api-keys.ts";
+import {
+  apiInfo,
+  requestHeaderVersion,
+  responseHeaderVersion,
+  usesRequestHeaderV0,
+} from "./generated/api-keys.ts";
 import { CODEC_MODULES, type CodecModule } from "./generated/codec-modules.ts";
 import {
   decodeRequestHeader,
@@ -45,8 +50,9 @@ export function peekRequestHeader(frame: Buffer): PeekedRequestHeader {
     apiVersion = r.int16();
     const correlationId = r.int32();
     const knownApi = apiInfo(apiKey) !== undefined;
-    if (knownApi || (apiKey === 7 && apiVersion === 0))
+    if (knownApi || usesRequestHeaderV0(apiKey, apiVersion)) {
       headerVersion = requestHeaderVersion(apiKey, apiVersion);
+    }
     const clientId = headerVersion >= 1 ? r.nullableString() : "";
     if (headerVersion === 2) readTaggedFields(r);
     return { apiKey, apiVersion, correlationId, clientId, headerVersion, bodyOffset: r.offset, knownApi };

@@ -1,107 +1,73 @@
 import type http from "node:http";
-import net from "node:net";
 import { startAdminServer } from "../admin/http-server.ts";
-import type { ProxyMetrics } from "../admin/metrics.ts";
-import { ClusterView } from "../cluster/cluster-view.ts";
+import { ProxyMetrics } from "../admin/metrics.ts";
 import type { ProxyConfig } from "../config/load.ts";
-import { AddressRewrite } from "../features/address-rewrite/address-rewrite.ts";
-import { ApiVersionsClamp } from "../features/api-versions/api-versions.ts";
-import { virtualizationFeatures } from "../features/virtualization/index.ts";
-import { VirtualizationRules } from "../features/virtualization/rules.ts";
-import { TopicIndex } from "../features/virtualization/topic-index.ts";
 import type { Logger } from "../log/logger.ts";
-import { UpstreamPool } from "../net/upstream-pool.ts";
-import { ClientConnection } from "./client-connection.ts";
-import type { Feature } from "./feature.ts";
-import { Pipeline } from "./pipeline.ts";
+import { type AcceptedConnection, type Listener, listenPlain } from "../net/listener.ts";
+import type { Topology } from "../topology/topology.ts";
+import type { Chain } from "./chain.ts";
+import { ClientConnection, type ConnectionUpstreams } from "./connection/client-connection.ts";
 
-interface Listener {
-  server: net.Server;
-  brokerId: number | undefined;
-  port: number;
-  label: string;
+const BOOTSTRAP = "bootstrap";
+
+function nodeLabel(nodeId: number): string {
+  return `node-${nodeId}`;
 }
 
-/** The proxy: a bootstrap listener, one listener per upstream broker, and the admin HTTP server. */
+/**
+ * The runtime: a bootstrap listener, one listener per virtual node, the client connections, and the admin
+ * HTTP server. Requests run through the chain it is given; brokers are found through the topology.
+ */
 export class ProxyServer {
   readonly config: ProxyConfig;
   readonly log: Logger;
-  readonly cluster: ClusterView;
-  readonly pipeline: Pipeline;
+  readonly topology: Topology;
+  readonly chain: Chain;
   readonly metrics: ProxyMetrics;
-  readonly pool: UpstreamPool;
   private bootstrap: Listener | undefined;
-  private readonly brokerListeners = new Map<number, Listener>();
+  private readonly nodeListeners = new Map<number, Listener | "opening">();
   private readonly connections = new Set<ClientConnection>();
+  private readonly upstreams: ConnectionUpstreams;
   private admin: http.Server | undefined;
   private nextConnectionId = 1;
   private stopping = false;
 
-  constructor(config: ProxyConfig, log: Logger) {
+  constructor(config: ProxyConfig, log: Logger, chain: Chain, topology: Topology) {
     this.config = config;
     this.log = log;
-    this.cluster = new ClusterView({
-      bootstrapServers: config.bootstrapServers,
-      connectTimeoutMs: config.connectionTimeoutMs,
-      requestTimeoutMs: config.requestTimeoutMs,
-      refreshIntervalMs: config.metadataRefreshMs,
-      departedLingerMs: config.departedBrokerLingerMs,
-      log: log.child({ component: "cluster" }),
-    });
-    this.pool = new UpstreamPool({
-      connectTimeoutMs: config.connectionTimeoutMs,
-      requestTimeoutMs: config.requestTimeoutMs,
-      log: log.child({ component: "pool" }),
-      addressOf: (nodeId) => this.cluster.address(nodeId),
-    });
-    const features: Feature[] = [];
-    const rules = new VirtualizationRules(config.partitionRules, config.neverVirtualize);
-    if (!rules.isEmpty) {
-      const requestAnyBroker = (apiKey: number, apiVersion: number, body: unknown) => {
-        const nodeId = this.cluster.anyNodeId();
-        if (nodeId === undefined) return Promise.reject(new Error("no upstream broker is known yet"));
-        return this.pool.request(nodeId, apiKey, apiVersion, body);
-      };
-      const virtualizationLog = log.child({ component: "virtualization" });
-      features.push(
-        ...virtualizationFeatures({
-          rules,
-          topics: new TopicIndex(requestAnyBroker, virtualizationLog),
-          markerHeader: config.markerHeader,
-          keepMarker: config.keepMarker,
-          readAheadBytes: config.readAheadBytes,
-          log: virtualizationLog,
-          requestAnyBroker,
-        }),
-      );
-    }
-    features.push(new AddressRewrite(config, this.cluster), new ApiVersionsClamp(config.apiMaxVersions));
-    this.pipeline = new Pipeline(features);
-    this.metrics = this.pipeline.metrics;
-    this.cluster.on("brokers", () => this.syncBrokerListeners());
+    this.chain = chain;
+    this.topology = topology;
+    this.metrics = new ProxyMetrics((apiKey) => chain.apiName(apiKey));
+    this.upstreams = {
+      addressFor: (nodeId) => topology.addressFor(nodeId),
+      requestShared: (nodeId, apiKey, apiVersion, request, clientId) =>
+        topology.admin.requestAt(nodeId, apiKey, apiVersion, request, clientId),
+    };
+    topology.on("nodes", () => this.syncNodeListeners());
   }
 
   get bootstrapPort(): number {
     return this.bootstrap?.port ?? this.config.listen.port;
   }
 
-  brokerPort(brokerId: number): number | undefined {
-    return this.brokerListeners.get(brokerId)?.port;
+  nodePort(nodeId: number): number | undefined {
+    const listener = this.nodeListeners.get(nodeId);
+    return listener && listener !== "opening" ? listener.port : undefined;
   }
 
   async start(): Promise<void> {
     for (const warning of this.config.warnings) this.log.warn(warning);
-    this.bootstrap = await this.listen(undefined, this.config.listen.port);
+    this.bootstrap = await this.listen(BOOTSTRAP, undefined, this.config.listen.port);
     if (this.config.metrics.enabled) {
       this.admin = await startAdminServer(
         this.config.metrics.address,
         this.metrics,
-        { ready: () => this.cluster.isReady, describe: () => this.describe() },
+        { ready: () => this.topology.isReady, describe: () => this.describe() },
         this.log.child({ component: "admin" }),
       );
     }
     try {
-      await this.cluster.start();
+      await this.topology.start();
     } catch (error) {
       this.log.warn(
         { err: (error as Error).message },
@@ -111,15 +77,21 @@ export class ProxyServer {
   }
 
   describe(): unknown {
+    const topology = this.topology;
     return {
       bootstrap: `${this.config.advertisedHost}:${this.config.advertisedBootstrapPort}`,
-      upstreamClusterId: this.cluster.clusterId,
-      brokers: this.cluster.listenable().map((b) => ({
-        nodeId: b.nodeId,
-        upstream: `${b.host}:${b.port}`,
-        rack: b.rack,
-        live: this.cluster.isLive(b.nodeId),
-        proxyPort: this.brokerListeners.get(b.nodeId)?.port ?? null,
+      clusterId: topology.clusterId ?? null,
+      upstreamClusterIds: Object.fromEntries(
+        this.config.clusters.map((c) => [c.name, topology.cluster(c.name)?.clusterId ?? null]),
+      ),
+      nodes: topology.nodes().map((node) => ({
+        nodeId: node.nodeId,
+        cluster: node.upstream.cluster,
+        upstreamNodeId: node.upstream.nodeId,
+        upstream: `${node.address.host}:${node.address.port}`,
+        rack: node.rack,
+        live: node.live,
+        proxyPort: this.nodePort(node.nodeId) ?? null,
       })),
       connections: this.connections.size,
     };
@@ -129,16 +101,15 @@ export class ProxyServer {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    const servers = [this.bootstrap, ...this.brokerListeners.values()].filter((l): l is Listener => !!l);
-    for (const listener of servers) listener.server.close();
+    this.bootstrap?.close();
+    for (const listener of this.nodeListeners.values()) if (listener !== "opening") listener.close();
     for (const connection of this.connections) connection.drain();
     const deadline = Date.now() + this.config.shutdownGraceMs;
     while (this.connections.size > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
     for (const connection of this.connections) connection.close("proxy shutting down");
-    this.cluster.stop();
-    this.pool.close();
+    this.topology.stop();
     const admin = this.admin;
     if (admin) {
       const closed = new Promise<void>((resolve) => admin.close(() => resolve()));
@@ -147,97 +118,86 @@ export class ProxyServer {
     }
   }
 
-  private syncBrokerListeners(): void {
+  private syncNodeListeners(): void {
     if (this.stopping) return;
-    this.metrics.upstreamBrokers.set(this.cluster.list().length);
-    const brokers = this.cluster.listenable();
-    const present = new Set(brokers.map((b) => b.nodeId));
-    for (const broker of brokers) {
-      if (this.brokerListeners.has(broker.nodeId)) continue;
-      const port = this.config.brokerPortFor(broker.nodeId);
+    const nodes = this.topology.nodes();
+    this.metrics.upstreamBrokers.set(nodes.filter((node) => node.live).length);
+    const present = new Set(nodes.map((node) => node.nodeId));
+    for (const { nodeId } of nodes) {
+      if (this.nodeListeners.has(nodeId)) continue;
+      const port = this.config.nodePortFor(nodeId);
       if (port === undefined) {
         this.log.error(
-          { nodeId: broker.nodeId },
-          "no client-facing port for this broker id: widen listen.broker_port_count or set listen.broker_ports",
+          { nodeId },
+          "no client-facing port for this node id: widen listen.broker_port_count or set listen.broker_ports",
         );
         continue;
       }
-      const placeholder: Listener = {
-        server: net.createServer(),
-        brokerId: broker.nodeId,
-        port,
-        label: `broker-${broker.nodeId}`,
-      };
-      this.brokerListeners.set(broker.nodeId, placeholder);
-      this.listen(broker.nodeId, port).then(
+      this.nodeListeners.set(nodeId, "opening");
+      this.listen(nodeLabel(nodeId), nodeId, port).then(
         (listener) => {
-          if (this.brokerListeners.get(broker.nodeId) === placeholder && !this.stopping) {
-            this.brokerListeners.set(broker.nodeId, listener);
+          if (this.nodeListeners.get(nodeId) === "opening" && !this.stopping) {
+            this.nodeListeners.set(nodeId, listener);
           } else {
-            listener.server.close();
+            listener.close();
           }
         },
         (error: Error) => {
-          this.brokerListeners.delete(broker.nodeId);
-          this.log.error({ nodeId: broker.nodeId, port, err: error.message }, "cannot listen for broker");
+          this.nodeListeners.delete(nodeId);
+          this.log.error({ nodeId, port, err: error.message }, "cannot listen for node");
         },
       );
     }
-    for (const [nodeId, listener] of this.brokerListeners) {
+    for (const [nodeId, listener] of this.nodeListeners) {
       if (present.has(nodeId)) continue;
-      this.brokerListeners.delete(nodeId);
-      listener.server.close();
-      this.log.info({ nodeId, port: listener.port }, "broker left the cluster; listener closed");
+      this.nodeListeners.delete(nodeId);
+      if (listener !== "opening") listener.close();
+      this.log.info(
+        { nodeId, port: this.config.nodePortFor(nodeId) },
+        "node left the cluster; listener closed",
+      );
     }
   }
 
-  private listen(brokerId: number | undefined, port: number): Promise<Listener> {
-    const label = brokerId === undefined ? "bootstrap" : `broker-${brokerId}`;
-    const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) =>
-      this.accept(socket, brokerId, label),
-    );
-    server.maxConnections = this.config.maxConnections * 4;
-    return new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen({ port, host: this.config.listen.host, backlog: 1024 }, () => {
-        server.off("error", reject);
-        server.on("error", (error) =>
-          this.log.error({ err: error.message, listener: label }, "listener error"),
-        );
-        const bound = (server.address() as net.AddressInfo).port;
-        this.log.info({ listener: label, address: `${this.config.listen.host}:${bound}` }, "listening");
-        resolve({ server, brokerId, port: bound, label });
-      });
+  private listen(label: string, nodeId: number | undefined, port: number): Promise<Listener> {
+    return listenPlain({
+      host: this.config.listen.host,
+      port,
+      label,
+      maxConnections: this.config.maxConnections * 4,
+      log: this.log,
+      onConnection: (accepted) => this.accept(accepted, label, nodeId),
     });
   }
 
-  private accept(socket: net.Socket, brokerId: number | undefined, label: string): void {
+  private accept(accepted: AcceptedConnection, label: string, nodeId: number | undefined): void {
     if (this.stopping) {
-      socket.destroy();
+      accepted.refuse();
       return;
     }
     if (this.connections.size >= this.config.maxConnections) {
       this.metrics.connectionsRejected.labels("max_connections").inc();
       this.log.warn(
-        { limit: this.config.maxConnections, client: socket.remoteAddress },
+        { limit: this.config.maxConnections, client: accepted.remoteAddress },
         "connection limit reached; refusing client",
       );
-      socket.destroy();
+      accepted.refuse();
       return;
     }
     this.metrics.connectionsAccepted.labels(label).inc();
     this.metrics.connections.labels(label).inc();
-    const connection = new ClientConnection(socket, {
+    const connection = new ClientConnection(accepted, {
       id: this.nextConnectionId++,
-      brokerId,
+      listener: label,
+      nodeId,
       maxFrameBytes: this.config.maxFrameBytes,
       maxInFlightBytes: this.config.maxInFlightBytes,
       connectTimeoutMs: this.config.connectionTimeoutMs,
       requestTimeoutMs: this.config.requestTimeoutMs,
       log: this.log,
-      pipeline: this.pipeline,
-      pool: this.pool,
-      upstreamFor: (id) => (id === undefined ? this.cluster.anyAddress() : this.cluster.address(id)),
+      chain: this.chain,
+      metrics: this.metrics,
+      upstreams: this.upstreams,
       onClosed: (closed) => {
         this.connections.delete(closed);
         this.metrics.connections.labels(label).dec();

@@ -46,6 +46,15 @@ export {
 } from "./compression/index.ts";
 export { crc32c, crc32cImplementation, crc32cJs } from "./crc32c.ts";
 export { RecordBatchError, UnsupportedCompressionError } from "./errors.ts";
+export {
+  decimalHeaderOfFirstRecord,
+  NO_HEADER,
+  RECORD_SLOTS,
+  REPEATED_HEADER,
+  RecordSlot,
+  type RecordsLayout,
+  scanRecords,
+} from "./headers.ts";
 export { type BatchEntry, iterateBatches, PartialBatch, type SplitBatches, splitBatches } from "./iterate.ts";
 export {
   type Bytes,
@@ -59,9 +68,4 @@ export {
   type RecordHeaderInput,
   type RecordInput,
 } from "./records.ts";
-export {
-  appendHeaderToEveryRecord,
-  rebuiltRecordsBuffer,
-  type SpliceOptions,
-  sealRebuiltBatch,
-} from "./splice.ts";
+export { appendHeaderToEveryRecord, type SpliceOptions, stripHeaderFromEveryRecord } from "./splice.ts";

@@ -1,18 +1,24 @@
 import { BATCH_HEADER_SIZE, BatchLayout, LOG_OVERHEAD, type RecordBatchView } from "./batch-view.ts";
+import { rebuildBatch } from "./builder.ts";
 import { CompressionType, compress } from "./compression/index.ts";
 import type { CompressOptions } from "./compression/options.ts";
 import { crc32c } from "./crc32c.ts";
 import { RecordBatchError } from "./errors.ts";
+import {
+  NO_HEADER,
+  RECORD_SLOTS,
+  REPEATED_HEADER,
+  RecordSlot,
+  type RecordsLayout,
+  scanRecords,
+} from "./headers.ts";
 import { type DecodeOptions, decompressedRecordsData, type RecordHeaderInput } from "./records.ts";
-import { type Cursor, readVarint, readVarlong, varintSize, writeVarint } from "./varint.ts";
+import { varintSize, writeVarint } from "./varint.ts";
 
 export interface SpliceOptions extends DecodeOptions {
   /** Level used when the batch's codec is recompressed. */
   compressionLevel?: CompressOptions["level"];
 }
-
-/** Per record: body start and end, header count varint start and end, header count. */
-const SLOTS = 5;
 
 function encodeHeader(header: RecordHeaderInput): Buffer {
   const keyLength = Buffer.byteLength(header.key);
@@ -28,53 +34,12 @@ function encodeHeader(header: RecordHeaderInput): Buffer {
   return out;
 }
 
-function skipBytesField(cursor: Cursor, field: string): void {
-  const length = readVarint(cursor, field);
-  if (length < -1) throw new RecordBatchError(field, `negative length ${length}`);
-  if (length > cursor.end - cursor.pos) throw new RecordBatchError(field, "length past end");
-  if (length > 0) cursor.pos += length;
-}
-
-/** Finds each record's header count without decoding keys, values or headers. */
-function locateHeaderCounts(data: Buffer, count: number): Int32Array {
-  const layout = new Int32Array(count * SLOTS);
-  const cursor: Cursor = { buf: data, pos: 0, end: data.length };
-  for (let index = 0; index < count; index++) {
-    try {
-      const bodyLength = readVarint(cursor, "length");
-      const bodyStart = cursor.pos;
-      if (bodyLength < 1 || bodyLength > data.length - bodyStart) {
-        throw new RecordBatchError("length", `record length ${bodyLength} runs past end`);
-      }
-      const bodyEnd = bodyStart + bodyLength;
-      cursor.end = bodyEnd;
-      cursor.pos++;
-      readVarlong(cursor, "timestampDelta");
-      readVarint(cursor, "offsetDelta");
-      skipBytesField(cursor, "key");
-      skipBytesField(cursor, "value");
-      const countStart = cursor.pos;
-      const headerCount = readVarint(cursor, "headers");
-      if (headerCount < 0) throw new RecordBatchError("headers", `negative count ${headerCount}`);
-      const slot = index * SLOTS;
-      layout[slot] = bodyStart;
-      layout[slot + 1] = bodyEnd;
-      layout[slot + 2] = countStart;
-      layout[slot + 3] = cursor.pos;
-      layout[slot + 4] = headerCount;
-      cursor.pos = bodyEnd;
-      cursor.end = data.length;
-    } catch (error) {
-      throw error instanceof RecordBatchError ? error.within(`records[${index}].`) : error;
-    }
+function scanBatchRecords(view: RecordBatchView, data: Buffer, key?: Buffer): RecordsLayout {
+  try {
+    return scanRecords(data, view.recordsCount, key);
+  } catch (error) {
+    throw error instanceof RecordBatchError ? error.within(`${view.path}: `) : error;
   }
-  if (cursor.pos !== data.length) {
-    throw new RecordBatchError(
-      "records",
-      `${data.length - cursor.pos} bytes left after the ${count} records`,
-    );
-  }
-  return layout;
 }
 
 /**
@@ -88,48 +53,120 @@ export function appendHeaderToEveryRecord(
   header: RecordHeaderInput,
   options?: SpliceOptions,
 ): Buffer {
-  const count = view.recordsCount;
-  if (count <= 0) return Buffer.from(view.buffer);
+  if (view.recordsCount <= 0) return Buffer.from(view.buffer);
   const data = decompressedRecordsData(view, options);
-  let layout: Int32Array;
-  try {
-    layout = locateHeaderCounts(data, count);
-  } catch (error) {
-    throw error instanceof RecordBatchError ? error.within(`${view.path}: `) : error;
-  }
+  const { layout } = scanBatchRecords(view, data);
   const added = encodeHeader(header);
   const compression = view.compression;
-  const headroom = compression === 0 ? BATCH_HEADER_SIZE : 0;
+  const headroom = compression === CompressionType.none ? BATCH_HEADER_SIZE : 0;
 
   let total = headroom;
-  for (let slot = 0; slot < layout.length; slot += SLOTS) {
-    const headerCount = layout[slot + 4];
-    const bodyLength =
-      layout[slot + 1] -
-      layout[slot] -
-      (layout[slot + 3] - layout[slot + 2]) +
-      varintSize(headerCount + 1) +
-      added.length;
+  for (let slot = 0; slot < layout.length; slot += RECORD_SLOTS) {
+    const bodyLength = appendedBodyLength(layout, slot, added.length);
     total += varintSize(bodyLength) + bodyLength;
   }
   const records = rebuiltRecordsBuffer(compression, total);
   let pos = headroom;
-  for (let slot = 0; slot < layout.length; slot += SLOTS) {
-    const bodyStart = layout[slot];
-    const bodyEnd = layout[slot + 1];
-    const countStart = layout[slot + 2];
-    const countEnd = layout[slot + 3];
-    const headerCount = layout[slot + 4];
-    const bodyLength =
-      bodyEnd - bodyStart - (countEnd - countStart) + varintSize(headerCount + 1) + added.length;
-    pos = writeVarint(records, pos, bodyLength);
-    pos += data.copy(records, pos, bodyStart, countStart);
-    pos = writeVarint(records, pos, headerCount + 1);
-    pos += data.copy(records, pos, countEnd, bodyEnd);
+  for (let slot = 0; slot < layout.length; slot += RECORD_SLOTS) {
+    pos = writeVarint(records, pos, appendedBodyLength(layout, slot, added.length));
+    pos += data.copy(
+      records,
+      pos,
+      layout[slot + RecordSlot.bodyStart],
+      layout[slot + RecordSlot.headerCountStart],
+    );
+    pos = writeVarint(records, pos, layout[slot + RecordSlot.headerCount] + 1);
+    pos += data.copy(
+      records,
+      pos,
+      layout[slot + RecordSlot.headerCountEnd],
+      layout[slot + RecordSlot.bodyEnd],
+    );
     pos += added.copy(records, pos);
   }
 
   return sealRebuiltBatch(view, records, options?.compressionLevel);
+}
+
+function appendedBodyLength(layout: Int32Array, slot: number, addedLength: number): number {
+  return (
+    layout[slot + RecordSlot.bodyEnd] -
+    layout[slot + RecordSlot.bodyStart] -
+    (layout[slot + RecordSlot.headerCountEnd] - layout[slot + RecordSlot.headerCountStart]) +
+    varintSize(layout[slot + RecordSlot.headerCount] + 1) +
+    addedLength
+  );
+}
+
+/**
+ * Removes the header named `key` from every record of a batch by splicing bytes (the reverse of
+ * `appendHeaderToEveryRecord`): keys, values and other headers are copied, never decoded. Offsets, timestamps
+ * and the batch header stay as they were; the records are recompressed with the batch's codec and the CRC is
+ * recomputed. Returns the batch's own bytes when no record carries the header. `decompressed` may pass the
+ * records already decompressed (e.g. while a header of the first record was read).
+ */
+export function stripHeaderFromEveryRecord(
+  view: RecordBatchView,
+  key: Buffer,
+  decompressed?: Buffer,
+  options?: DecodeOptions,
+): Buffer {
+  if (view.recordsCount <= 0) return view.buffer;
+  const data = decompressed ?? decompressedRecordsData(view, options);
+  const { layout, found } = scanBatchRecords(view, data, key);
+  if (found === 0) return view.buffer;
+  for (let slot = 0; slot < layout.length; slot += RECORD_SLOTS) {
+    if (layout[slot + RecordSlot.headerStart] === REPEATED_HEADER)
+      return stripByRebuilding(view, key, options);
+  }
+
+  const compression = view.compression;
+  const headroom = compression === CompressionType.none ? BATCH_HEADER_SIZE : 0;
+  let total = headroom;
+  for (let slot = 0; slot < layout.length; slot += RECORD_SLOTS) {
+    const bodyLength = strippedBodyLength(layout, slot);
+    total += varintSize(bodyLength) + bodyLength;
+  }
+  const records = rebuiltRecordsBuffer(compression, total);
+  let pos = headroom;
+  for (let slot = 0; slot < layout.length; slot += RECORD_SLOTS) {
+    const bodyStart = layout[slot + RecordSlot.bodyStart];
+    const bodyEnd = layout[slot + RecordSlot.bodyEnd];
+    const headerStart = layout[slot + RecordSlot.headerStart];
+    pos = writeVarint(records, pos, strippedBodyLength(layout, slot));
+    if (headerStart === NO_HEADER) {
+      pos += data.copy(records, pos, bodyStart, bodyEnd);
+      continue;
+    }
+    pos += data.copy(records, pos, bodyStart, layout[slot + RecordSlot.headerCountStart]);
+    pos = writeVarint(records, pos, layout[slot + RecordSlot.headerCount] - 1);
+    pos += data.copy(records, pos, layout[slot + RecordSlot.headerCountEnd], headerStart);
+    pos += data.copy(records, pos, layout[slot + RecordSlot.headerEnd], bodyEnd);
+  }
+
+  return sealRebuiltBatch(view, records);
+}
+
+function strippedBodyLength(layout: Int32Array, slot: number): number {
+  const bodyLength = layout[slot + RecordSlot.bodyEnd] - layout[slot + RecordSlot.bodyStart];
+  const headerStart = layout[slot + RecordSlot.headerStart];
+  if (headerStart === NO_HEADER) return bodyLength;
+  return (
+    bodyLength -
+    (layout[slot + RecordSlot.headerCountEnd] - layout[slot + RecordSlot.headerCountStart]) +
+    varintSize(layout[slot + RecordSlot.headerCount] - 1) -
+    (layout[slot + RecordSlot.headerEnd] - headerStart)
+  );
+}
+
+/** Slow path for records that repeat the header: decode, filter, re-encode. */
+function stripByRebuilding(view: RecordBatchView, key: Buffer, options?: DecodeOptions): Buffer {
+  const name = key.toString("utf8");
+  return rebuildBatch(
+    view,
+    (record) => ({ ...record, headers: record.headers.filter((header) => header.key !== name) }),
+    options,
+  );
 }
 
 /** lz4 that saves less than this share of the bytes is not worth its CPU: such records are stored again. */
@@ -140,12 +177,6 @@ function lz4BarelyShrank(view: RecordBatchView, uncompressedBytes: number): bool
   return compressedBytes >= uncompressedBytes * (1 - LZ4_WORTHWHILE_SAVING);
 }
 
-/**
- * The batch that replaces `view` with new records: the same header, `records` compressed with the batch's
- * codec, length and CRC recomputed. Uncompressed `records` must start with BATCH_HEADER_SIZE bytes of headroom,
- * which become the header. lz4 records that the producer's compression barely shrank (random or already
- * compressed payloads) are stored in the frame's uncompressed blocks instead of being compressed again.
- */
 const SCRATCH_LIMIT_BYTES = 16 * 1024 * 1024;
 let scratch = Buffer.allocUnsafeSlow(0);
 
@@ -154,13 +185,19 @@ let scratch = Buffer.allocUnsafeSlow(0);
  * itself, so they get a buffer of their own; records that are compressed next are only read once, so they reuse
  * one scratch buffer instead of leaving a batch-sized buffer to the garbage collector each time.
  */
-export function rebuiltRecordsBuffer(compression: number, size: number): Buffer {
+function rebuiltRecordsBuffer(compression: number, size: number): Buffer {
   if (compression === CompressionType.none || size > SCRATCH_LIMIT_BYTES) return Buffer.allocUnsafe(size);
   if (scratch.length < size) scratch = Buffer.allocUnsafeSlow(Math.max(size, 2 * scratch.length, 64 * 1024));
   return scratch.subarray(0, size);
 }
 
-export function sealRebuiltBatch(view: RecordBatchView, records: Buffer, level?: number): Buffer {
+/**
+ * The batch that replaces `view` with new records: the same header, `records` compressed with the batch's
+ * codec, length and CRC recomputed. Uncompressed `records` must start with BATCH_HEADER_SIZE bytes of headroom,
+ * which become the header. lz4 records that the producer's compression barely shrank (random or already
+ * compressed payloads) are stored in the frame's uncompressed blocks instead of being compressed again.
+ */
+function sealRebuiltBatch(view: RecordBatchView, records: Buffer, level?: number): Buffer {
   const compression = view.compression;
   const path = `${view.path}: records`;
   let batch: Buffer;

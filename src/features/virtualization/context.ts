@@ -1,18 +1,22 @@
 import type { Logger } from "../../log/logger.ts";
-import type { VirtualizationRules } from "./rules.ts";
-import type { TopicIndex } from "./topic-index.ts";
+import type { AdminClient } from "../../topology/admin-client.ts";
+import type { GroupCoordinators } from "../../topology/group-coordinators.ts";
+import type { TopicDirectory } from "../../topology/topics.ts";
+import type { VirtualizationRules } from "./mapping/rules.ts";
 
 /** What every part of the virtualization feature shares. */
 export interface VirtualizationContext {
   readonly rules: VirtualizationRules;
-  readonly topics: TopicIndex;
+  /** Physical topics: names, ids and partition counts. */
+  readonly topics: TopicDirectory;
+  readonly coordinators: GroupCoordinators;
+  /** The proxy's own requests (companion groups, lookups). */
+  readonly admin: AdminClient;
   /** Record header that carries each record's virtual partition, as a decimal string. */
   readonly markerHeader: string;
   /** Keep the marker header on fetched records instead of stripping it. */
   readonly keepMarker: boolean;
   /** Bytes of fetches read ahead of consumers that are behind, across connections; 0 turns it off. */
-  readonly readAheadBytes?: number;
+  readonly readAheadBytes: number;
   readonly log: Logger;
-  /** Sends a request to the cluster's controller-agnostic any broker (for lookups the proxy makes itself). */
-  readonly requestAnyBroker: (apiKey: number, apiVersion: number, body: unknown) => Promise<unknown>;
 }

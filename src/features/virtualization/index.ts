@@ -1,22 +1,18 @@
-import type { Feature } from "../../proxy/feature.ts";
-import { VirtualAdmin } from "./admin.ts";
+import type { ApiHandlers, Feature } from "../../feature-api/feature.ts";
+import { adminHandlers } from "./admin/index.ts";
 import type { VirtualizationContext } from "./context.ts";
-import { VirtualFetch } from "./fetch.ts";
-import { virtualGroupFeatures } from "./groups.ts";
-import { VirtualMetadata } from "./metadata.ts";
-import { VirtualOffsets } from "./offsets.ts";
-import { VirtualProduce } from "./produce.ts";
+import { dataHandlers } from "./data/index.ts";
+import { groupHandlers } from "./groups/index.ts";
 
 export type { VirtualizationContext } from "./context.ts";
+export { VirtualizationRules } from "./mapping/rules.ts";
 
-/** The features that together present virtual partitions to clients. */
-export function virtualizationFeatures(context: VirtualizationContext): Feature[] {
-  return [
-    new VirtualMetadata(context.rules, context.topics),
-    new VirtualProduce(context),
-    new VirtualFetch(context, { readAheadBytes: context.readAheadBytes }),
-    new VirtualOffsets(context),
-    new VirtualAdmin(context),
-    ...virtualGroupFeatures(context),
-  ];
+/** Partition virtualization: clients see V partitions of a topic that Kafka stores on P = V / k. */
+export function createVirtualization(context: VirtualizationContext): Feature {
+  const handlers: ApiHandlers = {
+    ...dataHandlers(context),
+    ...groupHandlers(context),
+    ...adminHandlers(context),
+  };
+  return { name: "virtualization", handlers };
 }

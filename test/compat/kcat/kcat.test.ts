@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
+import { kcat as kcatExecutable } from "../../helpers/clients.ts";
 import { type Gateway, runTool, startGateway } from "../gateway/environment.ts";
 import { assertProxyAddress } from "../json-driver/suite.ts";
 
-/** Debian's kcat, linked against the system librdkafka (an older librdkafka than the PyPI wheel's). */
-const KCAT = process.env.KPP_KCAT ?? "kcat";
 const CODECS = ["none", "gzip", "snappy", "lz4", "zstd"] as const;
 const PER_CODEC = 10;
 const PARTITIONS = 3;
@@ -24,9 +23,12 @@ interface KcatMetadata {
   topics: { topic: string; partitions: { partition: number; leader: number }[]; error?: string }[];
 }
 
+/** Runs Debian's kcat, linked against the system librdkafka (an older librdkafka than the PyPI wheel's). */
 function kcat(args: string[], input?: string, timeoutMs = 30_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(KCAT, args, { stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    const child = spawn(kcatExecutable(), args, {
+      stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout!.on("data", (chunk: Buffer) => {
@@ -91,6 +93,7 @@ describe("kcat (librdkafka 2.0) through the proxy (Kafka 4.4, 3 brokers)", { tim
   const produced: KcatMessage[] = [];
 
   before(async () => {
+    kcatExecutable();
     gateway = await startGateway({ brokers: 3 });
     topic = gateway.uniqueName("kcat");
   });

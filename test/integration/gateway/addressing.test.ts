@@ -46,7 +46,7 @@ async function streamedFetches(): Promise<number> {
 }
 
 interface AdminStatus {
-  brokers: { nodeId: number; live: boolean; proxyPort: number | null }[];
+  nodes: { nodeId: number; live: boolean; proxyPort: number | null }[];
 }
 
 async function adminStatus(adminPort = proxy.adminPort): Promise<AdminStatus> {
@@ -334,13 +334,13 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
       await cluster.killBroker(victim);
       await waitFor("broker marked departed", async () => {
         const status = await adminStatus(proxy.adminPort);
-        return status.brokers.some((b) => b.nodeId === victim && !b.live) ? true : undefined;
+        return status.nodes.some((b) => b.nodeId === victim && !b.live) ? true : undefined;
       });
       const lingering = await RawKafkaClient.connect(`127.0.0.1:${port}`, 2000);
       lingering.close();
       await waitFor("listener closed without linger", async () => {
         const status = await adminStatus(brief.adminPort);
-        return status.brokers.some((b) => b.nodeId === victim) ? undefined : true;
+        return status.nodes.some((b) => b.nodeId === victim) ? undefined : true;
       });
       await assert.rejects(RawKafkaClient.connect(`127.0.0.1:${briefPort}`, 2000));
       await cluster.restartBroker(victim);
@@ -350,7 +350,7 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
       ] as const) {
         await waitFor("broker live again", async () => {
           const status = await adminStatus(instance.adminPort);
-          return status.brokers.some((b) => b.nodeId === victim && b.live && b.proxyPort === victimPort)
+          return status.nodes.some((b) => b.nodeId === victim && b.live && b.proxyPort === victimPort)
             ? true
             : undefined;
         });

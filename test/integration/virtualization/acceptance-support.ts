@@ -29,6 +29,7 @@ import {
 } from "../../../src/records/index.ts";
 import { type DriverProgram, type Flags, JsonDriver, longFlags } from "../../compat/json-driver/driver.ts";
 import { kafkaClient } from "../../compat/kafkajs/client.ts";
+import { clientPython } from "../../helpers/clients.ts";
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
 import { onePartitionFetch, RawKafkaClient } from "../../helpers/raw-kafka.ts";
@@ -228,7 +229,9 @@ const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 /** confluent-kafka (librdkafka) through `test/compat/librdkafka/driver.py`. */
 export const librdkafkaProgram: DriverProgram = {
   name: "librdkafka",
-  command: process.env.KPP_PYTHON ?? "python3",
+  get command() {
+    return clientPython();
+  },
   argv(subcommand: string, bootstrap: string, timeoutSeconds: number, flags: Flags): string[] {
     const { "client-id": clientId, ...rest } = flags;
     const root = ["--bootstrap", bootstrap, "--timeout", String(timeoutSeconds)];

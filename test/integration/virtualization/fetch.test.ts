@@ -14,6 +14,7 @@ import { after, before, describe, test } from "node:test";
 import { CompressionTypes, Kafka, logLevel, type Producer } from "kafkajs";
 import { toolsClasspath } from "../../../scripts/kafka/versions.ts";
 import { javaExecutable } from "../../../scripts/maven/resolve.ts";
+import { clientPython } from "../../helpers/clients.ts";
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
 import { RawKafkaClient } from "../../helpers/raw-kafka.ts";
@@ -65,7 +66,7 @@ interface PythonResult {
 }
 
 function runPython(script: string, args: string[], timeoutMs: number): Promise<PythonResult> {
-  return runProcess("python3", ["-c", script, ...args], timeoutMs);
+  return runProcess(clientPython(), ["-c", script, ...args], timeoutMs);
 }
 
 function runProcess(command: string, args: string[], timeoutMs: number): Promise<PythonResult> {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { companionGroupOf } from "../../../src/features/virtualization/companion-groups.ts";
+import { companionGroupOf } from "../../../src/features/virtualization/groups/companion-groups.ts";
 import { type KafkaTestCluster, type KafkaVersion, useKafkaCluster } from "../../helpers/kafka.ts";
 import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
 import { RawKafkaClient } from "../../helpers/raw-kafka.ts";

@@ -38,10 +38,10 @@ logging: { level: info, format: json }
   assert.equal(config.listen.port, 9092);
   assert.equal(config.advertisedHost, "proxy.example.com");
   assert.equal(config.advertisedBootstrapPort, 19092);
-  assert.equal(config.brokerPortFor(0), 9093);
-  assert.equal(config.brokerPortFor(3), 9096);
+  assert.equal(config.nodePortFor(0), 9093);
+  assert.equal(config.nodePortFor(3), 9096);
   assert.equal(config.maxConnections, 5000);
-  assert.equal(config.bootstrapServers.length, 2);
+  assert.equal(config.clusters[0]!.bootstrapServers.length, 2);
   assert.equal(config.partitionRules.length, 2);
   assert.equal(config.partitionRules[0]!.pattern.test("high-volume.orders"), true);
   assert.ok(config.warnings.some((w) => w.includes("offset_range")));
@@ -55,7 +55,7 @@ test("substitutes ${ENV} and coerces numbers from the environment", () => {
     { BOOT: "a:1,b:2", MAXC: "42" },
   );
   assert.deepEqual(
-    config.bootstrapServers.map((s) => `${s.host}:${s.port}`),
+    config.clusters[0]!.bootstrapServers.map((s) => `${s.host}:${s.port}`),
     ["a:1", "b:2"],
   );
   assert.equal(config.maxConnections, 42);

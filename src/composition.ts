@@ -1,0 +1,95 @@
+import { ConfigError, type ProxyConfig } from "./config/load.ts";
+import type { Feature } from "./feature-api/feature.ts";
+import { NodeAddressing } from "./features/addressing/node-addressing.ts";
+import { ApiVersionsClamp } from "./features/api-versions/api-versions-clamp.ts";
+import { createVirtualization, VirtualizationRules } from "./features/virtualization/index.ts";
+import type { Logger } from "./log/logger.ts";
+import { Chain } from "./proxy/chain.ts";
+import { ProxyServer } from "./proxy/server.ts";
+import { Topology } from "./topology/topology.ts";
+
+/** What a feature is built from. */
+export interface FeatureServices {
+  readonly config: ProxyConfig;
+  readonly topology: Topology;
+  readonly log: Logger;
+}
+
+/** Builds a feature for the chain; undefined when the config leaves it nothing to do. */
+export type FeatureFactory = (services: FeatureServices) => Feature | undefined;
+
+export const BUILT_IN_FEATURES: Readonly<Record<string, FeatureFactory>> = {
+  virtualization: ({ config, topology, log }) => {
+    const rules = new VirtualizationRules(config.partitionRules, config.neverVirtualize);
+    if (rules.isEmpty) return undefined;
+    return createVirtualization({
+      rules,
+      topics: topology.topics,
+      coordinators: topology.coordinators,
+      admin: topology.admin,
+      markerHeader: config.markerHeader,
+      keepMarker: config.keepMarker,
+      readAheadBytes: config.readAheadBytes,
+      log: log.child({ component: "virtualization" }),
+    });
+  },
+  "node-addressing": ({ topology }) => new NodeAddressing(topology),
+  "api-versions": ({ config }) => new ApiVersionsClamp(config.apiMaxVersions),
+};
+
+/** The chain when the config names none: from the client towards the brokers. */
+export const DEFAULT_CHAIN: readonly string[] = ["virtualization", "node-addressing", "api-versions"];
+/** Features every chain holds: without them clients would be sent to the brokers themselves. */
+const REQUIRED_FEATURES: readonly string[] = ["node-addressing", "api-versions"];
+
+export function createTopology(config: ProxyConfig, log: Logger): Topology {
+  return new Topology({
+    virtualClusterName: config.virtualCluster.name,
+    clusterId: config.virtualCluster.clusterId,
+    clusters: config.clusters,
+    endpointOf: (nodeId) => {
+      const port = config.nodePortFor(nodeId);
+      return port === undefined ? undefined : { host: config.advertisedHost, port };
+    },
+    connectTimeoutMs: config.connectionTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    refreshIntervalMs: config.metadataRefreshMs,
+    departedLingerMs: config.departedBrokerLingerMs,
+    log: log.child({ component: "topology" }),
+  });
+}
+
+/**
+ * The composition root: builds the topology, the features named by `proxy.chain` in its order, and the
+ * runtime that serves them. `factories` adds features to the ones built in (by name).
+ */
+export function composeProxy(
+  config: ProxyConfig,
+  log: Logger,
+  factories: Readonly<Record<string, FeatureFactory>> = {},
+): ProxyServer {
+  const available = { ...BUILT_IN_FEATURES, ...factories };
+  const names = config.chain ?? DEFAULT_CHAIN;
+  const problems: string[] = [];
+  names.forEach((name, i) => {
+    if (!available[name]) {
+      problems.push(
+        `proxy.chain[${i}]: unknown feature "${name}" (known: ${Object.keys(available).join(", ")})`,
+      );
+    } else if (names.indexOf(name) !== i) {
+      problems.push(`proxy.chain[${i}]: "${name}" is already in the chain`);
+    }
+  });
+  for (const required of REQUIRED_FEATURES) {
+    if (!names.includes(required)) problems.push(`proxy.chain: must include "${required}"`);
+  }
+  if (problems.length > 0) throw new ConfigError("the config", problems);
+  const topology = createTopology(config, log);
+  const services: FeatureServices = { config, topology, log };
+  const features: Feature[] = [];
+  for (const name of names) {
+    const feature = available[name]!(services);
+    if (feature) features.push(feature);
+  }
+  return new ProxyServer(config, log, new Chain(features), topology);
+}

@@ -1,0 +1,83 @@
+import { groupOf, physicalOf, type VirtualizationRules, type VirtualLayout, virtualOf } from "./rules.ts";
+
+/** How a request names topics and partitions, so one splitter serves several APIs. */
+export interface TopicShape<Topic, Partition> {
+  topicName(topic: Topic): string;
+  partitions(topic: Topic): Partition[];
+  withPartitions(topic: Topic, partitions: Partition[]): Topic;
+  partitionIndex(partition: Partition): number;
+  withPartitionIndex(partition: Partition, index: number): Partition;
+}
+
+export interface Round<Topic> {
+  readonly group: number;
+  readonly topics: Topic[];
+}
+
+export interface SplitResult<Topic, Partition> {
+  /** Upstream requests to make, one per group; in each, a physical partition appears at most once. */
+  readonly rounds: Round<Topic>[];
+  /** Virtual partitions past the topic's virtual count, to answer with an error. */
+  readonly outOfRange: { topic: string; partition: Partition }[];
+  readonly virtualized: boolean;
+}
+
+/**
+ * Maps each virtual partition v of a request to p = v mod P, grouping by g = floor(v / P) so that no
+ * physical partition appears twice in one upstream request. Topics without a rule stay in round 0.
+ */
+export function splitByGroup<Topic, Partition>(
+  topics: readonly Topic[],
+  shape: TopicShape<Topic, Partition>,
+  rules: VirtualizationRules,
+): SplitResult<Topic, Partition> {
+  const rounds: Map<string, Partition[]>[] = [];
+  const topicByName = new Map<string, Topic>();
+  const outOfRange: { topic: string; partition: Partition }[] = [];
+  let virtualized = false;
+  const add = (group: number, topic: Topic, partition: Partition) => {
+    const name = shape.topicName(topic);
+    topicByName.set(name, topic);
+    let round = rounds[group];
+    if (!round) rounds[group] = round = new Map();
+    let list = round.get(name);
+    if (!list) round.set(name, (list = []));
+    list.push(partition);
+  };
+  for (const topic of topics) {
+    const layout = rules.layoutOf(shape.topicName(topic));
+    if (!layout) {
+      const name = shape.topicName(topic);
+      topicByName.set(name, topic);
+      let round = rounds[0];
+      if (!round) rounds[0] = round = new Map();
+      round.set(name, [...(round.get(name) ?? []), ...shape.partitions(topic)]);
+      continue;
+    }
+    virtualized = true;
+    for (const partition of shape.partitions(topic)) {
+      const v = shape.partitionIndex(partition);
+      if (v < 0 || v >= layout.virtualPartitions) {
+        outOfRange.push({ topic: layout.topic, partition });
+        continue;
+      }
+      add(groupOf(layout, v), topic, shape.withPartitionIndex(partition, physicalOf(layout, v)));
+    }
+  }
+  const result: Round<Topic>[] = [];
+  rounds.forEach((round, group) => {
+    if (!round) return;
+    result.push({
+      group,
+      topics: [...round].map(([name, partitions]) =>
+        shape.withPartitions(topicByName.get(name)!, partitions),
+      ),
+    });
+  });
+  return { rounds: result, outOfRange, virtualized };
+}
+
+/** Maps a physical partition index in round `group` back to its virtual partition. */
+export function toVirtual(layout: VirtualLayout | undefined, physical: number, group: number): number {
+  return layout ? virtualOf(layout, physical, group) : physical;
+}

@@ -1,0 +1,214 @@
+import type {
+  ApiHandler,
+  ExchangeInfo,
+  Feature,
+  RequestContext,
+  SendOptions,
+} from "../feature-api/feature.ts";
+import { API_KEYS, type ApiKey, type RequestOf, type ResponseOf } from "../protocol/api.ts";
+import {
+  decodeFetchResponseTail,
+  encodeFetchResponseTail,
+  FetchResponseTailFinder,
+} from "../protocol/fetch-response-tail.ts";
+import { decodeResponse, encodeResponse } from "../protocol/frame.ts";
+
+/** One feature's handler of one API, at its place in the chain (0 = nearest the client). */
+export interface Link {
+  readonly feature: Feature;
+  readonly position: number;
+  // biome-ignore lint/suspicious/noExplicitAny: a link holds the handler of whichever API it serves
+  readonly handler: ApiHandler<any>;
+}
+
+/** Where requests go once no feature below takes them: the broker, on the client's connection or a shared one. */
+export interface ChainUpstream {
+  request<K extends ApiKey>(
+    apiKey: K,
+    apiVersion: number,
+    request: RequestOf<K>,
+    options: SendOptions | undefined,
+  ): Promise<ResponseOf<K>>;
+}
+
+/** What a request handler's context needs from the exchange it belongs to, besides the chain. */
+export interface ExchangeScope {
+  readonly info: ExchangeInfo;
+  readonly correlationId: number;
+  readonly upstream: ChainUpstream;
+  releaseAfterReply(buffer: Buffer): void;
+  discardAfterReply(buffer: Buffer): void;
+}
+
+const NOTHING_ABOVE = -1;
+
+/**
+ * The composed features, indexed by the APIs they handle. A request walks down the links of its API, from
+ * the client towards the broker; the first link with `onRequest` takes it, and every `onResponse` between
+ * the start and the link that answered sees the response on its way back up.
+ */
+export class Chain {
+  readonly features: readonly Feature[];
+  private readonly links: (readonly Link[] | undefined)[] = [];
+  private readonly filtered: boolean[] = [];
+  private readonly names: string[] = [];
+
+  constructor(features: readonly Feature[]) {
+    this.features = features;
+    for (const api of API_KEYS) this.names[api.apiKey] = api.name;
+    features.forEach((feature, position) => {
+      for (const [key, handler] of Object.entries(feature.handlers)) {
+        if (!handler) continue;
+        const apiKey = Number(key);
+        const links = (this.links[apiKey] ?? []) as Link[];
+        links.push({ feature, position, handler });
+        this.links[apiKey] = links;
+        if (handler.wantsRequest) this.filtered[apiKey] = true;
+      }
+    });
+  }
+
+  knowsApi(apiKey: number): boolean {
+    return this.names[apiKey] !== undefined;
+  }
+
+  apiName(apiKey: number): string {
+    return this.names[apiKey] ?? `api-${apiKey}`;
+  }
+
+  /** The links that take part in a client request: all of its API's, less those whose `wantsRequest` declines. */
+  linksFor(info: ExchangeInfo, frame: Buffer): readonly Link[] | undefined {
+    const links = this.links[info.apiKey];
+    if (!links || !this.filtered[info.apiKey]) return links;
+    let wanted: Link[] | undefined;
+    for (const link of links) {
+      if (!link.handler.wantsRequest || link.handler.wantsRequest(frame, info)) (wanted ??= []).push(link);
+    }
+    return wanted;
+  }
+
+  /** Whether some link takes the request itself, so it must be decoded. */
+  static intercepts(links: readonly Link[]): boolean {
+    for (const link of links) if (link.handler.onRequest) return true;
+    return false;
+  }
+
+  /**
+   * Runs a decoded request through `links` below position `above`, down to the broker, and its response back up.
+   * `links` defaults to every link of the API: only the client's own request, still as it arrived, is offered to
+   * just the links whose `wantsRequest` took it.
+   */
+  run<K extends ApiKey>(
+    scope: ExchangeScope,
+    info: ExchangeInfo<K>,
+    request: RequestOf<K>,
+    options: SendOptions | undefined,
+    above = NOTHING_ABOVE,
+    links: readonly Link[] | undefined = this.links[info.apiKey],
+  ): Promise<ResponseOf<K>> {
+    let taker: Link | undefined;
+    if (links) {
+      for (const link of links) {
+        if (link.position > above && link.handler.onRequest) {
+          taker = link;
+          break;
+        }
+      }
+    }
+    const answered = taker
+      ? (taker.handler.onRequest!(request, this.context(scope, info, taker.position)) as Promise<
+          ResponseOf<K>
+        >)
+      : scope.upstream.request(info.apiKey, info.apiVersion, request, options);
+    if (!links) return answered;
+    const lowest = taker ? taker.position : Number.POSITIVE_INFINITY;
+    return answered.then((response) => {
+      if (response !== undefined) this.applyResponses(links, info, response, above, lowest);
+      return response;
+    });
+  }
+
+  private context<K extends ApiKey>(
+    scope: ExchangeScope,
+    info: ExchangeInfo<K>,
+    position: number,
+  ): RequestContext<K> {
+    return {
+      ...info,
+      next: (request, options) => this.run(scope, info, request, options, position),
+      send: (apiKey, apiVersion, request, options) =>
+        this.run(
+          scope,
+          { apiKey, apiVersion, connection: info.connection, log: info.log, requestFrame: undefined },
+          request,
+          options,
+          position,
+        ),
+      releaseAfterReply: (buffer) => scope.releaseAfterReply(buffer),
+      discardAfterReply: (buffer) => scope.discardAfterReply(buffer),
+    };
+  }
+
+  /** Applies `onResponse` of the links above `lowest` (included) and below `above`, nearest the broker first. */
+  private applyResponses(
+    links: readonly Link[],
+    info: ExchangeInfo,
+    response: unknown,
+    above: number,
+    lowest: number,
+  ): boolean {
+    let changed = false;
+    for (let i = links.length - 1; i >= 0; i--) {
+      const link = links[i]!;
+      if (link.position > lowest || link.position <= above) continue;
+      const handler = link.handler;
+      if (!handler.onResponse) continue;
+      if (handler.wantsResponse && !handler.wantsResponse(info)) continue;
+      if (handler.onResponse(response, info)) changed = true;
+    }
+    return changed;
+  }
+
+  /** Whether some link may change the response of a request passed on raw (judged without its bytes). */
+  static needsResponseBody(links: readonly Link[], info: ExchangeInfo): boolean {
+    for (const link of links) {
+      const handler = link.handler;
+      if (handler.onResponse && (!handler.wantsResponse || handler.wantsResponse(info))) return true;
+    }
+    return false;
+  }
+
+  /** Whether the links that want this response change only its top-level tagged fields. */
+  static changesOnlyTail(links: readonly Link[], info: ExchangeInfo): boolean {
+    if (!FetchResponseTailFinder.handles(info.apiKey, info.apiVersion)) return false;
+    for (const link of links) {
+      const handler = link.handler;
+      if (!handler.onResponse || (handler.wantsResponse && !handler.wantsResponse(info))) continue;
+      if (!handler.changesOnlyTaggedFields) return false;
+    }
+    return true;
+  }
+
+  /** Applies the links to a response tail; returns the tail to send (same size), or undefined when unchanged. */
+  rewriteTail(links: readonly Link[], info: ExchangeInfo, tail: Buffer): Buffer | undefined {
+    const body = decodeFetchResponseTail(info.apiVersion, tail);
+    const changed = this.applyResponses(links, info, body, NOTHING_ABOVE, Number.POSITIVE_INFINITY);
+    return changed ? encodeFetchResponseTail(info.apiVersion, body, tail.length) : undefined;
+  }
+
+  /** The response frame of a request passed on raw: the broker's own buffer unless a link changed it. */
+  transformResponse(links: readonly Link[], info: ExchangeInfo, frame: Buffer): Buffer {
+    let wanted = false;
+    for (const link of links) {
+      const handler = link.handler;
+      if (handler.onResponse && (!handler.wantsResponse || handler.wantsResponse(info, frame))) {
+        wanted = true;
+        break;
+      }
+    }
+    if (!wanted) return frame;
+    const { correlationId, body } = decodeResponse(info.apiKey, info.apiVersion, frame.subarray(4));
+    if (!this.applyResponses(links, info, body, NOTHING_ABOVE, Number.POSITIVE_INFINITY)) return frame;
+    return encodeResponse(info.apiKey, info.apiVersion, correlationId, body);
+  }
+}

@@ -1,0 +1,407 @@
+import type net from "node:net";
+import type { ProxyMetrics } from "../../admin/metrics.ts";
+import type {
+  ClientConnectionInfo,
+  ConnectionStateKey,
+  ExchangeInfo,
+  Feature,
+  SendOptions,
+} from "../../feature-api/feature.ts";
+import type { Logger } from "../../log/logger.ts";
+import { framePool } from "../../net/frame-pool.ts";
+import { FrameError, FrameReader, type FrameSink } from "../../net/frame-reader.ts";
+import type { AcceptedConnection } from "../../net/listener.ts";
+import {
+  type BrokerAddress,
+  PREALLOCATE_RESPONSES_UP_TO_BYTES,
+  type ResponseHandler,
+  UpstreamConnection,
+} from "../../net/upstream.ts";
+import { ApiKey, type RequestOf, type ResponseOf } from "../../protocol/api.ts";
+import {
+  frameApiKey,
+  frameApiVersion,
+  frameClientId,
+  frameCorrelationId,
+  produceAcks,
+  REQUEST_HEADER_MIN_BYTES,
+} from "../../protocol/request-peek.ts";
+import { Chain, type ChainUpstream, type Link } from "../chain.ts";
+import { intercept } from "./interception.ts";
+import { ResponseQueue, type ResponseSlot } from "./response-queue.ts";
+import { type StreamTarget, streamUnchanged, streamUpToTail } from "./response-streaming.ts";
+import { answerUnsupportedApiVersions } from "./unsupported-api-versions.ts";
+
+/** The brokers a client connection may talk to. */
+export interface ConnectionUpstreams {
+  /** The broker behind the listener's virtual node, or some broker for the bootstrap listener. */
+  addressFor(nodeId: number | undefined): BrokerAddress | undefined;
+  /** Sends a request to a virtual node over the proxy's shared connections. */
+  requestShared<K extends ApiKey>(
+    nodeId: number,
+    apiKey: K,
+    apiVersion: number,
+    request: RequestOf<K>,
+    clientId: string | null,
+  ): Promise<ResponseOf<K>>;
+}
+
+export interface ClientConnectionOptions {
+  id: number;
+  listener: string;
+  nodeId: number | undefined;
+  maxFrameBytes: number;
+  maxInFlightBytes: number;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  log: Logger;
+  chain: Chain;
+  metrics: ProxyMetrics;
+  upstreams: ConnectionUpstreams;
+  onClosed(connection: ClientConnection): void;
+}
+
+const LONG_WAIT_MS = 10 * 60_000;
+const REQUEST_TIMEOUT_SLACK_MS = 5000;
+
+/**
+ * One client connection. Requests that no feature takes are forwarded as the bytes received, with only the
+ * correlation id rewritten in place; the others run through the feature chain. Responses go back in request
+ * order.
+ */
+export class ClientConnection implements ClientConnectionInfo {
+  readonly id: number;
+  readonly socket: net.Socket;
+  readonly remote: string;
+  readonly listener: string;
+  readonly nodeId: number | undefined;
+  clientId: string | null = null;
+  readonly chain: Chain;
+  readonly queue: ResponseQueue;
+  readonly upstream: ChainUpstream;
+  private readonly options: ClientConnectionOptions;
+  private readonly reader: FrameReader;
+  private readonly log: Logger;
+  private upstreamConnection: UpstreamConnection | undefined;
+  private closed = false;
+  private draining = false;
+  private pausedForUpstream = false;
+  private readonly states = new Map<ConnectionStateKey<unknown>, unknown>();
+
+  constructor(accepted: AcceptedConnection, options: ClientConnectionOptions) {
+    this.id = options.id;
+    this.options = options;
+    this.chain = options.chain;
+    this.listener = options.listener;
+    this.nodeId = options.nodeId;
+    this.remote = `${accepted.remoteAddress}:${accepted.remotePort}`;
+    this.log = options.log.child({ conn: options.id, client: this.remote, listener: options.listener });
+    // The listener may ask for a read target while it opens, before the reader exists.
+    const opened = accepted.open(
+      (chunk) => this.onData(chunk),
+      () => this.reader?.readTarget(),
+    );
+    this.reader = new FrameReader(options.maxFrameBytes, true, {
+      borrowsChunks: opened.borrowsChunks,
+      allocateFrame: (size) => framePool.acquire(size),
+    });
+    const socket = opened.socket;
+    this.socket = socket;
+    this.queue = new ResponseQueue(socket, options.metrics, options.maxInFlightBytes, {
+      pauseUpstream: () => this.pauseUpstream(),
+    });
+    this.upstream = {
+      request: (apiKey, apiVersion, request, sendOptions) =>
+        this.requestUpstream(apiKey, apiVersion, request, sendOptions),
+    };
+    socket.setNoDelay(true);
+    socket.on("drain", () => this.upstreamConnection?.resumeReading());
+    socket.on("error", (error) => this.close(`client socket error: ${error.message}`, "debug"));
+    socket.on("close", () => this.close(undefined));
+    socket.on("end", () => this.close(undefined));
+    for (const feature of this.chain.features) this.notify(feature, "onAccepted");
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get inFlight(): number {
+    return this.queue.waiting;
+  }
+
+  state<T>(key: ConnectionStateKey<T>): T {
+    let value = this.states.get(key) as T | undefined;
+    if (value === undefined) {
+      value = key.create();
+      this.states.set(key, value);
+    }
+    return value;
+  }
+
+  /** Stops reading requests; closes once every forwarded request is answered. */
+  drain(): void {
+    if (this.closed || this.draining) return;
+    this.draining = true;
+    this.socket.pause();
+    if (this.inFlight === 0) this.close(undefined);
+  }
+
+  close(reason: string | undefined, level: "info" | "warn" | "debug" = "info"): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (reason) this.log[level]({ reason }, "closing client connection");
+    for (const feature of this.chain.features) this.notify(feature, "onClosed");
+    for (const value of this.states.values()) (value as { dispose?: () => void }).dispose?.();
+    this.states.clear();
+    this.upstreamConnection?.close();
+    if (this.draining) this.socket.end();
+    else this.socket.destroy();
+    this.options.onClosed(this);
+  }
+
+  fail(reason: string, level: "info" | "warn" = "warn"): void {
+    this.close(reason, level);
+  }
+
+  pauseUpstream(): void {
+    this.upstreamConnection?.pauseReading();
+  }
+
+  countResponse(apiKey: number, bytes: number): void {
+    this.options.metrics.countResponse(apiKey, bytes);
+  }
+
+  private notify(feature: Feature, hook: "onAccepted" | "onClosed"): void {
+    try {
+      feature[hook]?.(this);
+    } catch (error) {
+      this.log.warn({ feature: feature.name, err: (error as Error).message }, `${hook} failed`);
+    }
+  }
+
+  /** The broker connection, opened on the first request: a client that never asks anything costs no broker socket. */
+  private connectUpstream(): UpstreamConnection | undefined {
+    if (this.upstreamConnection) return this.upstreamConnection;
+    const address = this.options.upstreams.addressFor(this.nodeId);
+    if (!address) {
+      this.close(`no upstream address is known for node ${this.nodeId}`, "warn");
+      return undefined;
+    }
+    const upstream = new UpstreamConnection(address, {
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      requestTimeoutMs: this.options.requestTimeoutMs,
+      maxFrameBytes: Math.max(this.options.maxFrameBytes, 1024 * 1024 * 1024),
+      log: this.log,
+      label: `${address.host}:${address.port}`,
+    });
+    this.upstreamConnection = upstream;
+    upstream.on("drain", () => {
+      if (this.pausedForUpstream && !this.draining) {
+        this.pausedForUpstream = false;
+        this.socket.resume();
+      }
+    });
+    upstream.on("close", (error?: Error) => {
+      if (!this.closed) this.close(error ? `upstream: ${error.message}` : "upstream closed", "info");
+    });
+    return upstream;
+  }
+
+  private requestUpstream<K extends ApiKey>(
+    apiKey: K,
+    apiVersion: number,
+    request: RequestOf<K>,
+    options: SendOptions | undefined,
+  ): Promise<ResponseOf<K>> {
+    if (options?.nodeId !== undefined) {
+      return this.options.upstreams.requestShared(options.nodeId, apiKey, apiVersion, request, this.clientId);
+    }
+    const upstream = this.connectUpstream();
+    if (!upstream) return Promise.reject(new Error("no upstream broker for this connection"));
+    const { writable, response } = upstream.request(apiKey, apiVersion, request, {
+      clientId: this.clientId,
+      expectResponse: options?.expectResponse,
+      timeoutMs: options?.timeoutMs ?? this.options.requestTimeoutMs + REQUEST_TIMEOUT_SLACK_MS,
+      onResponseFrame: options?.onResponseFrame,
+    });
+    if (!writable) this.pauseForUpstream();
+    return response;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    const upstream = this.upstreamConnection;
+    try {
+      upstream?.cork();
+      this.reader.push(chunk, (frame) => this.onRequest(frame));
+    } catch (error) {
+      if (error instanceof FrameError) this.close(error.message, "warn");
+      else this.close(`failed to handle a request: ${(error as Error).stack ?? error}`, "warn");
+    } finally {
+      upstream?.uncork();
+    }
+  }
+
+  private onRequest(frame: Buffer): void {
+    if (this.closed) return;
+    if (frame.length < REQUEST_HEADER_MIN_BYTES) {
+      this.close(
+        `malformed request: a ${frame.length - 4}-byte frame is shorter than a request header`,
+        "warn",
+      );
+      return;
+    }
+    const apiKey = frameApiKey(frame) as ApiKey;
+    const apiVersion = frameApiVersion(frame);
+    const correlationId = frameCorrelationId(frame);
+    if (this.clientId === null) this.clientId = frameClientId(frame);
+    const chain = this.chain;
+    const metrics = this.options.metrics;
+    if (!chain.knowsApi(apiKey)) {
+      this.close(`malformed request: unknown api key ${apiKey} (version ${apiVersion})`, "warn");
+      return;
+    }
+    metrics.countRequest(apiKey, frame.length);
+    const arrivedAt = performance.now();
+
+    const unsupported = answerUnsupportedApiVersions(apiKey, apiVersion, correlationId);
+    if (unsupported) {
+      this.queue.fill(this.queue.reserve(apiKey, arrivedAt), unsupported, unsupported.length);
+      this.flush();
+      return;
+    }
+
+    const info: ExchangeInfo = { apiKey, apiVersion, connection: this, log: this.log, requestFrame: frame };
+    const links = chain.linksFor(info, frame);
+    if (links && Chain.intercepts(links)) {
+      if (intercept(this, links, info, frame, correlationId, arrivedAt) && !this.isClosed) this.flush();
+      return;
+    }
+    this.forward(frame, info, links, correlationId, arrivedAt);
+  }
+
+  /** Passes a request no feature takes to the broker as the bytes received. */
+  private forward(
+    frame: Buffer,
+    info: ExchangeInfo,
+    links: readonly Link[] | undefined,
+    correlationId: number,
+    arrivedAt: number,
+  ): void {
+    const apiKey = info.apiKey;
+    let expectsResponse = true;
+    if (apiKey === ApiKey.Produce) {
+      const acks = produceAcks(frame, info.apiVersion);
+      if (acks === undefined) {
+        this.close(`malformed Produce v${info.apiVersion} request: header or acks field truncated`, "warn");
+        return;
+      }
+      expectsResponse = acks !== 0;
+    }
+    const upstream = this.connectUpstream();
+    if (!upstream) return;
+    const releaseAfterWrite = apiKey === ApiKey.Produce ? () => framePool.release(frame) : undefined;
+    let writable: boolean;
+    if (expectsResponse) {
+      const slot = this.queue.reserve(apiKey, arrivedAt);
+      const metrics = this.options.metrics;
+      const handler: ResponseHandler = {
+        onResponse: (response) => {
+          metrics.observeUpstream(apiKey, arrivedAt);
+          this.onResponse(slot, response, correlationId, info, links);
+        },
+        onFailure: (error) => this.close(`upstream request failed: ${error.message}`, "info"),
+        onResponseStart: (frameBytes, head) =>
+          this.streamResponse(slot, frameBytes, head, correlationId, info, links),
+        releasesResponse: true,
+      };
+      const timeout =
+        apiKey === ApiKey.JoinGroup ? LONG_WAIT_MS : this.options.requestTimeoutMs + REQUEST_TIMEOUT_SLACK_MS;
+      writable = upstream.send(frame, handler, timeout, releaseAfterWrite);
+    } else {
+      writable = upstream.send(frame, undefined, undefined, releaseAfterWrite);
+    }
+    if (!writable) this.pauseForUpstream();
+  }
+
+  private pauseForUpstream(): void {
+    if (this.pausedForUpstream) return;
+    this.pausedForUpstream = true;
+    this.socket.pause();
+  }
+
+  private onResponse(
+    slot: ResponseSlot,
+    response: Buffer,
+    correlationId: number,
+    info: ExchangeInfo,
+    links: readonly Link[] | undefined,
+  ): void {
+    if (this.closed) return;
+    response.writeInt32BE(correlationId, 4);
+    let out = response;
+    if (links) {
+      try {
+        out = this.chain.transformResponse(links, info, response);
+      } catch (error) {
+        this.close(
+          `cannot process the broker's ${this.chain.apiName(info.apiKey)} v${info.apiVersion} response: ${(error as Error).message}`,
+          "warn",
+        );
+        return;
+      }
+    }
+    this.options.metrics.countResponse(info.apiKey, out.length);
+    slot.releaseAfterWrite = out === response;
+    this.queue.fill(slot, out, out.length);
+    this.flush();
+  }
+
+  /**
+   * A large response whose turn has come and that no feature needs whole goes to the client as it arrives: as
+   * it is, or up to its tagged fields when features change only those.
+   */
+  private streamResponse(
+    slot: ResponseSlot,
+    frameBytes: number,
+    head: Buffer,
+    correlationId: number,
+    info: ExchangeInfo,
+    links: readonly Link[] | undefined,
+  ): FrameSink | undefined {
+    if (this.closed || !this.queue.isNext(slot)) return undefined;
+    let changesTail = false;
+    if (links && Chain.needsResponseBody(links, info)) {
+      changesTail = frameBytes <= PREALLOCATE_RESPONSES_UP_TO_BYTES && Chain.changesOnlyTail(links, info);
+      if (!changesTail) return undefined;
+    }
+    head.writeInt32BE(correlationId, 4);
+    const metrics = this.options.metrics;
+    metrics.countResponse(info.apiKey, frameBytes);
+    metrics.countStreamed(info.apiKey);
+    metrics.observeUpstream(info.apiKey, slot.arrivedAt);
+    const connection = this;
+    const target: StreamTarget = {
+      socket: this.socket,
+      get isClosed() {
+        return connection.closed;
+      },
+      pauseUpstream: () => this.pauseUpstream(),
+      fail: (reason) => this.close(reason, "warn"),
+      sent: () => {
+        slot.sent = true;
+        metrics.observeRequest(slot.apiKey, slot.arrivedAt);
+        this.flush();
+      },
+    };
+    return changesTail
+      ? streamUpToTail(target, this.chain, links!, info)
+      : streamUnchanged(target, frameBytes);
+  }
+
+  private flush(): void {
+    this.queue.flush();
+    if (this.draining && this.inFlight === 0) this.close(undefined);
+  }
+}

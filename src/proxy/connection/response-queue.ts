@@ -1,0 +1,136 @@
+import type net from "node:net";
+import type { ProxyMetrics } from "../../admin/metrics.ts";
+import { framePool } from "../../net/frame-pool.ts";
+
+/** Buffers an exchange is done with once its reply is written. */
+export class AfterReply {
+  /** Pooled buffers, back to `framePool`. */
+  readonly releases: Buffer[] = [];
+  /** Buffers freed at once (`framePool.discard`). */
+  readonly discards: Buffer[] = [];
+
+  get isEmpty(): boolean {
+    return this.releases.length === 0 && this.discards.length === 0;
+  }
+
+  settle(): void {
+    framePool.releaseAll(this.releases);
+    for (const buffer of this.discards) framePool.discard(buffer);
+  }
+}
+
+/** A response's place in its connection's order, filled once the response is ready. */
+export interface ResponseSlot {
+  /** The response frame, or its chunks (records referenced, not copied), once it is ready. */
+  frame: Buffer | Buffer[] | undefined;
+  bytes: number;
+  /** The frame is the broker's, unchanged and held by nothing else: its buffer returns to the pool once written. */
+  releaseAfterWrite: boolean;
+  /** Buffers the response's bytes may point into, given back or freed once it is written. */
+  afterWrite: AfterReply | undefined;
+  /** Set once the response has been streamed to the client. */
+  sent: boolean;
+  readonly apiKey: number;
+  /** `performance.now()` when the request arrived. */
+  readonly arrivedAt: number;
+}
+
+export interface ResponseQueueHooks {
+  /** The client reads too slowly: stop reading broker responses until the socket drains. */
+  pauseUpstream(): void;
+}
+
+const COMPACT_AFTER_SLOTS = 1024;
+
+/**
+ * The responses of one client connection, written in request order: a slot is taken when a request arrives and
+ * filled when its response is ready. Bounds the bytes waiting for the client: past `maxPendingBytes`, or when
+ * the socket is full, the broker side stops being read.
+ */
+export class ResponseQueue {
+  private readonly slots: ResponseSlot[] = [];
+  private head = 0;
+  private pendingBytes = 0;
+  private readonly socket: net.Socket;
+  private readonly metrics: ProxyMetrics;
+  private readonly maxPendingBytes: number;
+  private readonly hooks: ResponseQueueHooks;
+
+  constructor(socket: net.Socket, metrics: ProxyMetrics, maxPendingBytes: number, hooks: ResponseQueueHooks) {
+    this.socket = socket;
+    this.metrics = metrics;
+    this.maxPendingBytes = maxPendingBytes;
+    this.hooks = hooks;
+  }
+
+  get waiting(): number {
+    return this.slots.length - this.head;
+  }
+
+  /** Takes the next place in the order. */
+  reserve(apiKey: number, arrivedAt: number): ResponseSlot {
+    const slot: ResponseSlot = {
+      frame: undefined,
+      bytes: 0,
+      releaseAfterWrite: false,
+      afterWrite: undefined,
+      sent: false,
+      apiKey,
+      arrivedAt,
+    };
+    this.slots.push(slot);
+    return slot;
+  }
+
+  /** Whether the slot's turn has come: every response before it has been written. */
+  isNext(slot: ResponseSlot): boolean {
+    return this.slots[this.head] === slot;
+  }
+
+  fill(slot: ResponseSlot, frame: Buffer | Buffer[], bytes: number): void {
+    slot.frame = frame;
+    slot.bytes = bytes;
+    this.pendingBytes += bytes;
+  }
+
+  /** Writes every ready response that is next in order. */
+  flush(): void {
+    const socket = this.socket;
+    let wrote = false;
+    let writable = true;
+    while (this.head < this.slots.length) {
+      const slot = this.slots[this.head]!;
+      if (slot.sent) {
+        this.head++;
+        continue;
+      }
+      const frame = slot.frame;
+      if (!frame) break;
+      if (!wrote) {
+        socket.cork();
+        wrote = true;
+      }
+      this.metrics.observeRequest(slot.apiKey, slot.arrivedAt);
+      if (Array.isArray(frame)) {
+        const last = frame.length - 1;
+        for (let i = 0; i < last; i++) writable = socket.write(frame[i]!);
+        const afterWrite = slot.afterWrite;
+        writable = socket.write(frame[last]!, afterWrite ? () => afterWrite.settle() : undefined);
+      } else {
+        writable = socket.write(frame, slot.releaseAfterWrite ? () => framePool.release(frame) : undefined);
+      }
+      this.pendingBytes -= slot.bytes;
+      slot.frame = undefined;
+      this.head++;
+    }
+    if (this.head === this.slots.length) {
+      this.slots.length = 0;
+      this.head = 0;
+    } else if (this.head > COMPACT_AFTER_SLOTS) {
+      this.slots.splice(0, this.head);
+      this.head = 0;
+    }
+    if (wrote) socket.uncork();
+    if (!writable || this.pendingBytes > this.maxPendingBytes) this.hooks.pauseUpstream();
+  }
+}

@@ -1,0 +1,61 @@
+import type { UpstreamConnection } from "../net/upstream.ts";
+import { API_KEYS, ApiKey } from "../protocol/api.ts";
+
+/** The versions a caller can work with, when it needs fields only some versions have. */
+export interface VersionBounds {
+  readonly min?: number;
+  readonly max?: number;
+}
+
+/** What a broker said it speaks: api key -> version range. */
+export type BrokerVersions = ReadonlyMap<number, { min: number; max: number }>;
+
+const codecRanges = new Map(API_KEYS.map((api) => [api.apiKey, api]));
+/** Asked at the oldest version, which every broker answers (and which carries all the ranges). */
+const PROBE_VERSION = codecRanges.get(ApiKey.ApiVersions)!.minVersion;
+
+/** Raised when a broker and the proxy share no version of an API that a request needs. */
+export class NoCommonVersionError extends Error {
+  constructor(apiName: string, broker: string, detail: string) {
+    super(`${broker} and the proxy speak no common version of ${apiName} (${detail})`);
+    this.name = "NoCommonVersionError";
+  }
+}
+
+/** Asks the broker at the other end of `connection` which versions it speaks. */
+export async function probeVersions(
+  connection: UpstreamConnection,
+  clientId: string,
+): Promise<BrokerVersions> {
+  const answer = await connection.request(
+    ApiKey.ApiVersions,
+    PROBE_VERSION,
+    { clientSoftwareName: "", clientSoftwareVersion: "", clusterId: null, nodeId: -1 },
+    { clientId },
+  ).response;
+  const table = new Map<number, { min: number; max: number }>();
+  for (const api of answer.apiKeys) table.set(api.apiKey, { min: api.minVersion, max: api.maxVersion });
+  return table;
+}
+
+/** The newest version of `apiKey` that the broker and the proxy's codec both speak, within `bounds`. */
+export function pickVersion(
+  apiKey: ApiKey,
+  broker: string,
+  versions: BrokerVersions,
+  bounds?: VersionBounds,
+): number {
+  const codec = codecRanges.get(apiKey)!;
+  const theirs = versions.get(apiKey);
+  if (!theirs) throw new NoCommonVersionError(codec.name, broker, "the broker does not offer it");
+  const max = Math.min(codec.maxVersion, theirs.max, bounds?.max ?? Number.POSITIVE_INFINITY);
+  const min = Math.max(codec.minVersion, theirs.min, bounds?.min ?? 0);
+  if (max < min) {
+    throw new NoCommonVersionError(
+      codec.name,
+      broker,
+      `broker ${theirs.min}-${theirs.max}, proxy ${codec.minVersion}-${codec.maxVersion}, needed ${bounds?.min ?? "any"}-${bounds?.max ?? "any"}`,
+    );
+  }
+  return max;
+}

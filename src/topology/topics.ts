@@ -1,0 +1,136 @@
+import type { Logger } from "../log/logger.ts";
+import { ApiKey, ErrorCode, type ResponseOf, ZERO_UUID } from "../protocol/api.ts";
+import type { AdminClient } from "./admin-client.ts";
+
+export interface PhysicalTopic {
+  readonly name: string;
+  readonly id: string;
+  readonly partitions: number;
+}
+
+/** The parts of a Metadata (or DescribeTopicPartitions) topic entry the directory reads. */
+export interface TopicEntry {
+  readonly errorCode: number;
+  readonly name: string | null;
+  readonly topicId?: string;
+  readonly partitions: readonly unknown[];
+}
+
+type MetadataResponse = ResponseOf<typeof ApiKey.Metadata>;
+
+const FULL_LOOKUP_INTERVAL_MS = 1000;
+
+/**
+ * Topics as the upstream cluster reports them: names, ids and partition counts. Learned from every Metadata
+ * response that passes through, and looked up on demand, through the admin client, for names and ids the
+ * proxy has not seen yet.
+ */
+export class TopicDirectory {
+  private readonly byName = new Map<string, PhysicalTopic>();
+  private readonly nameById = new Map<string, string>();
+  private readonly admin: AdminClient;
+  private readonly log: Logger;
+  private pendingLookup: Promise<void> | undefined;
+  private lastFullLookupAt = 0;
+  private listing: { at: number; topics: readonly PhysicalTopic[] } | undefined;
+  private pendingListing: Promise<readonly PhysicalTopic[]> | undefined;
+
+  constructor(admin: AdminClient, log: Logger) {
+    this.admin = admin;
+    this.log = log;
+  }
+
+  learn(topics: Iterable<TopicEntry>): void {
+    for (const topic of topics) {
+      if (topic.errorCode !== ErrorCode.NONE || !topic.name) continue;
+      const known = this.byName.get(topic.name);
+      const id = topic.topicId && topic.topicId !== ZERO_UUID ? topic.topicId : (known?.id ?? ZERO_UUID);
+      if (known && known.id !== id && known.id !== ZERO_UUID) this.nameById.delete(known.id);
+      this.byName.set(topic.name, { name: topic.name, id, partitions: topic.partitions.length });
+      if (id !== ZERO_UUID) this.nameById.set(id, topic.name);
+    }
+  }
+
+  forget(name: string): void {
+    const known = this.byName.get(name);
+    if (!known) return;
+    this.byName.delete(name);
+    this.nameById.delete(known.id);
+  }
+
+  get(name: string): PhysicalTopic | undefined {
+    return this.byName.get(name);
+  }
+
+  nameOf(id: string): string | undefined {
+    return this.nameById.get(id);
+  }
+
+  idOf(name: string): string | undefined {
+    const id = this.byName.get(name)?.id;
+    return id && id !== ZERO_UUID ? id : undefined;
+  }
+
+  /** Looks topics up by name; resolves once the directory knows them or the cluster says they do not exist. */
+  async refreshNames(names: string[]): Promise<void> {
+    await this.query(names.map((name) => ({ topicId: ZERO_UUID, name })));
+  }
+
+  /** Looks up topic ids the directory does not know yet. */
+  async resolveIds(ids: string[]): Promise<void> {
+    const missing = ids.filter((id) => id !== ZERO_UUID && !this.nameById.has(id));
+    if (missing.length === 0) return;
+    if (!this.pendingLookup && Date.now() - this.lastFullLookupAt > FULL_LOOKUP_INTERVAL_MS) {
+      this.lastFullLookupAt = Date.now();
+      this.pendingLookup = this.query(null)
+        .then(() => undefined)
+        .finally(() => {
+          this.pendingLookup = undefined;
+        });
+    }
+    await this.pendingLookup;
+  }
+
+  /**
+   * Every topic of the cluster, from one Metadata request for all topics, kept for `maxAgeMs`. When a refresh
+   * fails, the last listing is kept (and the failure logged); with none yet, the failure is thrown.
+   */
+  listAll(maxAgeMs: number): Promise<readonly PhysicalTopic[]> {
+    const listing = this.listing;
+    if (listing && Date.now() - listing.at < maxAgeMs) return Promise.resolve(listing.topics);
+    this.pendingListing ??= this.query(null)
+      .then((response) => {
+        const topics: PhysicalTopic[] = [];
+        for (const topic of response.topics) {
+          if (topic.errorCode === ErrorCode.NONE && topic.name) topics.push(this.byName.get(topic.name)!);
+        }
+        this.listing = { at: Date.now(), topics };
+        return topics as readonly PhysicalTopic[];
+      })
+      .catch((error: Error) => {
+        if (!this.listing) throw error;
+        this.log.warn({ err: error.message }, "topic listing refresh failed; keeping the last one");
+        return this.listing.topics;
+      })
+      .finally(() => {
+        this.pendingListing = undefined;
+      });
+    return this.pendingListing;
+  }
+
+  private async query(topics: { topicId: string; name: string }[] | null): Promise<MetadataResponse> {
+    try {
+      const response = await this.admin.request(ApiKey.Metadata, {
+        topics,
+        allowAutoTopicCreation: false,
+        includeClusterAuthorizedOperations: false,
+        includeTopicAuthorizedOperations: false,
+      });
+      this.learn(response.topics);
+      return response;
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message }, "topic metadata lookup failed");
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,200 @@
+import { EventEmitter } from "node:events";
+import type { Logger } from "../log/logger.ts";
+import type { BrokerAddress } from "../net/upstream.ts";
+import { AdminClient } from "./admin-client.ts";
+import { derivedClusterId } from "./cluster-identity.ts";
+import { GroupCoordinators } from "./group-coordinators.ts";
+import { TopicDirectory } from "./topics.ts";
+import { type UpstreamBroker, UpstreamCluster } from "./upstream-cluster.ts";
+import { type UpstreamNodeRef, VirtualNodeIds } from "./virtual-nodes.ts";
+
+export interface UpstreamClusterConfig {
+  /** The cluster's name in the config. */
+  name: string;
+  bootstrapServers: BrokerAddress[];
+  /** Virtual node id of the cluster's node 0. */
+  nodeIdBase: number;
+}
+
+export interface TopologyOptions {
+  /** The virtual cluster's name, part of its derived cluster id. */
+  virtualClusterName: string;
+  /** The cluster id clients see; derived from the name and the upstream cluster ids when absent. */
+  clusterId: string | undefined;
+  /** Every upstream cluster; the first is the default, where requests that name no topic go. */
+  clusters: UpstreamClusterConfig[];
+  /** The client-facing address of a virtual node: the advertised host and the node's port. */
+  endpointOf(nodeId: number): BrokerAddress | undefined;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  refreshIntervalMs: number;
+  departedLingerMs: number;
+  log: Logger;
+}
+
+/** A node of the virtual cluster, and the upstream broker it stands for. */
+export interface VirtualNode {
+  readonly nodeId: number;
+  readonly upstream: UpstreamNodeRef;
+  /** The upstream broker's own address. */
+  readonly address: BrokerAddress;
+  readonly rack: string | null;
+  readonly live: boolean;
+}
+
+/**
+ * The virtual cluster clients see, over the upstream clusters behind it: its cluster id, its nodes (each an
+ * upstream broker under a virtual node id), the topics and group coordinators of the clusters, and the one
+ * admin client the proxy's own requests go through. Emits "nodes" when the set of nodes changes.
+ */
+export class Topology extends EventEmitter {
+  readonly nodeIds: VirtualNodeIds;
+  readonly admin: AdminClient;
+  readonly topics: TopicDirectory;
+  readonly coordinators: GroupCoordinators;
+  private readonly clusters = new Map<string, UpstreamCluster>();
+  private readonly defaultCluster: UpstreamCluster;
+  private readonly options: TopologyOptions;
+  private derivedId: string | undefined;
+
+  constructor(options: TopologyOptions) {
+    super();
+    this.options = options;
+    this.nodeIds = new VirtualNodeIds(
+      options.clusters.map((cluster) => ({ cluster: cluster.name, nodeIdBase: cluster.nodeIdBase })),
+    );
+    for (const config of options.clusters) {
+      const cluster = new UpstreamCluster({
+        name: config.name,
+        bootstrapServers: config.bootstrapServers,
+        connectTimeoutMs: options.connectTimeoutMs,
+        requestTimeoutMs: options.requestTimeoutMs,
+        refreshIntervalMs: options.refreshIntervalMs,
+        departedLingerMs: options.departedLingerMs,
+        log: options.log,
+      });
+      cluster.on("brokers", () => this.emit("nodes"));
+      cluster.on("cluster-id", () => {
+        this.derivedId = undefined;
+      });
+      this.clusters.set(config.name, cluster);
+    }
+    this.defaultCluster = this.clusters.get(options.clusters[0]!.name)!;
+    this.admin = new AdminClient(
+      {
+        route: (nodeId) => {
+          const node = this.node(nodeId);
+          return node && { address: node.address, key: `${node.upstream.cluster}/${node.upstream.nodeId}` };
+        },
+        anyNodeId: () => {
+          const upstreamId = this.defaultCluster.anyNodeId();
+          return upstreamId === undefined
+            ? undefined
+            : this.nodeIds.virtualId(this.defaultCluster.name, upstreamId);
+        },
+      },
+      {
+        connectTimeoutMs: options.connectTimeoutMs,
+        requestTimeoutMs: options.requestTimeoutMs,
+        log: options.log.child({ component: "admin-client" }),
+      },
+    );
+    this.topics = new TopicDirectory(this.admin, options.log);
+    this.coordinators = new GroupCoordinators(
+      this.admin,
+      (upstreamId) => this.nodeIds.virtualId(this.defaultCluster.name, upstreamId),
+      options.log,
+    );
+  }
+
+  get defaultClusterName(): string {
+    return this.defaultCluster.name;
+  }
+
+  get isReady(): boolean {
+    for (const cluster of this.clusters.values()) if (!cluster.isReady) return false;
+    return true;
+  }
+
+  /**
+   * The id clients see: the configured one, or one derived from the virtual cluster's name and the upstream
+   * cluster ids; undefined until every upstream cluster's id is known.
+   */
+  get clusterId(): string | undefined {
+    if (this.options.clusterId) return this.options.clusterId;
+    if (this.derivedId) return this.derivedId;
+    const upstreamIds: string[] = [];
+    for (const cluster of this.clusters.values()) {
+      if (!cluster.clusterId) return undefined;
+      upstreamIds.push(cluster.clusterId);
+    }
+    this.derivedId = derivedClusterId(this.options.virtualClusterName, upstreamIds);
+    return this.derivedId;
+  }
+
+  cluster(name: string): UpstreamCluster | undefined {
+    return this.clusters.get(name);
+  }
+
+  /** The virtual node id of an upstream node. */
+  virtualNodeId(cluster: string, upstreamNodeId: number): number {
+    return this.nodeIds.virtualId(cluster, upstreamNodeId);
+  }
+
+  node(nodeId: number): VirtualNode | undefined {
+    const upstream = this.nodeIds.upstreamOf(nodeId);
+    if (!upstream) return undefined;
+    const cluster = this.clusters.get(upstream.cluster);
+    const broker = cluster?.broker(upstream.nodeId);
+    if (!cluster || !broker) return undefined;
+    return this.virtualNode(cluster, broker);
+  }
+
+  /** Every node that keeps a listener (live, or lingering after it left), by virtual id. */
+  nodes(): VirtualNode[] {
+    const nodes: VirtualNode[] = [];
+    for (const cluster of this.clusters.values()) {
+      for (const broker of cluster.listenable()) nodes.push(this.virtualNode(cluster, broker));
+    }
+    return nodes.sort((a, b) => a.nodeId - b.nodeId);
+  }
+
+  /** The client-facing address of a virtual node. */
+  endpointOf(nodeId: number): BrokerAddress | undefined {
+    return this.options.endpointOf(nodeId);
+  }
+
+  /** Where a client connection's requests go: the node's broker, or some broker of the default cluster. */
+  addressFor(nodeId: number | undefined): BrokerAddress | undefined {
+    if (nodeId === undefined) return this.defaultCluster.anyAddress();
+    return this.node(nodeId)?.address;
+  }
+
+  /** Brokers named in a response from `cluster`, by their upstream ids. */
+  learnBrokers(cluster: string, brokers: Iterable<UpstreamBroker>): void {
+    this.clusters.get(cluster)?.learn(brokers);
+  }
+
+  learnUpstreamClusterId(cluster: string, clusterId: string | null): void {
+    this.clusters.get(cluster)?.learnClusterId(clusterId);
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([...this.clusters.values()].map((cluster) => cluster.start()));
+  }
+
+  stop(): void {
+    for (const cluster of this.clusters.values()) cluster.stop();
+    this.admin.close();
+  }
+
+  private virtualNode(cluster: UpstreamCluster, broker: UpstreamBroker): VirtualNode {
+    return {
+      nodeId: this.nodeIds.virtualId(cluster.name, broker.nodeId),
+      upstream: { cluster: cluster.name, nodeId: broker.nodeId },
+      address: { host: broker.host, port: broker.port },
+      rack: broker.rack,
+      live: cluster.isLive(broker.nodeId),
+    };
+  }
+}

@@ -1,0 +1,221 @@
+import { EventEmitter } from "node:events";
+import type { Logger } from "../log/logger.ts";
+import { type BrokerAddress, UpstreamConnection } from "../net/upstream.ts";
+import { ApiKey, firstVersion, type ResponseOf } from "../protocol/api.ts";
+import { pickVersion, probeVersions } from "./api-versions.ts";
+
+/** A broker of an upstream cluster, by the cluster's own node id. */
+export interface UpstreamBroker {
+  nodeId: number;
+  host: string;
+  port: number;
+  rack: string | null;
+}
+
+export interface UpstreamClusterOptions {
+  /** The cluster's name in the proxy's config. */
+  name: string;
+  bootstrapServers: BrokerAddress[];
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  refreshIntervalMs: number;
+  /** How long a broker that left the metadata keeps its address (and its client-facing listener). */
+  departedLingerMs: number;
+  log: Logger;
+}
+
+const WITH_CLUSTER_ID = { min: firstVersion("MetadataResponse", "clusterId") };
+const PROXY_CLIENT_ID = "kafka-partition-proxy";
+
+function sameBroker(a: UpstreamBroker | undefined, b: UpstreamBroker): boolean {
+  return a !== undefined && a.host === b.host && a.port === b.port && a.rack === b.rack;
+}
+
+/**
+ * One upstream cluster's brokers, refreshed on a timer and from every response that names brokers. Emits
+ * "brokers" whenever the live or lingering set changes.
+ *
+ * A broker missing from one refresh lingers: a restarting broker drops out of the metadata for a few seconds,
+ * and brokers disagree about it meanwhile, so its listener and last address stay until it has been gone for
+ * `departedLingerMs`.
+ */
+export class UpstreamCluster extends EventEmitter {
+  readonly name: string;
+  private readonly brokers = new Map<number, UpstreamBroker>();
+  private readonly departed = new Map<number, { broker: UpstreamBroker; since: number }>();
+  private readonly options: UpstreamClusterOptions;
+  private timer: NodeJS.Timeout | undefined;
+  private connection: UpstreamConnection | undefined;
+  private rotation = 0;
+  private stopped = false;
+  private refreshing: Promise<void> | undefined;
+  /** The cluster's own id, once a broker has said it. */
+  clusterId: string | null = null;
+  lastRefreshAt = 0;
+
+  constructor(options: UpstreamClusterOptions) {
+    super();
+    this.name = options.name;
+    this.options = options;
+  }
+
+  get isReady(): boolean {
+    return this.brokers.size > 0;
+  }
+
+  list(): UpstreamBroker[] {
+    return [...this.brokers.values()].sort((a, b) => a.nodeId - b.nodeId);
+  }
+
+  /** Live brokers plus those still lingering after they left: the brokers that keep a listener. */
+  listenable(): UpstreamBroker[] {
+    const all = [...this.brokers.values()];
+    for (const { broker } of this.departed.values()) all.push(broker);
+    return all.sort((a, b) => a.nodeId - b.nodeId);
+  }
+
+  isLive(nodeId: number): boolean {
+    return this.brokers.has(nodeId);
+  }
+
+  broker(nodeId: number): UpstreamBroker | undefined {
+    return this.brokers.get(nodeId) ?? this.departed.get(nodeId)?.broker;
+  }
+
+  /** Some live broker's id, rotating; undefined before the first metadata refresh. */
+  anyNodeId(): number | undefined {
+    const ids = [...this.brokers.keys()];
+    if (ids.length === 0) return undefined;
+    return ids[this.rotation++ % ids.length];
+  }
+
+  /** An address for a bootstrap connection: known brokers in turn, then the configured servers. */
+  anyAddress(): BrokerAddress {
+    const candidates: BrokerAddress[] = [...this.brokers.values(), ...this.options.bootstrapServers];
+    return candidates[this.rotation++ % candidates.length]!;
+  }
+
+  learnClusterId(clusterId: string | null): void {
+    if (clusterId && clusterId !== this.clusterId) {
+      this.clusterId = clusterId;
+      this.emit("cluster-id", clusterId);
+    }
+  }
+
+  /** Adds brokers seen in a response; never removes (only a full refresh does). */
+  learn(brokers: Iterable<UpstreamBroker>): void {
+    let changed = false;
+    for (const broker of brokers) {
+      if (sameBroker(this.brokers.get(broker.nodeId), broker)) continue;
+      this.brokers.set(broker.nodeId, { ...broker });
+      this.departed.delete(broker.nodeId);
+      changed = true;
+    }
+    if (changed) this.emit("brokers");
+  }
+
+  private replaceAll(brokers: UpstreamBroker[], now = Date.now()): void {
+    const next = new Map(brokers.map((b) => [b.nodeId, b]));
+    let changed = next.size !== this.brokers.size;
+    for (const [id, broker] of next) {
+      if (!sameBroker(this.brokers.get(id), broker)) changed = true;
+      this.departed.delete(id);
+    }
+    for (const [id, broker] of this.brokers) {
+      if (!next.has(id)) this.departed.set(id, { broker, since: now });
+    }
+    for (const [id, { since }] of this.departed) {
+      if (now - since >= this.options.departedLingerMs) {
+        this.departed.delete(id);
+        changed = true;
+      }
+    }
+    this.brokers.clear();
+    for (const [id, broker] of next) this.brokers.set(id, broker);
+    if (changed) this.emit("brokers");
+  }
+
+  async start(): Promise<void> {
+    this.timer = setInterval(() => void this.refresh().catch(() => {}), this.options.refreshIntervalMs);
+    this.timer.unref();
+    await this.refresh();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.connection?.close();
+  }
+
+  refresh(): Promise<void> {
+    this.refreshing ??= this.refreshOnce().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async refreshOnce(): Promise<void> {
+    if (this.stopped) return;
+    const attempts = this.brokers.size + this.options.bootstrapServers.length;
+    let lastError: Error | undefined;
+    for (let i = 0; i < attempts; i++) {
+      try {
+        const connection = await this.ensureConnection();
+        const body = await this.requestMetadata(connection);
+        this.learnClusterId(body.clusterId);
+        this.replaceAll(
+          body.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack ?? null })),
+        );
+        this.lastRefreshAt = Date.now();
+        return;
+      } catch (error) {
+        lastError = error as Error;
+        this.connection?.close();
+        this.connection = undefined;
+      }
+    }
+    this.options.log.warn(
+      { cluster: this.name, err: lastError?.message },
+      "metadata refresh failed on every known broker",
+    );
+    throw lastError ?? new Error("metadata refresh failed");
+  }
+
+  private async ensureConnection(): Promise<UpstreamConnection> {
+    if (this.connection?.isConnected) return this.connection;
+    const connection = new UpstreamConnection(this.anyAddress(), {
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      requestTimeoutMs: this.options.requestTimeoutMs,
+      maxFrameBytes: 512 * 1024 * 1024,
+      log: this.options.log,
+      label: `metadata-${this.name}`,
+    });
+    connection.on("close", () => {
+      if (this.connection === connection) this.connection = undefined;
+    });
+    this.connection = connection;
+    await connection.ready;
+    return connection;
+  }
+
+  /** The brokers and the cluster id, at the newest Metadata version the broker and the proxy both speak. */
+  private async requestMetadata(connection: UpstreamConnection): Promise<ResponseOf<typeof ApiKey.Metadata>> {
+    const versions = await probeVersions(connection, PROXY_CLIENT_ID);
+    return connection.request(
+      ApiKey.Metadata,
+      pickVersion(
+        ApiKey.Metadata,
+        connection.address.host + ":" + connection.address.port,
+        versions,
+        WITH_CLUSTER_ID,
+      ),
+      {
+        topics: [],
+        allowAutoTopicCreation: false,
+        includeClusterAuthorizedOperations: false,
+        includeTopicAuthorizedOperations: false,
+      },
+      { clientId: PROXY_CLIENT_ID },
+    ).response;
+  }
+}
