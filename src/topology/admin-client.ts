@@ -65,6 +65,22 @@ export class AdminClient {
     }).response;
   }
 
+  /**
+   * Sends a request to a broker known only by its address (a bootstrap server), at the newest version both
+   * sides speak within `versions`.
+   */
+  async requestToAddress<K extends ApiKey>(
+    address: BrokerAddress,
+    apiKey: K,
+    request: RequestOf<K>,
+    versions?: VersionBounds,
+  ): Promise<ResponseOf<K>> {
+    const key = `${address.host}:${address.port}`;
+    const shared = this.connectTo(address, key);
+    const version = pickVersion(apiKey, key, await shared.versions, versions);
+    return shared.connection.request(apiKey, version, request, { clientId: PROXY_CLIENT_ID }).response;
+  }
+
   /** Sends a request at a version the caller chose (one a client asked for). */
   requestAt<K extends ApiKey>(
     nodeId: number,
@@ -96,25 +112,29 @@ export class AdminClient {
   }
 
   private connect(nodeId: number): SharedConnection {
-    if (this.closed) throw new Error("the proxy is shutting down");
     const route = this.routes.route(nodeId);
     if (!route) throw new Error(`no address is known for node ${nodeId}`);
-    const existing = this.connections.get(route.key);
+    return this.connectTo(route.address, route.key);
+  }
+
+  private connectTo(address: BrokerAddress, key: string): SharedConnection {
+    if (this.closed) throw new Error("the proxy is shutting down");
+    const existing = this.connections.get(key);
     if (existing?.connection.isOpen) return existing;
-    const connection = new UpstreamConnection(route.address, {
+    const connection = new UpstreamConnection(address, {
       connectTimeoutMs: this.options.connectTimeoutMs,
       requestTimeoutMs: this.options.requestTimeoutMs,
       maxFrameBytes: 512 * 1024 * 1024,
       log: this.options.log,
-      label: `admin-${route.key}`,
+      label: `admin-${key}`,
     });
     const versions = probeVersions(connection, PROXY_CLIENT_ID);
     versions.catch(() => {});
     const shared = { connection, versions };
     connection.on("close", () => {
-      if (this.connections.get(route.key) === shared) this.connections.delete(route.key);
+      if (this.connections.get(key) === shared) this.connections.delete(key);
     });
-    this.connections.set(route.key, shared);
+    this.connections.set(key, shared);
     return shared;
   }
 }

@@ -1,12 +1,15 @@
 import { EventEmitter } from "node:events";
 import type { Logger } from "../log/logger.ts";
 import type { BrokerAddress } from "../net/upstream.ts";
+import { ApiKey, firstVersion } from "../protocol/api.ts";
 import { AdminClient } from "./admin-client.ts";
 import { derivedClusterId } from "./cluster-identity.ts";
 import { GroupCoordinators } from "./group-coordinators.ts";
 import { TopicDirectory } from "./topics.ts";
-import { type UpstreamBroker, UpstreamCluster } from "./upstream-cluster.ts";
+import { type ClusterDescription, type UpstreamBroker, UpstreamCluster } from "./upstream-cluster.ts";
 import { type UpstreamNodeRef, VirtualNodeIds } from "./virtual-nodes.ts";
+
+const WITH_CLUSTER_ID = { min: firstVersion("MetadataResponse", "clusterId") };
 
 export interface UpstreamClusterConfig {
   /** The cluster's name in the config. */
@@ -67,8 +70,7 @@ export class Topology extends EventEmitter {
       const cluster = new UpstreamCluster({
         name: config.name,
         bootstrapServers: config.bootstrapServers,
-        connectTimeoutMs: options.connectTimeoutMs,
-        requestTimeoutMs: options.requestTimeoutMs,
+        describe: (address) => this.describeCluster(address),
         refreshIntervalMs: options.refreshIntervalMs,
         departedLingerMs: options.departedLingerMs,
         log: options.log,
@@ -186,6 +188,25 @@ export class Topology extends EventEmitter {
   stop(): void {
     for (const cluster of this.clusters.values()) cluster.stop();
     this.admin.close();
+  }
+
+  /** The cluster's id and brokers, as the broker at `address` reports them (upstream node ids). */
+  private async describeCluster(address: BrokerAddress): Promise<ClusterDescription> {
+    const response = await this.admin.requestToAddress(
+      address,
+      ApiKey.Metadata,
+      {
+        topics: [],
+        allowAutoTopicCreation: false,
+        includeClusterAuthorizedOperations: false,
+        includeTopicAuthorizedOperations: false,
+      },
+      WITH_CLUSTER_ID,
+    );
+    return {
+      clusterId: response.clusterId,
+      brokers: response.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+    };
   }
 
   private virtualNode(cluster: UpstreamCluster, broker: UpstreamBroker): VirtualNode {

@@ -1,8 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { Logger } from "../log/logger.ts";
-import { type BrokerAddress, UpstreamConnection } from "../net/upstream.ts";
-import { ApiKey, firstVersion, type ResponseOf } from "../protocol/api.ts";
-import { pickVersion, probeVersions } from "./api-versions.ts";
+import type { BrokerAddress } from "../net/upstream.ts";
 
 /** A broker of an upstream cluster, by the cluster's own node id. */
 export interface UpstreamBroker {
@@ -12,20 +10,23 @@ export interface UpstreamBroker {
   rack: string | null;
 }
 
+/** What one broker says of its cluster. */
+export interface ClusterDescription {
+  clusterId: string | null;
+  brokers: UpstreamBroker[];
+}
+
 export interface UpstreamClusterOptions {
   /** The cluster's name in the proxy's config. */
   name: string;
   bootstrapServers: BrokerAddress[];
-  connectTimeoutMs: number;
-  requestTimeoutMs: number;
+  /** Asks the broker at `address` for the cluster's id and brokers. */
+  describe(address: BrokerAddress): Promise<ClusterDescription>;
   refreshIntervalMs: number;
   /** How long a broker that left the metadata keeps its address (and its client-facing listener). */
   departedLingerMs: number;
   log: Logger;
 }
-
-const WITH_CLUSTER_ID = { min: firstVersion("MetadataResponse", "clusterId") };
-const PROXY_CLIENT_ID = "kafka-partition-proxy";
 
 function sameBroker(a: UpstreamBroker | undefined, b: UpstreamBroker): boolean {
   return a !== undefined && a.host === b.host && a.port === b.port && a.rack === b.rack;
@@ -45,7 +46,6 @@ export class UpstreamCluster extends EventEmitter {
   private readonly departed = new Map<number, { broker: UpstreamBroker; since: number }>();
   private readonly options: UpstreamClusterOptions;
   private timer: NodeJS.Timeout | undefined;
-  private connection: UpstreamConnection | undefined;
   private rotation = 0;
   private stopped = false;
   private refreshing: Promise<void> | undefined;
@@ -144,7 +144,6 @@ export class UpstreamCluster extends EventEmitter {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    this.connection?.close();
   }
 
   refresh(): Promise<void> {
@@ -160,18 +159,13 @@ export class UpstreamCluster extends EventEmitter {
     let lastError: Error | undefined;
     for (let i = 0; i < attempts; i++) {
       try {
-        const connection = await this.ensureConnection();
-        const body = await this.requestMetadata(connection);
-        this.learnClusterId(body.clusterId);
-        this.replaceAll(
-          body.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack ?? null })),
-        );
+        const described = await this.options.describe(this.anyAddress());
+        this.learnClusterId(described.clusterId);
+        this.replaceAll(described.brokers);
         this.lastRefreshAt = Date.now();
         return;
       } catch (error) {
         lastError = error as Error;
-        this.connection?.close();
-        this.connection = undefined;
       }
     }
     this.options.log.warn(
@@ -179,43 +173,5 @@ export class UpstreamCluster extends EventEmitter {
       "metadata refresh failed on every known broker",
     );
     throw lastError ?? new Error("metadata refresh failed");
-  }
-
-  private async ensureConnection(): Promise<UpstreamConnection> {
-    if (this.connection?.isConnected) return this.connection;
-    const connection = new UpstreamConnection(this.anyAddress(), {
-      connectTimeoutMs: this.options.connectTimeoutMs,
-      requestTimeoutMs: this.options.requestTimeoutMs,
-      maxFrameBytes: 512 * 1024 * 1024,
-      log: this.options.log,
-      label: `metadata-${this.name}`,
-    });
-    connection.on("close", () => {
-      if (this.connection === connection) this.connection = undefined;
-    });
-    this.connection = connection;
-    await connection.ready;
-    return connection;
-  }
-
-  /** The brokers and the cluster id, at the newest Metadata version the broker and the proxy both speak. */
-  private async requestMetadata(connection: UpstreamConnection): Promise<ResponseOf<typeof ApiKey.Metadata>> {
-    const versions = await probeVersions(connection, PROXY_CLIENT_ID);
-    return connection.request(
-      ApiKey.Metadata,
-      pickVersion(
-        ApiKey.Metadata,
-        connection.address.host + ":" + connection.address.port,
-        versions,
-        WITH_CLUSTER_ID,
-      ),
-      {
-        topics: [],
-        allowAutoTopicCreation: false,
-        includeClusterAuthorizedOperations: false,
-        includeTopicAuthorizedOperations: false,
-      },
-      { clientId: PROXY_CLIENT_ID },
-    ).response;
   }
 }
