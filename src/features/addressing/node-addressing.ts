@@ -114,12 +114,7 @@ export class NodeAddressing implements Feature {
     response.controllerId = this.controllerId(response.controllerId, response.brokers[0]?.nodeId);
     if (this.renumbers) {
       for (const topic of response.topics) {
-        for (const partition of topic.partitions) {
-          partition.leaderId = this.nodeId(partition.leaderId);
-          partition.replicaNodes = this.nodeIds(partition.replicaNodes);
-          partition.isrNodes = this.nodeIds(partition.isrNodes);
-          partition.offlineReplicas = this.nodeIds(partition.offlineReplicas);
-        }
+        for (const partition of topic.partitions) this.renumberReplicas(partition);
       }
     }
     return true;
@@ -162,10 +157,7 @@ export class NodeAddressing implements Feature {
   private describeTopicPartitions(response: ResponseOf<typeof ApiKey.DescribeTopicPartitions>): boolean {
     for (const topic of response.topics) {
       for (const partition of topic.partitions) {
-        partition.leaderId = this.nodeId(partition.leaderId);
-        partition.replicaNodes = this.nodeIds(partition.replicaNodes);
-        partition.isrNodes = this.nodeIds(partition.isrNodes);
-        partition.offlineReplicas = this.nodeIds(partition.offlineReplicas);
+        this.renumberReplicas(partition);
         if (partition.eligibleLeaderReplicas) {
           partition.eligibleLeaderReplicas = this.nodeIds(partition.eligibleLeaderReplicas);
         }
@@ -173,6 +165,18 @@ export class NodeAddressing implements Feature {
       }
     }
     return true;
+  }
+
+  private renumberReplicas(partition: {
+    leaderId: number;
+    replicaNodes: number[];
+    isrNodes: number[];
+    offlineReplicas: number[];
+  }): void {
+    partition.leaderId = this.nodeId(partition.leaderId);
+    partition.replicaNodes = this.nodeIds(partition.replicaNodes);
+    partition.isrNodes = this.nodeIds(partition.isrNodes);
+    partition.offlineReplicas = this.nodeIds(partition.offlineReplicas);
   }
 
   private produce(response: ResponseOf<typeof ApiKey.Produce>, exchange: ExchangeInfo): boolean {

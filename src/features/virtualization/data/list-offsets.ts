@@ -4,9 +4,12 @@ import type {
   ListOffsetsPartition,
   ListOffsetsTopic,
 } from "../../../protocol/generated/messages/list-offsets-request.ts";
-import type { ListOffsetsTopicResponse } from "../../../protocol/generated/messages/list-offsets-response.ts";
+import type {
+  ListOffsetsPartitionResponse,
+  ListOffsetsTopicResponse,
+} from "../../../protocol/generated/messages/list-offsets-response.ts";
 import type { VirtualizationContext } from "../context.ts";
-import { splitByGroup, type TopicShape, toVirtual } from "../mapping/partition-rounds.ts";
+import { type AnswerShape, mergeRounds, splitByGroup, type TopicShape } from "../mapping/partition-rounds.ts";
 
 type ListOffsets = typeof ApiKey.ListOffsets;
 
@@ -16,6 +19,16 @@ const listOffsetsShape: TopicShape<ListOffsetsTopic, ListOffsetsPartition> = {
   withPartitions: (topic, partitions) => ({ ...topic, partitions }),
   partitionIndex: (partition) => partition.partitionIndex,
   withPartitionIndex: (partition, partitionIndex) => ({ ...partition, partitionIndex }),
+};
+
+const listOffsetsAnswerShape: AnswerShape<ListOffsetsTopicResponse, ListOffsetsPartitionResponse> = {
+  topicName: (topic) => topic.name,
+  partitions: (topic) => topic.partitions,
+  emptyTopic: (name) => ({ name, partitions: [] }),
+  partitionIndex: (partition) => partition.partitionIndex,
+  setPartitionIndex: (partition, index) => {
+    partition.partitionIndex = index;
+  },
 };
 
 /**
@@ -37,38 +50,30 @@ export class VirtualListOffsets implements ApiHandler<ListOffsets> {
     const rules = this.context.rules;
     const split = splitByGroup(request.topics, listOffsetsShape, rules);
     if (!split.virtualized) return context.next(request);
-    const rounds = await Promise.all(
-      split.rounds.map((round) =>
-        context
-          .next({ ...request, topics: round.topics })
-          .then((response) => ({ group: round.group, response })),
-      ),
+    const answers = await Promise.all(
+      split.rounds.map(async (round) => ({
+        group: round.group,
+        response: await context.next({ ...request, topics: round.topics }),
+      })),
     );
-    const topics = new Map<string, ListOffsetsTopicResponse>();
-    let throttleTimeMs = 0;
-    for (const { group, response } of rounds) {
-      throttleTimeMs = Math.max(throttleTimeMs, response.throttleTimeMs);
-      for (const topic of response.topics) {
-        const layout = rules.layoutOf(topic.name);
-        const target = topics.get(topic.name) ?? { name: topic.name, partitions: [] };
-        topics.set(topic.name, target);
-        for (const partition of topic.partitions) {
-          partition.partitionIndex = toVirtual(layout, partition.partitionIndex, group);
-          target.partitions.push(partition);
-        }
-      }
-    }
-    for (const { topic, partition } of split.outOfRange) {
-      const target = topics.get(topic) ?? { name: topic, partitions: [] };
-      topics.set(topic, target);
-      target.partitions.push({
+    const refused = split.outOfRange.map(({ topic, partition }) => ({
+      topic,
+      partition: {
         partitionIndex: partition.partitionIndex,
         errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
         timestamp: -1n,
         offset: -1n,
         leaderEpoch: -1,
-      });
-    }
-    return { throttleTimeMs, topics: [...topics.values()] };
+      },
+    }));
+    return {
+      throttleTimeMs: Math.max(0, ...answers.map(({ response }) => response.throttleTimeMs)),
+      topics: mergeRounds(
+        answers.map(({ group, response }) => ({ group, topics: response.topics })),
+        listOffsetsAnswerShape,
+        rules,
+        refused,
+      ),
+    };
   }
 }

@@ -4,9 +4,12 @@ import type {
   OffsetForLeaderPartition,
   OffsetForLeaderTopic,
 } from "../../../protocol/generated/messages/offset-for-leader-epoch-request.ts";
-import type { OffsetForLeaderTopicResult } from "../../../protocol/generated/messages/offset-for-leader-epoch-response.ts";
+import type {
+  EpochEndOffset,
+  OffsetForLeaderTopicResult,
+} from "../../../protocol/generated/messages/offset-for-leader-epoch-response.ts";
 import type { VirtualizationContext } from "../context.ts";
-import { splitByGroup, type TopicShape, toVirtual } from "../mapping/partition-rounds.ts";
+import { type AnswerShape, mergeRounds, splitByGroup, type TopicShape } from "../mapping/partition-rounds.ts";
 
 type OffsetForLeaderEpoch = typeof ApiKey.OffsetForLeaderEpoch;
 
@@ -16,6 +19,16 @@ const epochShape: TopicShape<OffsetForLeaderTopic, OffsetForLeaderPartition> = {
   withPartitions: (topic, partitions) => ({ ...topic, partitions }),
   partitionIndex: (partition) => partition.partition,
   withPartitionIndex: (partition, index) => ({ ...partition, partition: index }),
+};
+
+const epochAnswerShape: AnswerShape<OffsetForLeaderTopicResult, EpochEndOffset> = {
+  topicName: (topic) => topic.topic,
+  partitions: (topic) => topic.partitions,
+  emptyTopic: (topic) => ({ topic, partitions: [] }),
+  partitionIndex: (partition) => partition.partition,
+  setPartitionIndex: (partition, index) => {
+    partition.partition = index;
+  },
 };
 
 /**
@@ -37,37 +50,29 @@ export class VirtualOffsetForLeaderEpoch implements ApiHandler<OffsetForLeaderEp
     const rules = this.context.rules;
     const split = splitByGroup(request.topics, epochShape, rules);
     if (!split.virtualized) return context.next(request);
-    const rounds = await Promise.all(
-      split.rounds.map((round) =>
-        context
-          .next({ ...request, topics: round.topics })
-          .then((response) => ({ group: round.group, response })),
-      ),
+    const answers = await Promise.all(
+      split.rounds.map(async (round) => ({
+        group: round.group,
+        response: await context.next({ ...request, topics: round.topics }),
+      })),
     );
-    const topics = new Map<string, OffsetForLeaderTopicResult>();
-    let throttleTimeMs = 0;
-    for (const { group, response } of rounds) {
-      throttleTimeMs = Math.max(throttleTimeMs, response.throttleTimeMs);
-      for (const topic of response.topics) {
-        const layout = rules.layoutOf(topic.topic);
-        const target = topics.get(topic.topic) ?? { topic: topic.topic, partitions: [] };
-        topics.set(topic.topic, target);
-        for (const partition of topic.partitions) {
-          partition.partition = toVirtual(layout, partition.partition, group);
-          target.partitions.push(partition);
-        }
-      }
-    }
-    for (const { topic, partition } of split.outOfRange) {
-      const target = topics.get(topic) ?? { topic, partitions: [] };
-      topics.set(topic, target);
-      target.partitions.push({
+    const refused = split.outOfRange.map(({ topic, partition }) => ({
+      topic,
+      partition: {
         errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
         partition: partition.partition,
         leaderEpoch: -1,
         endOffset: -1n,
-      });
-    }
-    return { throttleTimeMs, topics: [...topics.values()] };
+      },
+    }));
+    return {
+      throttleTimeMs: Math.max(0, ...answers.map(({ response }) => response.throttleTimeMs)),
+      topics: mergeRounds(
+        answers.map(({ group, response }) => ({ group, topics: response.topics })),
+        epochAnswerShape,
+        rules,
+        refused,
+      ),
+    };
   }
 }

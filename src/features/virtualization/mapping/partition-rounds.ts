@@ -81,3 +81,43 @@ export function splitByGroup<Topic, Partition>(
 export function toVirtual(layout: VirtualLayout | undefined, physical: number, group: number): number {
   return layout ? virtualOf(layout, physical, group) : physical;
 }
+
+/** How a response names topics and partitions, so one merger serves several APIs. */
+export interface AnswerShape<Topic, Partition> {
+  topicName(topic: Topic): string;
+  partitions(topic: Topic): Partition[];
+  emptyTopic(name: string): Topic;
+  partitionIndex(partition: Partition): number;
+  setPartitionIndex(partition: Partition, index: number): void;
+}
+
+/**
+ * Merges the answers to a split request's rounds into one topic list, physical partitions renamed to the
+ * virtual partitions they stand for in their round, followed by the `refused` partitions.
+ */
+export function mergeRounds<Topic, Partition>(
+  answers: readonly { group: number; topics: readonly Topic[] }[],
+  shape: AnswerShape<Topic, Partition>,
+  rules: VirtualizationRules,
+  refused: readonly { topic: string; partition: Partition }[],
+): Topic[] {
+  const topics = new Map<string, Topic>();
+  const topicNamed = (name: string): Topic => {
+    let topic = topics.get(name);
+    if (!topic) topics.set(name, (topic = shape.emptyTopic(name)));
+    return topic;
+  };
+  for (const { group, topics: answered } of answers) {
+    for (const topic of answered) {
+      const name = shape.topicName(topic);
+      const layout = rules.layoutOf(name);
+      const target = shape.partitions(topicNamed(name));
+      for (const partition of shape.partitions(topic)) {
+        shape.setPartitionIndex(partition, toVirtual(layout, shape.partitionIndex(partition), group));
+        target.push(partition);
+      }
+    }
+  }
+  for (const { topic, partition } of refused) shape.partitions(topicNamed(topic)).push(partition);
+  return [...topics.values()];
+}
