@@ -62,6 +62,11 @@ export interface ClientConnectionOptions {
 }
 
 const LONG_WAIT_MS = 10 * 60_000;
+
+/** A request the broker does not answer: Produce with acks=0. */
+function unanswered(apiKey: ApiKey, request: unknown): boolean {
+  return apiKey === ApiKey.Produce && (request as RequestOf<typeof ApiKey.Produce>).acks === 0;
+}
 const REQUEST_TIMEOUT_SLACK_MS = 5000;
 
 /**
@@ -85,7 +90,8 @@ export class ClientConnection implements ClientConnectionInfo {
   private upstreamConnection: UpstreamConnection | undefined;
   private closed = false;
   private draining = false;
-  private pausedForUpstream = false;
+  /** Why the client's requests are not being read, if they are not. */
+  private readonly requestHolds = new Set<"broker-busy" | "responses-parked">();
   private readonly states = new Map<ConnectionStateKey<unknown>, unknown>();
 
   constructor(accepted: AcceptedConnection, options: ClientConnectionOptions) {
@@ -109,6 +115,7 @@ export class ClientConnection implements ClientConnectionInfo {
     this.socket = socket;
     this.queue = new ResponseQueue(socket, options.metrics, options.maxInFlightBytes, {
       pauseUpstream: () => this.pauseUpstream(),
+      holdRequests: (held) => this.holdRequests("responses-parked", held),
     });
     this.upstream = {
       request: (apiKey, apiVersion, request, sendOptions) =>
@@ -196,12 +203,7 @@ export class ClientConnection implements ClientConnectionInfo {
       label: `${address.host}:${address.port}`,
     });
     this.upstreamConnection = upstream;
-    upstream.on("drain", () => {
-      if (this.pausedForUpstream && !this.draining) {
-        this.pausedForUpstream = false;
-        this.socket.resume();
-      }
-    });
+    upstream.on("drain", () => this.holdRequests("broker-busy", false));
     upstream.on("close", (error?: Error) => {
       if (!this.closed) this.close(error ? `upstream: ${error.message}` : "upstream closed", "info");
     });
@@ -221,11 +223,11 @@ export class ClientConnection implements ClientConnectionInfo {
     if (!upstream) return Promise.reject(new Error("no upstream broker for this connection"));
     const { writable, response } = upstream.request(apiKey, apiVersion, request, {
       clientId: this.clientId,
-      expectResponse: options?.expectResponse,
+      expectResponse: options?.expectResponse ?? !unanswered(apiKey, request),
       timeoutMs: options?.timeoutMs ?? this.options.requestTimeoutMs + REQUEST_TIMEOUT_SLACK_MS,
       onResponseFrame: options?.onResponseFrame,
     });
-    if (!writable) this.pauseForUpstream();
+    if (!writable) this.holdRequests("broker-busy", true);
     return response;
   }
 
@@ -322,13 +324,16 @@ export class ClientConnection implements ClientConnectionInfo {
     } else {
       writable = upstream.send(frame, undefined, undefined, releaseAfterWrite);
     }
-    if (!writable) this.pauseForUpstream();
+    if (!writable) this.holdRequests("broker-busy", true);
   }
 
-  private pauseForUpstream(): void {
-    if (this.pausedForUpstream) return;
-    this.pausedForUpstream = true;
-    this.socket.pause();
+  /** Stops reading the client's requests while any reason holds, and reads on once none does. */
+  private holdRequests(reason: "broker-busy" | "responses-parked", held: boolean): void {
+    if (held) this.requestHolds.add(reason);
+    else this.requestHolds.delete(reason);
+    if (this.draining || this.closed) return;
+    if (this.requestHolds.size > 0) this.socket.pause();
+    else this.socket.resume();
   }
 
   private onResponse(
@@ -400,7 +405,7 @@ export class ClientConnection implements ClientConnectionInfo {
       : streamUnchanged(target, frameBytes);
   }
 
-  private flush(): void {
+  flush(): void {
     this.queue.flush();
     if (this.draining && this.inFlight === 0) this.close(undefined);
   }

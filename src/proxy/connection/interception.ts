@@ -11,6 +11,8 @@ export interface InterceptionTarget {
   readonly upstream: ChainUpstream;
   readonly isClosed: boolean;
   countResponse(apiKey: number, bytes: number): void;
+  /** Writes the responses whose turn has come. */
+  flush(): void;
   fail(reason: string, level: "info" | "warn"): void;
 }
 
@@ -70,7 +72,7 @@ export function intercept(
       target.countResponse(info.apiKey, bytes);
       if (!afterReply.isEmpty) slot.afterWrite = afterReply;
       target.queue.fill(slot, chunks, bytes);
-      target.queue.flush();
+      target.flush();
     },
     (error: Error) => target.fail(`${chain.apiName(info.apiKey)}: ${error.message}`, "info"),
   );

@@ -36,21 +36,28 @@ export interface ResponseSlot {
 }
 
 export interface ResponseQueueHooks {
-  /** The client reads too slowly: stop reading broker responses until the socket drains. */
+  /** The client reads too slowly: stop reading broker responses until its socket drains. */
   pauseUpstream(): void;
+  /**
+   * Responses waiting for an earlier one passed the bound (true) or fell back under it (false): stop or resume
+   * taking new requests. The broker side goes on being read, since the earlier response may still need it.
+   */
+  holdRequests(held: boolean): void;
 }
 
 const COMPACT_AFTER_SLOTS = 1024;
 
 /**
  * The responses of one client connection, written in request order: a slot is taken when a request arrives and
- * filled when its response is ready. Bounds the bytes waiting for the client: past `maxPendingBytes`, or when
- * the socket is full, the broker side stops being read.
+ * filled when its response is ready. Bounds the bytes waiting for the client: when the socket is full the broker
+ * side stops being read until it drains, and past `maxPendingBytes` of responses parked behind an unfinished
+ * one no new request is taken.
  */
 export class ResponseQueue {
   private readonly slots: ResponseSlot[] = [];
   private head = 0;
   private pendingBytes = 0;
+  private holdingRequests = false;
   private readonly socket: net.Socket;
   private readonly metrics: ProxyMetrics;
   private readonly maxPendingBytes: number;
@@ -131,6 +138,11 @@ export class ResponseQueue {
       this.head = 0;
     }
     if (wrote) socket.uncork();
-    if (!writable || this.pendingBytes > this.maxPendingBytes) this.hooks.pauseUpstream();
+    if (!writable) this.hooks.pauseUpstream();
+    const over = this.pendingBytes > this.maxPendingBytes;
+    if (over !== this.holdingRequests) {
+      this.holdingRequests = over;
+      this.hooks.holdRequests(over);
+    }
   }
 }
