@@ -42,6 +42,12 @@ export interface ExchangeScope {
 
 const NOTHING_ABOVE = -1;
 
+/** Whether a link changes responses of this exchange (judged from its bytes when given). */
+function seesResponse(link: Link, info: ExchangeInfo, frame?: Buffer): boolean {
+  const handler = link.handler;
+  return handler.onResponse !== undefined && (!handler.wantsResponse || handler.wantsResponse(info, frame));
+}
+
 /**
  * The composed features, indexed by the APIs they handle. A request walks down the links of its API, from
  * the client towards the broker; the first link with `onRequest` takes it, and every `onResponse` between
@@ -160,21 +166,19 @@ export class Chain {
     let changed = false;
     for (let i = links.length - 1; i >= 0; i--) {
       const link = links[i]!;
-      if (link.position > lowest || link.position <= above) continue;
-      const handler = link.handler;
-      if (!handler.onResponse) continue;
-      if (handler.wantsResponse && !handler.wantsResponse(info)) continue;
-      if (handler.onResponse(response, info)) changed = true;
+      if (link.position > lowest || link.position <= above || !seesResponse(link, info)) continue;
+      if (link.handler.onResponse!(response, info)) changed = true;
     }
     return changed;
   }
 
   /** Whether some link may change the response of a request passed on raw (judged without its bytes). */
   static needsResponseBody(links: readonly Link[], info: ExchangeInfo): boolean {
-    for (const link of links) {
-      const handler = link.handler;
-      if (handler.onResponse && (!handler.wantsResponse || handler.wantsResponse(info))) return true;
-    }
+    return Chain.anySeesResponse(links, info);
+  }
+
+  private static anySeesResponse(links: readonly Link[], info: ExchangeInfo, frame?: Buffer): boolean {
+    for (const link of links) if (seesResponse(link, info, frame)) return true;
     return false;
   }
 
@@ -182,9 +186,7 @@ export class Chain {
   static changesOnlyTail(links: readonly Link[], info: ExchangeInfo): boolean {
     if (!FetchResponseTailFinder.handles(info.apiKey, info.apiVersion)) return false;
     for (const link of links) {
-      const handler = link.handler;
-      if (!handler.onResponse || (handler.wantsResponse && !handler.wantsResponse(info))) continue;
-      if (!handler.changesOnlyTaggedFields) return false;
+      if (seesResponse(link, info) && !link.handler.changesOnlyTaggedFields) return false;
     }
     return true;
   }
@@ -198,15 +200,7 @@ export class Chain {
 
   /** The response frame of a request passed on raw: the broker's own buffer unless a link changed it. */
   transformResponse(links: readonly Link[], info: ExchangeInfo, frame: Buffer): Buffer {
-    let wanted = false;
-    for (const link of links) {
-      const handler = link.handler;
-      if (handler.onResponse && (!handler.wantsResponse || handler.wantsResponse(info, frame))) {
-        wanted = true;
-        break;
-      }
-    }
-    if (!wanted) return frame;
+    if (!Chain.anySeesResponse(links, info, frame)) return frame;
     const { correlationId, body } = decodeResponse(info.apiKey, info.apiVersion, frame.subarray(4));
     if (!this.applyResponses(links, info, body, NOTHING_ABOVE, Number.POSITIVE_INFINITY)) return frame;
     return encodeResponse(info.apiKey, info.apiVersion, correlationId, body);

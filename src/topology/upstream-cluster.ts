@@ -51,7 +51,6 @@ export class UpstreamCluster extends EventEmitter {
   private refreshing: Promise<void> | undefined;
   /** The cluster's own id, once a broker has said it. */
   clusterId: string | null = null;
-  lastRefreshAt = 0;
 
   constructor(options: UpstreamClusterOptions) {
     super();
@@ -61,10 +60,6 @@ export class UpstreamCluster extends EventEmitter {
 
   get isReady(): boolean {
     return this.brokers.size > 0;
-  }
-
-  list(): UpstreamBroker[] {
-    return [...this.brokers.values()].sort((a, b) => a.nodeId - b.nodeId);
   }
 
   /** Live brokers plus those still lingering after they left: the brokers that keep a listener. */
@@ -162,7 +157,6 @@ export class UpstreamCluster extends EventEmitter {
         const described = await this.options.describe(this.anyAddress());
         this.learnClusterId(described.clusterId);
         this.replaceAll(described.brokers);
-        this.lastRefreshAt = Date.now();
         return;
       } catch (error) {
         lastError = error as Error;

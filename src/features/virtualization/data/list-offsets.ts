@@ -9,26 +9,39 @@ import type {
   ListOffsetsTopicResponse,
 } from "../../../protocol/generated/messages/list-offsets-response.ts";
 import type { VirtualizationContext } from "../context.ts";
-import { type AnswerShape, mergeRounds, splitByGroup, type TopicShape } from "../mapping/partition-rounds.ts";
+import { askByGroup, type GroupedApi } from "../mapping/partition-rounds.ts";
 
 type ListOffsets = typeof ApiKey.ListOffsets;
 
-const listOffsetsShape: TopicShape<ListOffsetsTopic, ListOffsetsPartition> = {
-  topicName: (topic) => topic.name,
-  partitions: (topic) => topic.partitions,
-  withPartitions: (topic, partitions) => ({ ...topic, partitions }),
-  partitionIndex: (partition) => partition.partitionIndex,
-  withPartitionIndex: (partition, partitionIndex) => ({ ...partition, partitionIndex }),
-};
-
-const listOffsetsAnswerShape: AnswerShape<ListOffsetsTopicResponse, ListOffsetsPartitionResponse> = {
-  topicName: (topic) => topic.name,
-  partitions: (topic) => topic.partitions,
-  emptyTopic: (name) => ({ name, partitions: [] }),
-  partitionIndex: (partition) => partition.partitionIndex,
-  setPartitionIndex: (partition, index) => {
-    partition.partitionIndex = index;
+const listOffsets: GroupedApi<
+  ListOffsetsTopic,
+  ListOffsetsPartition,
+  ListOffsetsTopicResponse,
+  ListOffsetsPartitionResponse
+> = {
+  request: {
+    topicName: (topic) => topic.name,
+    partitions: (topic) => topic.partitions,
+    withPartitions: (topic, partitions) => ({ ...topic, partitions }),
+    partitionIndex: (partition) => partition.partitionIndex,
+    withPartitionIndex: (partition, partitionIndex) => ({ ...partition, partitionIndex }),
   },
+  answer: {
+    topicName: (topic) => topic.name,
+    partitions: (topic) => topic.partitions,
+    emptyTopic: (name) => ({ name, partitions: [] }),
+    partitionIndex: (partition) => partition.partitionIndex,
+    setPartitionIndex: (partition, index) => {
+      partition.partitionIndex = index;
+    },
+  },
+  refused: (partition) => ({
+    partitionIndex: partition.partitionIndex,
+    errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+    timestamp: -1n,
+    offset: -1n,
+    leaderEpoch: -1,
+  }),
 };
 
 /**
@@ -43,37 +56,14 @@ export class VirtualListOffsets implements ApiHandler<ListOffsets> {
     this.context = context;
   }
 
-  async onRequest(
+  onRequest(
     request: RequestOf<ListOffsets>,
     context: RequestContext<ListOffsets>,
   ): Promise<ResponseOf<ListOffsets>> {
-    const rules = this.context.rules;
-    const split = splitByGroup(request.topics, listOffsetsShape, rules);
-    if (!split.virtualized) return context.next(request);
-    const answers = await Promise.all(
-      split.rounds.map(async (round) => ({
-        group: round.group,
-        response: await context.next({ ...request, topics: round.topics }),
-      })),
+    return (
+      askByGroup(request.topics, listOffsets, this.context.rules, (topics) =>
+        context.next({ ...request, topics }),
+      ) ?? context.next(request)
     );
-    const refused = split.outOfRange.map(({ topic, partition }) => ({
-      topic,
-      partition: {
-        partitionIndex: partition.partitionIndex,
-        errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-        timestamp: -1n,
-        offset: -1n,
-        leaderEpoch: -1,
-      },
-    }));
-    return {
-      throttleTimeMs: Math.max(0, ...answers.map(({ response }) => response.throttleTimeMs)),
-      topics: mergeRounds(
-        answers.map(({ group, response }) => ({ group, topics: response.topics })),
-        listOffsetsAnswerShape,
-        rules,
-        refused,
-      ),
-    };
   }
 }

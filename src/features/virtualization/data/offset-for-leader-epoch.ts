@@ -9,26 +9,38 @@ import type {
   OffsetForLeaderTopicResult,
 } from "../../../protocol/generated/messages/offset-for-leader-epoch-response.ts";
 import type { VirtualizationContext } from "../context.ts";
-import { type AnswerShape, mergeRounds, splitByGroup, type TopicShape } from "../mapping/partition-rounds.ts";
+import { askByGroup, type GroupedApi } from "../mapping/partition-rounds.ts";
 
 type OffsetForLeaderEpoch = typeof ApiKey.OffsetForLeaderEpoch;
 
-const epochShape: TopicShape<OffsetForLeaderTopic, OffsetForLeaderPartition> = {
-  topicName: (topic) => topic.topic,
-  partitions: (topic) => topic.partitions,
-  withPartitions: (topic, partitions) => ({ ...topic, partitions }),
-  partitionIndex: (partition) => partition.partition,
-  withPartitionIndex: (partition, index) => ({ ...partition, partition: index }),
-};
-
-const epochAnswerShape: AnswerShape<OffsetForLeaderTopicResult, EpochEndOffset> = {
-  topicName: (topic) => topic.topic,
-  partitions: (topic) => topic.partitions,
-  emptyTopic: (topic) => ({ topic, partitions: [] }),
-  partitionIndex: (partition) => partition.partition,
-  setPartitionIndex: (partition, index) => {
-    partition.partition = index;
+const offsetForLeaderEpoch: GroupedApi<
+  OffsetForLeaderTopic,
+  OffsetForLeaderPartition,
+  OffsetForLeaderTopicResult,
+  EpochEndOffset
+> = {
+  request: {
+    topicName: (topic) => topic.topic,
+    partitions: (topic) => topic.partitions,
+    withPartitions: (topic, partitions) => ({ ...topic, partitions }),
+    partitionIndex: (partition) => partition.partition,
+    withPartitionIndex: (partition, index) => ({ ...partition, partition: index }),
   },
+  answer: {
+    topicName: (topic) => topic.topic,
+    partitions: (topic) => topic.partitions,
+    emptyTopic: (topic) => ({ topic, partitions: [] }),
+    partitionIndex: (partition) => partition.partition,
+    setPartitionIndex: (partition, index) => {
+      partition.partition = index;
+    },
+  },
+  refused: (partition) => ({
+    errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+    partition: partition.partition,
+    leaderEpoch: -1,
+    endOffset: -1n,
+  }),
 };
 
 /**
@@ -43,36 +55,14 @@ export class VirtualOffsetForLeaderEpoch implements ApiHandler<OffsetForLeaderEp
     this.context = context;
   }
 
-  async onRequest(
+  onRequest(
     request: RequestOf<OffsetForLeaderEpoch>,
     context: RequestContext<OffsetForLeaderEpoch>,
   ): Promise<ResponseOf<OffsetForLeaderEpoch>> {
-    const rules = this.context.rules;
-    const split = splitByGroup(request.topics, epochShape, rules);
-    if (!split.virtualized) return context.next(request);
-    const answers = await Promise.all(
-      split.rounds.map(async (round) => ({
-        group: round.group,
-        response: await context.next({ ...request, topics: round.topics }),
-      })),
+    return (
+      askByGroup(request.topics, offsetForLeaderEpoch, this.context.rules, (topics) =>
+        context.next({ ...request, topics }),
+      ) ?? context.next(request)
     );
-    const refused = split.outOfRange.map(({ topic, partition }) => ({
-      topic,
-      partition: {
-        errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-        partition: partition.partition,
-        leaderEpoch: -1,
-        endOffset: -1n,
-      },
-    }));
-    return {
-      throttleTimeMs: Math.max(0, ...answers.map(({ response }) => response.throttleTimeMs)),
-      topics: mergeRounds(
-        answers.map(({ group, response }) => ({ group, topics: response.topics })),
-        epochAnswerShape,
-        rules,
-        refused,
-      ),
-    };
   }
 }

@@ -95,7 +95,7 @@ export interface AnswerShape<Topic, Partition> {
  * Merges the answers to a split request's rounds into one topic list, physical partitions renamed to the
  * virtual partitions they stand for in their round, followed by the `refused` partitions.
  */
-export function mergeRounds<Topic, Partition>(
+function mergeRounds<Topic, Partition>(
   answers: readonly { group: number; topics: readonly Topic[] }[],
   shape: AnswerShape<Topic, Partition>,
   rules: VirtualizationRules,
@@ -120,4 +120,48 @@ export function mergeRounds<Topic, Partition>(
   }
   for (const { topic, partition } of refused) shape.partitions(topicNamed(topic)).push(partition);
   return [...topics.values()];
+}
+
+/** How a per-partition API's requests are split by group and its answers merged back. */
+export interface GroupedApi<RequestTopic, RequestPartition, AnswerTopic, AnswerPartition> {
+  readonly request: TopicShape<RequestTopic, RequestPartition>;
+  readonly answer: AnswerShape<AnswerTopic, AnswerPartition>;
+  /** The answer for a virtual partition past its topic's count. */
+  refused(partition: RequestPartition): AnswerPartition;
+}
+
+interface GroupedAnswer<Topic> {
+  throttleTimeMs: number;
+  topics: Topic[];
+}
+
+/**
+ * Asks for each group's physical partitions with `ask`, every round at once and before returning, and merges
+ * the answers into the virtual partitions asked for. Undefined, with nothing asked, when no topic of the request
+ * is virtualized.
+ */
+export function askByGroup<RequestTopic, RequestPartition, AnswerTopic, AnswerPartition>(
+  topics: readonly RequestTopic[],
+  api: GroupedApi<RequestTopic, RequestPartition, AnswerTopic, AnswerPartition>,
+  rules: VirtualizationRules,
+  ask: (topics: RequestTopic[]) => Promise<GroupedAnswer<AnswerTopic>>,
+): Promise<GroupedAnswer<AnswerTopic>> | undefined {
+  const split = splitByGroup(topics, api.request, rules);
+  if (!split.virtualized) return undefined;
+  const asked = split.rounds.map((round) =>
+    ask(round.topics).then((answer) => ({ group: round.group, answer })),
+  );
+  const refused = split.outOfRange.map(({ topic, partition }) => ({
+    topic,
+    partition: api.refused(partition),
+  }));
+  return Promise.all(asked).then((answers) => ({
+    throttleTimeMs: Math.max(0, ...answers.map(({ answer }) => answer.throttleTimeMs)),
+    topics: mergeRounds(
+      answers.map(({ group, answer }) => ({ group, topics: answer.topics })),
+      api.answer,
+      rules,
+      refused,
+    ),
+  }));
 }
