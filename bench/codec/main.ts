@@ -1,5 +1,4 @@
 import {
-  appendHeaderToEveryRecord,
   buildBatch,
   COMPRESSION_NAMES,
   crc32c,
@@ -7,6 +6,7 @@ import {
   decodeRecords,
   RecordBatchView,
   rebuildBatch,
+  setHeaderOnEveryRecord,
 } from "../../src/records/index.ts";
 import { sampleBatch, sampleRecords } from "./batches.ts";
 import { benchProtocol } from "./protocol.ts";
@@ -55,7 +55,7 @@ function benchCodecs(): void {
         })),
       budgetMs,
     );
-    const spliceMs = measure(() => appendHeaderToEveryRecord(view, { key: "__v", value: marker }), budgetMs);
+    const spliceMs = measure(() => setHeaderOnEveryRecord(view, { key: "__v", value: marker }), budgetMs);
     rows.push([
       codec,
       (batch.length / 1024).toFixed(0),

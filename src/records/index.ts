@@ -68,4 +68,4 @@ export {
   type RecordHeaderInput,
   type RecordInput,
 } from "./records.ts";
-export { appendHeaderToEveryRecord, type SpliceOptions, stripHeaderFromEveryRecord } from "./splice.ts";
+export { type SpliceOptions, setHeaderOnEveryRecord, stripHeaderFromEveryRecord } from "./splice.ts";

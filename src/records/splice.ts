@@ -43,20 +43,24 @@ function scanBatchRecords(view: RecordBatchView, data: Buffer, key?: Buffer): Re
 }
 
 /**
- * Appends one header to every record of a batch by splicing bytes: keys, values and existing headers are
- * copied, never decoded. Header fields stay as they were; the records are recompressed with the batch's
- * codec and the CRC is recomputed. This is the fast path of
- * `rebuildBatch(view, (r) => ({ ...r, headers: [...r.headers, header] }))`.
+ * Gives every record of a batch the header `header.key` with `header.value` and no other copy of it: the
+ * header is appended by splicing bytes (keys, values and other headers are copied, never decoded), and records
+ * that already carry the key lose their copies first. Header fields stay as they were; the records are
+ * recompressed with the batch's codec and the CRC is recomputed. This is the fast path of
+ * `rebuildBatch(view, (r) => ({ ...r, headers: [...r.headers without key, header] }))`.
  */
-export function appendHeaderToEveryRecord(
+export function setHeaderOnEveryRecord(
   view: RecordBatchView,
   header: RecordHeaderInput,
   options?: SpliceOptions,
 ): Buffer {
   if (view.recordsCount <= 0) return Buffer.from(view.buffer);
   const data = decompressedRecordsData(view, options);
-  const { layout } = scanBatchRecords(view, data);
   const added = encodeHeader(header);
+  const keyStart = varintSize(Buffer.byteLength(header.key));
+  const key = added.subarray(keyStart, keyStart + Buffer.byteLength(header.key));
+  const { layout, found } = scanBatchRecords(view, data, key);
+  if (found > 0) return replaceByRebuilding(view, header, options);
   const compression = view.compression;
   const headroom = compression === CompressionType.none ? BATCH_HEADER_SIZE : 0;
 
@@ -88,6 +92,22 @@ export function appendHeaderToEveryRecord(
   return sealRebuiltBatch(view, records, options?.compressionLevel);
 }
 
+/** Slow path for records that already carry the header: decode, replace, re-encode. */
+function replaceByRebuilding(
+  view: RecordBatchView,
+  header: RecordHeaderInput,
+  options?: SpliceOptions,
+): Buffer {
+  return rebuildBatch(
+    view,
+    (record) => ({
+      ...record,
+      headers: [...record.headers.filter((existing) => existing.key !== header.key), header],
+    }),
+    options,
+  );
+}
+
 function appendedBodyLength(layout: Int32Array, slot: number, addedLength: number): number {
   return (
     layout[slot + RecordSlot.bodyEnd] -
@@ -100,7 +120,7 @@ function appendedBodyLength(layout: Int32Array, slot: number, addedLength: numbe
 
 /**
  * Removes the header named `key` from every record of a batch by splicing bytes (the reverse of
- * `appendHeaderToEveryRecord`): keys, values and other headers are copied, never decoded. Offsets, timestamps
+ * `setHeaderOnEveryRecord`): keys, values and other headers are copied, never decoded. Offsets, timestamps
  * and the batch header stay as they were; the records are recompressed with the batch's codec and the CRC is
  * recomputed. Returns the batch's own bytes when no record carries the header. `decompressed` may pass the
  * records already decompressed (e.g. while a header of the first record was read).

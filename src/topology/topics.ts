@@ -18,8 +18,6 @@ export interface TopicEntry {
 
 type MetadataResponse = ResponseOf<typeof ApiKey.Metadata>;
 
-const FULL_LOOKUP_INTERVAL_MS = 1000;
-
 /**
  * Topics as the upstream cluster reports them: names, ids and partition counts. Learned from every Metadata
  * response that passes through, and looked up on demand, through the admin client, for names and ids the
@@ -30,8 +28,8 @@ export class TopicDirectory {
   private readonly nameById = new Map<string, string>();
   private readonly admin: AdminClient;
   private readonly log: Logger;
-  private pendingLookup: Promise<void> | undefined;
-  private lastFullLookupAt = 0;
+  private lookup: Promise<void> | undefined;
+  private nextLookup: Promise<void> | undefined;
   private listing: { at: number; topics: readonly PhysicalTopic[] } | undefined;
   private pendingListing: Promise<readonly PhysicalTopic[]> | undefined;
 
@@ -76,19 +74,32 @@ export class TopicDirectory {
     await this.query(names.map((name) => ({ topicId: ZERO_UUID, name })));
   }
 
-  /** Looks up topic ids the directory does not know yet. */
+  /**
+   * Looks up topic ids the directory does not know yet. Lookups are coalesced, never skipped: every caller
+   * waits for a lookup that started after it asked (at most one runs and one waits). Rejects when the lookup
+   * fails; an id the cluster does not know resolves without a name.
+   */
   async resolveIds(ids: string[]): Promise<void> {
-    const missing = ids.filter((id) => id !== ZERO_UUID && !this.nameById.has(id));
-    if (missing.length === 0) return;
-    if (!this.pendingLookup && Date.now() - this.lastFullLookupAt > FULL_LOOKUP_INTERVAL_MS) {
-      this.lastFullLookupAt = Date.now();
-      this.pendingLookup = this.query(null)
+    if (ids.every((id) => id === ZERO_UUID || this.nameById.has(id))) return;
+    await this.lookUpAll();
+  }
+
+  private lookUpAll(): Promise<void> {
+    if (!this.lookup) {
+      this.lookup = this.query(null)
         .then(() => undefined)
         .finally(() => {
-          this.pendingLookup = undefined;
+          this.lookup = undefined;
         });
+      return this.lookup;
     }
-    await this.pendingLookup;
+    this.nextLookup ??= this.lookup
+      .catch(() => undefined)
+      .then(() => {
+        this.nextLookup = undefined;
+        return this.lookUpAll();
+      });
+    return this.nextLookup;
   }
 
   /**

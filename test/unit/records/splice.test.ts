@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import {
-  appendHeaderToEveryRecord,
   BatchLayout,
   buildBatch,
   COMPRESSION_NAMES,
@@ -10,6 +9,7 @@ import {
   RecordBatchError,
   RecordBatchView,
   rebuildBatch,
+  setHeaderOnEveryRecord,
   splitBatches,
   stripHeaderFromEveryRecord,
 } from "../../../src/records/index.ts";
@@ -40,11 +40,11 @@ function sample(codec: (typeof COMPRESSION_NAMES)[number]): RecordBatchView {
   );
 }
 
-describe("appendHeaderToEveryRecord", () => {
+describe("setHeaderOnEveryRecord", () => {
   for (const codec of COMPRESSION_NAMES) {
     test(`${codec}: same records as rebuildBatch, header fields kept, valid CRC`, () => {
       const view = sample(codec);
-      const spliced = RecordBatchView.parse(appendHeaderToEveryRecord(view, marker));
+      const spliced = RecordBatchView.parse(setHeaderOnEveryRecord(view, marker));
       assert.ok(spliced.isValidCrc());
       assert.equal(spliced.compressionName, codec);
       assert.ok(
@@ -63,7 +63,7 @@ describe("appendHeaderToEveryRecord", () => {
     for (const name of ["java-none", "librdkafka-none", "java-zstd", "librdkafka-lz4"]) {
       const blob = readFileSync(new URL(`../../fixtures/records/${name}.bin`, import.meta.url));
       for (const view of splitBatches(blob).batches) {
-        const spliced = new RecordBatchView(appendHeaderToEveryRecord(view, marker));
+        const spliced = new RecordBatchView(setHeaderOnEveryRecord(view, marker));
         assert.deepEqual(decodeRecords(spliced), decodeRecords(new RecordBatchView(viaRebuild(view))), name);
       }
     }
@@ -73,7 +73,7 @@ describe("appendHeaderToEveryRecord", () => {
     const batch = Buffer.from(sample("none").buffer);
     batch[BatchLayout.records] = 0x7f;
     assert.throws(
-      () => appendHeaderToEveryRecord(new RecordBatchView(batch), marker),
+      () => setHeaderOnEveryRecord(new RecordBatchView(batch), marker),
       (error: unknown) =>
         error instanceof RecordBatchError && /batch at offset 10: records\[0\]\./.test(error.message),
     );
@@ -106,7 +106,7 @@ describe("stripHeaderFromEveryRecord", () => {
   for (const codec of COMPRESSION_NAMES) {
     test(`${codec}: restores the records as they were before the marker was appended`, () => {
       const before = unmarked(codec);
-      const marked = new RecordBatchView(appendHeaderToEveryRecord(before, { key: MARKER, value: "17" }));
+      const marked = new RecordBatchView(setHeaderOnEveryRecord(before, { key: MARKER, value: "17" }));
       const stripped = new RecordBatchView(stripHeaderFromEveryRecord(marked, markerKey));
       assert.ok(stripped.isValidCrc());
       assert.equal(stripped.compression, before.compression);

@@ -4,6 +4,7 @@ import {
   buildEmptyBatch,
   iterateBatches,
   type LegacyMessageSetEntry,
+  RecordBatchError,
   type RecordBatchView,
   stripHeaderFromEveryRecord,
 } from "../../../records/index.ts";
@@ -34,6 +35,11 @@ export class VirtualCursor {
   readonly made: Buffer[] = [];
   /** The joined records when they are a pooled buffer, given back after the reply. */
   joined: Buffer | undefined;
+  /**
+   * A batch at `position` could not be read or failed its CRC: whose it is cannot be told, so this partition
+   * gets nothing from it on (the client sees CORRUPT_MESSAGE once nothing comes before it).
+   */
+  corrupt = false;
 
   constructor(v: number, fetchOffset: bigint) {
     this.v = v;
@@ -48,6 +54,7 @@ export class VirtualCursor {
     this.run = undefined;
     this.made.length = 0;
     this.joined = undefined;
+    this.corrupt = false;
   }
 }
 
@@ -59,7 +66,7 @@ export interface SplitOptions {
   classifier: BatchClassifier;
   /** The marker header's key to strip from returned records, or undefined to keep it. */
   stripKey: Buffer | undefined;
-  /** Called for a batch that cannot be read; it is then treated as belonging to v = p and passed unchanged. */
+  /** Called for a batch that cannot be read or fails its CRC; no cursor reads past it (`VirtualCursor.corrupt`). */
   onBadBatch?: (error: Error) => void;
 }
 
@@ -93,7 +100,6 @@ export function splitPhysicalRecords(
     let leaderEpoch = -1;
     let maxTimestamp = -1n;
     let decompressed: Buffer | undefined;
-    let readable = true;
     if (entry.kind === "legacy") {
       start = end = (entry as LegacyMessageSetEntry).offset;
       owner = options.physicalPartition;
@@ -105,6 +111,7 @@ export function splitPhysicalRecords(
       maxTimestamp = view.maxTimestamp;
       lastLeaderEpoch = leaderEpoch;
       try {
+        if (!view.isValidCrc()) throw new RecordBatchError(view.path, "crc mismatch");
         const classification = options.classifier.classify(
           options.topicKey,
           options.physicalPartition,
@@ -115,16 +122,16 @@ export function splitPhysicalRecords(
         decompressed = classification.data;
       } catch (error) {
         options.onBadBatch?.(error as Error);
-        owner = options.physicalPartition;
-        readable = false;
+        for (const cursor of cursors) if (end >= cursor.position) cursor.corrupt = true;
+        continue;
       }
     }
     for (const cursor of cursors) {
-      if (end < cursor.position) continue;
+      if (end < cursor.position || cursor.corrupt) continue;
       if (owner === cursor.v || owner === EVERY_OWNER) {
         flushRun(cursor);
         const bytes =
-          entry.kind === "batch" && owner === cursor.v && readable
+          entry.kind === "batch" && owner === cursor.v
             ? ownBatchBytes(entry as RecordBatchView, options, decompressed)
             : entry.buffer;
         cursor.chunks.push(bytes);

@@ -35,8 +35,8 @@ const READ_COMMITTED = 1;
 
 /** Shortest time between two upstream reads of one long poll that found nothing for the client. */
 const ROUND_INTERVAL_MS = 100;
-/** How long an id the cluster did not know is not looked up again. */
-const UNKNOWN_ID_RETRY_MS = 10_000;
+/** How long an id the cluster did not know is answered UNKNOWN_TOPIC_ID without another lookup. */
+const UNKNOWN_ID_RETRY_MS = 2_000;
 
 interface PhysicalRead {
   readonly p: number;
@@ -57,7 +57,10 @@ interface VirtualTopicRead {
   readonly topicId: string;
   readonly topicKey: string;
   readonly layout: VirtualLayout;
-  /** The physical partition count disagrees with the rule: every v is answered UNKNOWN_TOPIC_OR_PARTITION. */
+  /**
+   * The physical partition count disagrees with the rule, or is unknown: every v is answered
+   * UNKNOWN_TOPIC_OR_PARTITION.
+   */
   readonly refused: boolean;
   /** The client's partitions, in its order. */
   readonly requested: FetchPartition[];
@@ -72,7 +75,7 @@ interface Plan {
   readonly virtualTopics: VirtualTopicRead[];
   /** The virtual topics by the key responses name them with: the topic id, or the name before topic ids. */
   readonly virtualByKey: Map<string, VirtualTopicRead>;
-  /** Topics named by an id the cluster does not know. */
+  /** Topics named by an id the proxy could not resolve: answered UNKNOWN_TOPIC_ID, never read. */
   readonly unknownTopics: FetchTopic[];
 }
 
@@ -157,19 +160,34 @@ export class VirtualFetch implements ApiHandler<Fetch> {
     return fetchNamesTopic(frame, exchange.apiVersion, this.needsLook);
   }
 
-  /** A virtualized topic, or an id not resolved yet (it may be one); ids the cluster did not know pass. */
+  /** A virtualized topic, or an id not resolved yet: it may be one, so it never passes unread. */
   private readonly needsLook = (nameOrId: string, byId: boolean): boolean => {
     const name = byId ? this.context.topics.nameOf(nameOrId) : nameOrId;
     if (name !== undefined) return this.context.rules.layoutOf(name) !== undefined;
-    return this.worthResolving(nameOrId, Date.now());
+    return nameOrId !== ZERO_UUID;
   };
 
   async onRequest(request: FetchRequest, context: RequestContext<Fetch>): Promise<FetchResponse> {
-    if (hasField("FetchRequest", "topics.topicId", context.apiVersion)) {
+    const byId = hasField("FetchRequest", "topics.topicId", context.apiVersion);
+    if (byId) {
       const unknown = this.idsToResolve(request);
       if (unknown.length > 0) await this.resolve(unknown);
     }
+    const uncounted = this.virtualTopicsWithoutCount(request, byId);
+    if (uncounted.length > 0) await this.context.topics.refreshNames(uncounted).catch(() => undefined);
     return this.handle(context, request);
+  }
+
+  /** Virtualized topics whose partition count the directory does not know yet (they are refused without). */
+  private virtualTopicsWithoutCount(request: FetchRequest, byId: boolean): string[] {
+    const topics = this.context.topics;
+    const names: string[] = [];
+    for (const topic of request.topics) {
+      const name = byId ? topics.nameOf(topic.topicId) : topic.topic;
+      if (name !== undefined && topics.get(name) === undefined && this.context.rules.layoutOf(name))
+        names.push(name);
+    }
+    return names;
   }
 
   private idsToResolve(request: FetchRequest): string[] {
@@ -191,12 +209,15 @@ export class VirtualFetch implements ApiHandler<Fetch> {
     return triedAt === undefined || now - triedAt >= UNKNOWN_ID_RETRY_MS;
   }
 
-  /** Looks ids up; those the cluster does not know are not looked up again for UNKNOWN_ID_RETRY_MS. */
+  /**
+   * Looks ids up; those the cluster does not know are not looked up again for UNKNOWN_ID_RETRY_MS. When the
+   * lookup fails, they stay unknown for this request (and are answered UNKNOWN_TOPIC_ID, which clients retry).
+   */
   private async resolve(ids: string[]): Promise<void> {
     try {
       await this.context.topics.resolveIds(ids);
     } catch {
-      // The lookup failed: unknown ids stay unknown for this request.
+      return;
     }
     const now = Date.now();
     for (const id of ids) if (this.context.topics.nameOf(id) === undefined) this.unknownIds.set(id, now);
@@ -204,7 +225,9 @@ export class VirtualFetch implements ApiHandler<Fetch> {
 
   private handle(context: RequestContext<Fetch>, request: FetchRequest): Promise<FetchResponse> {
     const byId = hasField("FetchRequest", "topics.topicId", context.apiVersion);
-    const virtualNamed = request.topics.some((topic) => this.layoutOf(topic, byId) !== undefined);
+    const virtualNamed = request.topics.some(
+      (topic) => this.layoutOf(topic, byId) !== undefined || this.unresolved(topic, byId),
+    );
     if (!virtualNamed) {
       const forgotten = request.forgottenTopicsData;
       if (!forgotten.some((topic) => this.layoutOf(topic, byId) !== undefined)) return context.next(request);
@@ -213,10 +236,15 @@ export class VirtualFetch implements ApiHandler<Fetch> {
     }
     if (request.sessionId !== 0 && request.sessionEpoch !== -1) {
       // An incremental fetch inside a session the broker holds: the proxy cannot see the session's other
-      // partitions, so the client is told to start over with a full fetch.
+      // partitions, so the client is told to start over with a full fetch. Topics the proxy cannot resolve
+      // take the same way: whether they are virtualized is unknown, so they are never read as they are.
       return Promise.resolve({ ...emptyResponse(), errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND });
     }
     return this.fetch(context, request, this.plan(request, byId));
+  }
+
+  private unresolved(topic: { topicId: string }, byId: boolean): boolean {
+    return byId && topic.topicId !== ZERO_UUID && this.context.topics.nameOf(topic.topicId) === undefined;
   }
 
   private layoutOf(topic: { topic: string; topicId: string }, byId: boolean): VirtualLayout | undefined {
@@ -241,8 +269,7 @@ export class VirtualFetch implements ApiHandler<Fetch> {
         continue;
       }
       const reads = new Map<number, PhysicalRead>();
-      const physicalCount = topics.get(name)?.partitions;
-      const refused = physicalCount !== undefined && physicalCount !== layout.physicalPartitions;
+      const refused = topics.get(name)?.partitions !== layout.physicalPartitions;
       for (const partition of topic.partitions) {
         const v = partition.partition;
         if (refused || v < 0 || v >= layout.virtualPartitions) continue;
@@ -513,7 +540,7 @@ export class VirtualFetch implements ApiHandler<Fetch> {
           read.lastFetchedEpoch = split.lastLeaderEpoch;
         const end = readCommitted ? partition.lastStableOffset : partition.highWatermark;
         for (const cursor of read.cursors) {
-          if (cursor.ownBytes > 0) found = true;
+          if (cursor.ownBytes > 0 || cursor.corrupt) found = true;
           if (split.entries > 0 && cursor.position < end) behind = true;
         }
       }
@@ -604,6 +631,9 @@ export class VirtualFetch implements ApiHandler<Fetch> {
         records: EMPTY_RECORDS,
       };
     }
+    if (cursor.corrupt && cursor.chunks.length === 0 && !cursor.run) {
+      return { ...partitionResponse(v, ErrorCode.CORRUPT_MESSAGE), highWatermark: data.highWatermark };
+    }
     const records = cursor.chunks.length > 0 || cursor.run ? finishCursor(cursor) : EMPTY_RECORDS;
     return { ...data, partitionIndex: v, records };
   }
@@ -614,7 +644,7 @@ export class VirtualFetch implements ApiHandler<Fetch> {
     this.lastBadBatchLog = now;
     exchange.log.warn(
       { topic, partition: p, err: error.message },
-      "a fetched batch could not be read; it is passed to v = p unchanged",
+      "a fetched batch could not be read or failed its CRC; virtual partitions stop before it (CORRUPT_MESSAGE)",
     );
   }
 }

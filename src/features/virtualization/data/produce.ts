@@ -1,5 +1,12 @@
 import type { ApiHandler, ExchangeInfo, RequestContext } from "../../../feature-api/feature.ts";
-import { type ApiKey, ErrorCode, hasField, type RequestOf, type ResponseOf } from "../../../protocol/api.ts";
+import {
+  type ApiKey,
+  ErrorCode,
+  hasField,
+  type RequestOf,
+  type ResponseOf,
+  ZERO_UUID,
+} from "../../../protocol/api.ts";
 import type {
   PartitionProduceData,
   TopicProduceData,
@@ -9,11 +16,11 @@ import type {
   TopicProduceResponse,
 } from "../../../protocol/generated/messages/produce-response.ts";
 import {
-  appendHeaderToEveryRecord,
   BatchLayout,
   CompressionType,
   CURRENT_MAGIC,
   RecordBatchView,
+  setHeaderOnEveryRecord,
   withProducerState,
 } from "../../../records/index.ts";
 import type { VirtualizationContext } from "../context.ts";
@@ -66,12 +73,10 @@ export class VirtualProduce implements ApiHandler<Produce> {
     return produceNamesTopic(frame, exchange.apiVersion, this.isVirtual);
   }
 
+  /** A virtualized topic, or an id not resolved yet: it may be one, so it never passes unread. */
   private readonly isVirtual = (nameOrId: string, byId: boolean): boolean => {
     const name = byId ? this.context.topics.nameOf(nameOrId) : nameOrId;
-    if (name === undefined) {
-      this.context.topics.resolveIds([nameOrId]).catch(() => {});
-      return false;
-    }
+    if (name === undefined) return nameOrId !== ZERO_UUID;
     return this.context.rules.layoutOf(name) !== undefined;
   };
 
@@ -80,8 +85,11 @@ export class VirtualProduce implements ApiHandler<Produce> {
     context: RequestContext<Produce>,
   ): Promise<ProduceResponse | undefined> {
     const byId = hasField("ProduceRequest", "topicData.topicId", context.apiVersion);
+    await this.lookUpUnknown(request, byId);
     const layouts = request.topicData.map((topic) => this.layoutOf(topic, byId));
-    if (!layouts.some((layout) => layout !== undefined)) return context.next(request);
+    const unresolved = request.topicData.map((topic) => this.unresolved(topic, byId));
+    if (!layouts.some((layout) => layout !== undefined) && !unresolved.includes(true))
+      return context.next(request);
 
     const expectResponse = request.acks !== 0;
     const subRequests: SubRequest[] = [];
@@ -103,6 +111,22 @@ export class VirtualProduce implements ApiHandler<Produce> {
     request.topicData.forEach((topic, topicIndex) => {
       const key = byId ? topic.topicId : topic.name;
       const layout = layouts[topicIndex];
+      const refuse = (errorCode: number, message: string) => {
+        let list = refused.get(key);
+        if (!list) refused.set(key, (list = []));
+        for (const partition of topic.partitionData) list.push(refusal(partition.index, errorCode, message));
+      };
+      if (unresolved[topicIndex]) {
+        refuse(ErrorCode.UNKNOWN_TOPIC_ID, `topic id ${topic.topicId} could not be resolved; retry`);
+        return;
+      }
+      if (layout && !this.hasRuleCount(layout)) {
+        refuse(
+          ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+          `topic ${layout.topic} does not have the ${layout.physicalPartitions} partitions its virtualization rule needs`,
+        );
+        return;
+      }
       if (!layout) {
         topicIn(subRequest(0), topic, key).partitionData.push(...topic.partitionData);
         return;
@@ -142,16 +166,39 @@ export class VirtualProduce implements ApiHandler<Produce> {
     return this.merge(request, byId, layouts, answers, refused);
   }
 
-  private layoutOf(topic: TopicProduceData, byId: boolean): VirtualLayout | undefined {
-    let name: string | undefined = topic.name;
+  /**
+   * Resolves ids the directory does not know, and the partition counts of virtualized topics it has not seen;
+   * a failed lookup leaves them unknown, and they are refused.
+   */
+  private async lookUpUnknown(request: ProduceRequest, byId: boolean): Promise<void> {
+    const topics = this.context.topics;
     if (byId) {
-      name = this.context.topics.nameOf(topic.topicId);
-      if (name === undefined) {
-        this.context.topics.resolveIds([topic.topicId]).catch(() => {});
-        return undefined;
-      }
+      const ids = request.topicData
+        .map((topic) => topic.topicId)
+        .filter((id) => topics.nameOf(id) === undefined);
+      if (ids.length > 0) await topics.resolveIds(ids).catch(() => undefined);
     }
-    return this.context.rules.layoutOf(name);
+    const names: string[] = [];
+    for (const topic of request.topicData) {
+      const name = byId ? topics.nameOf(topic.topicId) : topic.name;
+      if (name !== undefined && topics.get(name) === undefined && this.context.rules.layoutOf(name))
+        names.push(name);
+    }
+    if (names.length > 0) await topics.refreshNames(names).catch(() => undefined);
+  }
+
+  private unresolved(topic: TopicProduceData, byId: boolean): boolean {
+    return byId && topic.topicId !== ZERO_UUID && this.context.topics.nameOf(topic.topicId) === undefined;
+  }
+
+  /** The physical topic has exactly the partitions its rule maps onto (unknown counts as not). */
+  private hasRuleCount(layout: VirtualLayout): boolean {
+    return this.context.topics.get(layout.topic)?.partitions === layout.physicalPartitions;
+  }
+
+  private layoutOf(topic: TopicProduceData, byId: boolean): VirtualLayout | undefined {
+    const name = byId ? this.context.topics.nameOf(topic.topicId) : topic.name;
+    return name === undefined ? undefined : this.context.rules.layoutOf(name);
   }
 
   private mapPartition(
@@ -184,6 +231,10 @@ export class VirtualProduce implements ApiHandler<Produce> {
     } catch (error) {
       return refusal(v, ErrorCode.INVALID_RECORD, (error as Error).message);
     }
+    if (!view.isValidCrc()) {
+      // Re-encoding would sign corrupt records as good ones: refused as the broker refuses them.
+      return refusal(v, ErrorCode.CORRUPT_MESSAGE, `${view.path} of ${layout.topic}[${v}]: crc mismatch`);
+    }
     if (view.isTransactional || transactionalId !== null) {
       return refusal(
         v,
@@ -203,7 +254,7 @@ export class VirtualProduce implements ApiHandler<Produce> {
     let rebuilt: RecordBatchView;
     try {
       rebuilt = new RecordBatchView(
-        appendHeaderToEveryRecord(
+        setHeaderOnEveryRecord(
           view,
           { key: this.context.markerHeader, value: this.markerValue(v) },
           view.compression === CompressionType.gzip ? FAST_GZIP : undefined,

@@ -71,6 +71,12 @@ export function planCommit(
     const layout = name === undefined ? undefined : layoutOf(name);
     const routes: Route[] = [];
     plan.routes.push(routes);
+    if (name === undefined) {
+      // An id the proxy could not resolve may name a virtualized topic: it is never committed as it is.
+      for (let i = 0; i < topic.partitions.length; i++)
+        routes.push({ to: "error", code: ErrorCode.UNKNOWN_TOPIC_ID });
+      continue;
+    }
     if (!layout) {
       plan.real.push(topic);
       for (let i = 0; i < topic.partitions.length; i++) routes.push({ to: "real" });

@@ -255,12 +255,13 @@ describe("splitPhysicalRecords", () => {
     );
   });
 
-  test("an unreadable batch goes to v = p unchanged", () => {
+  test("an unreadable batch is given to no virtual partition: cursors that reach it stop there", () => {
     const bad = Buffer.from(batchFor(5, 0n, 2, "gzip"));
     bad.fill(0xff, 70, 80);
     const errors: Error[] = [];
     const v1 = new VirtualCursor(1, 0n);
-    splitPhysicalRecords(bad, [v1], {
+    const v5 = new VirtualCursor(5, 0n);
+    splitPhysicalRecords(Buffer.concat([bad, batchFor(1, 2n)]), [v1, v5], {
       topicKey: "t",
       physicalPartition: 1,
       layout,
@@ -269,6 +270,37 @@ describe("splitPhysicalRecords", () => {
       onBadBatch: (error) => errors.push(error),
     });
     assert.equal(errors.length, 1);
-    assert.deepEqual(v1.chunks[0], bad);
+    for (const cursor of [v1, v5]) {
+      assert.equal(cursor.corrupt, true);
+      assert.deepEqual(cursor.chunks, []);
+      assert.equal(cursor.run, undefined);
+      assert.equal(cursor.position, 0n);
+    }
+  });
+
+  test("a batch whose CRC is wrong is never re-signed nor routed: its v gets what came before, then stops", () => {
+    const corrupt = Buffer.from(batchFor(5, 2n));
+    corrupt[corrupt.length - 1] ^= 0x01;
+    assert.equal(new RecordBatchView(corrupt).isValidCrc(), false);
+    const errors: Error[] = [];
+    const v5 = new VirtualCursor(5, 0n);
+    const v9 = new VirtualCursor(9, 10n);
+    splitPhysicalRecords(Buffer.concat([batchFor(5, 0n), corrupt, batchFor(5, 4n)]), [v5, v9], {
+      topicKey: "t",
+      physicalPartition: 1,
+      layout,
+      classifier: new BatchClassifier({ markerHeader: MARKER }),
+      stripKey: Buffer.from(MARKER),
+      onBadBatch: (error) => errors.push(error),
+    });
+    assert.match(errors[0]!.message, /crc mismatch/);
+    assert.equal(v5.corrupt, true);
+    assert.equal(v5.position, 2n, "stops at the corrupt batch");
+    assert.deepEqual(
+      v5.chunks.map((chunk) => new RecordBatchView(chunk).baseOffset),
+      [0n],
+    );
+    assert.ok(!v5.chunks.some((chunk) => chunk.equals(corrupt)));
+    assert.equal(v9.corrupt, false, "a cursor past the batch is not affected");
   });
 });

@@ -309,20 +309,72 @@ describe("Fetch", () => {
     );
   });
 
-  test("a request naming only an id the cluster does not know goes to the broker as it is, once looked up", async () => {
+  test("a request naming only an id the cluster does not know is answered UNKNOWN_TOPIC_ID, never read raw", async () => {
     const unknown = "d".repeat(32);
     const body = request({ topics: [{ topic: "", topicId: unknown, partitions: [partition(3, 0n)] }] });
-    const brokerAnswer = response([partitionData(3, null, ErrorCode.UNKNOWN_TOPIC_ID)], unknown);
     let lookups = 0;
     const ctx = context();
     ctx.topics.resolveIds = async () => {
       lookups++;
     };
-    const { intercepted, sent, answer } = await fetch(ctx, body, () => brokerAnswer);
+    const { intercepted, sent, answer } = await fetch(ctx, body, () => {
+      throw new Error("nothing may be read for an unresolved id");
+    });
     assert.equal(intercepted, true, "decoded to look the id up");
     assert.equal(lookups, 1);
-    assert.deepEqual(defined(sent), [body]);
-    assert.deepEqual(defined(answer), brokerAnswer);
+    assert.deepEqual(sent, []);
+    assert.deepEqual(
+      answer.responses.map((t) => [t.topicId, t.partitions.map((p) => [p.partitionIndex, p.errorCode])]),
+      [[unknown, [[3, ErrorCode.UNKNOWN_TOPIC_ID]]]],
+    );
+  });
+
+  test("an incremental fetch naming an id whose lookup failed starts over (FETCH_SESSION_ID_NOT_FOUND)", async () => {
+    const unknown = "e".repeat(32);
+    const ctx = context();
+    ctx.topics.resolveIds = async () => {
+      throw new Error("broker unreachable");
+    };
+    const { sent, answer } = await fetch(
+      ctx,
+      request({
+        sessionId: 7,
+        sessionEpoch: 3,
+        topics: [{ topic: "", topicId: unknown, partitions: [partition(17, 0n)] }],
+      }),
+      () => response([]),
+    );
+    assert.deepEqual(sent, [], "an incremental fetch naming an unresolved id starts over");
+    assert.equal(answer.errorCode, ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
+  });
+
+  test("when the id lookup fails, a plain topic beside it is still read and the unresolved one is refused", async () => {
+    const unknown = "f".repeat(32);
+    const ctx = context();
+    ctx.topics.resolveIds = async () => {
+      throw new Error("broker unreachable");
+    };
+    const { sent, answer } = await fetch(
+      ctx,
+      request({
+        topics: [
+          { topic: "", topicId: PLAIN_ID, partitions: [partition(0, 0n)] },
+          { topic: "", topicId: unknown, partitions: [partition(1, 0n)] },
+        ],
+      }),
+      () => response([partitionData(0, null)], PLAIN_ID),
+    );
+    assert.deepEqual(
+      sent.map((r) => r.topics.map((t) => t.topicId)),
+      [[PLAIN_ID]],
+    );
+    assert.deepEqual(
+      answer.responses.map((t) => [t.topicId, t.partitions.map((p) => [p.partitionIndex, p.errorCode])]),
+      [
+        [PLAIN_ID, [[0, ErrorCode.NONE]]],
+        [unknown, [[1, ErrorCode.UNKNOWN_TOPIC_ID]]],
+      ],
+    );
   });
 
   test("names before topic ids: the topic is matched by name", async () => {

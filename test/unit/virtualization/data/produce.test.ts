@@ -18,7 +18,16 @@ import {
   RecordBatchView,
 } from "../../../../src/records/index.ts";
 import { exchange, type UpstreamCall } from "../../../helpers/chain-harness.ts";
-import { dataFeature, defined, MARKER, PLAIN, TOPIC, TOPIC_ID, testContext } from "../test-context.ts";
+import {
+  dataFeature,
+  defined,
+  MARKER,
+  PLAIN,
+  PLAIN_ID,
+  TOPIC,
+  TOPIC_ID,
+  testContext,
+} from "../test-context.ts";
 
 type ProduceRequest = RequestOf<typeof ApiKey.Produce>;
 type ProduceResponse = ResponseOf<typeof ApiKey.Produce>;
@@ -337,5 +346,148 @@ describe("Produce", () => {
       [9, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1n, `topic ${TOPIC} has 8 partitions`],
       [0, ErrorCode.NONE, 1000n, null],
     ]);
+  });
+
+  test("a batch whose CRC is wrong is refused with CORRUPT_MESSAGE and never re-encoded", async () => {
+    const corrupt = batch(["a", "b"]);
+    corrupt[corrupt.length - 1] ^= 0x01;
+    const { calls, response } = await exchange(
+      dataFeature(testContext()),
+      ApiKey.Produce,
+      BY_NAME,
+      request([{ name: TOPIC, partitions: [{ index: 5, records: corrupt }] }]),
+      brokerAnswer(0),
+    );
+    assert.equal(calls.length, 0);
+    const answer = response!.responses[0]!.partitionResponses[0]!;
+    assert.equal(answer.index, 5);
+    assert.equal(answer.errorCode, ErrorCode.CORRUPT_MESSAGE);
+  });
+
+  test("a record that already carries the marker header gets the proxy's marker instead, once", async () => {
+    const forged = buildBatch({
+      records: [
+        {
+          value: "x",
+          headers: [
+            { key: MARKER, value: "7" },
+            { key: "h", value: "1" },
+          ],
+        },
+        {
+          value: "y",
+          headers: [
+            { key: "h", value: "2" },
+            { key: MARKER, value: "7" },
+            { key: MARKER, value: "1" },
+          ],
+        },
+      ],
+    });
+    for (const compression of ["none", "lz4"] as const) {
+      const records =
+        compression === "none"
+          ? forged
+          : buildBatch({ compression, records: decodeRecords(new RecordBatchView(forged)) });
+      const { calls } = await exchange(
+        dataFeature(testContext()),
+        ApiKey.Produce,
+        BY_NAME,
+        request([{ name: TOPIC, partitions: [{ index: 3, records }] }]),
+        brokerAnswer(0),
+      );
+      assert.deepEqual(written(calls[0]!), [
+        [
+          TOPIC,
+          3,
+          -1n,
+          [
+            ["x", ["h=1", `${MARKER}=3`]],
+            ["y", ["h=2", `${MARKER}=3`]],
+          ],
+        ],
+      ]);
+    }
+  });
+
+  test("an id the proxy cannot resolve is refused (UNKNOWN_TOPIC_ID), never written as it is", async () => {
+    const unknown = "c".repeat(32);
+    const context = testContext();
+    let lookups = 0;
+    context.topics.resolveIds = async () => {
+      lookups++;
+      throw new Error("broker unreachable");
+    };
+    const { intercepted, calls, response } = await exchange(
+      dataFeature(context),
+      ApiKey.Produce,
+      BY_ID,
+      {
+        transactionalId: null,
+        acks: -1,
+        timeoutMs: 5000,
+        topicData: [
+          { name: "", topicId: unknown, partitionData: [{ index: 3, records: batch(["a"]) }] },
+          { name: "", topicId: PLAIN_ID, partitionData: [{ index: 0, records: batch(["b"]) }] },
+        ],
+      },
+      brokerAnswer(0),
+    );
+    assert.equal(intercepted, true);
+    assert.equal(lookups, 1);
+    assert.deepEqual(
+      calls.map((call) => (call.request as ProduceRequest).topicData.map((topic) => topic.topicId)),
+      [[PLAIN_ID]],
+    );
+    assert.deepEqual(
+      response!.responses.map((topic) => [
+        topic.topicId,
+        topic.partitionResponses.map((partition) => [partition.index, partition.errorCode]),
+      ]),
+      [
+        [unknown, [[3, ErrorCode.UNKNOWN_TOPIC_ID]]],
+        [PLAIN_ID, [[0, ErrorCode.NONE]]],
+      ],
+    );
+  });
+
+  test("a physical topic whose partition count disagrees with its rule is refused, as Fetch refuses it", async () => {
+    const context = testContext();
+    context.topics.learn([
+      { errorCode: ErrorCode.NONE, name: TOPIC, topicId: TOPIC_ID, partitions: [{}, {}] },
+    ]);
+    const { calls, response } = await exchange(
+      dataFeature(context),
+      ApiKey.Produce,
+      BY_NAME,
+      request([{ name: TOPIC, partitions: [{ index: 1, records: batch(["a"]) }] }]),
+      brokerAnswer(0),
+    );
+    assert.equal(calls.length, 0);
+    assert.deepEqual(
+      response!.responses[0]!.partitionResponses.map((partition) => [partition.index, partition.errorCode]),
+      [[1, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]],
+    );
+  });
+
+  test("a virtualized topic whose partition count is not known yet is looked up first", async () => {
+    const context = testContext();
+    context.topics.forget(TOPIC);
+    const asked: string[][] = [];
+    context.topics.refreshNames = async (names) => {
+      asked.push(names);
+      context.topics.learn([
+        { errorCode: ErrorCode.NONE, name: TOPIC, topicId: TOPIC_ID, partitions: [{}, {}, {}, {}] },
+      ]);
+    };
+    const { calls } = await exchange(
+      dataFeature(context),
+      ApiKey.Produce,
+      BY_NAME,
+      request([{ name: TOPIC, partitions: [{ index: 6, records: batch(["a"]) }] }]),
+      brokerAnswer(0),
+    );
+    assert.deepEqual(asked, [[TOPIC]]);
+    assert.equal((calls[0]!.request as ProduceRequest).topicData[0]!.partitionData[0]!.index, 2);
   });
 });
