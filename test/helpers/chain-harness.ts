@@ -32,6 +32,8 @@ export interface Exchanged<K extends ApiKey> {
   readonly calls: UpstreamCall[];
   readonly releasedAfterReply: Buffer[];
   readonly discardedAfterReply: Buffer[];
+  /** The frames of the broker's answers handed to `SendOptions.onResponseFrame`, in order. */
+  readonly responseFrames: Buffer[];
 }
 
 /** A client connection for tests: an id, a listener, and feature state that lives as long as the object. */
@@ -68,6 +70,7 @@ export async function exchange<K extends ApiKey>(
   const calls: UpstreamCall[] = [];
   const released: Buffer[] = [];
   const discarded: Buffer[] = [];
+  const responseFrames: Buffer[] = [];
   const correlationId = 7;
   const frame = encodeRequest({ apiKey, apiVersion, correlationId, clientId: connection.clientId }, request);
   const info: ExchangeInfo<K> = { apiKey, apiVersion, connection, log: silentLogger, requestFrame: frame };
@@ -77,6 +80,10 @@ export async function exchange<K extends ApiKey>(
     if (body === undefined || call.options?.expectResponse === false) return undefined;
     // Through the wire format, as the runtime would receive it.
     const wire = encodeResponse(call.apiKey, call.apiVersion, 0, body);
+    if (call.options?.onResponseFrame) {
+      responseFrames.push(wire);
+      call.options.onResponseFrame(wire);
+    }
     return decodeResponse(call.apiKey, call.apiVersion, wire.subarray(4)).body;
   };
   const links = chain.linksFor(info, frame);
@@ -118,5 +125,6 @@ export async function exchange<K extends ApiKey>(
     calls,
     releasedAfterReply: released,
     discardedAfterReply: discarded,
+    responseFrames,
   };
 }

@@ -36,8 +36,9 @@ export class VirtualCursor {
   /** The joined records when they are a pooled buffer, given back after the reply. */
   joined: Buffer | undefined;
   /**
-   * A batch at `position` could not be read or failed its CRC: whose it is cannot be told, so this partition
-   * gets nothing from it on (the client sees CORRUPT_MESSAGE once nothing comes before it).
+   * A batch at `position` could not be read, or is this partition's own and failed its CRC (it would have been
+   * re-signed): this partition gets nothing from it on (the client sees CORRUPT_MESSAGE once nothing comes
+   * before it).
    */
   corrupt = false;
 
@@ -66,7 +67,10 @@ export interface SplitOptions {
   classifier: BatchClassifier;
   /** The marker header's key to strip from returned records, or undefined to keep it. */
   stripKey: Buffer | undefined;
-  /** Called for a batch that cannot be read or fails its CRC; no cursor reads past it (`VirtualCursor.corrupt`). */
+  /**
+   * Called for a batch that cannot be read (no cursor reads past it) or, when stripping, for an owned batch
+   * whose CRC is wrong (its owner does not read past it): see `VirtualCursor.corrupt`.
+   */
   onBadBatch?: (error: Error) => void;
 }
 
@@ -111,7 +115,6 @@ export function splitPhysicalRecords(
       maxTimestamp = view.maxTimestamp;
       lastLeaderEpoch = leaderEpoch;
       try {
-        if (!view.isValidCrc()) throw new RecordBatchError(view.path, "crc mismatch");
         const classification = options.classifier.classify(
           options.topicKey,
           options.physicalPartition,
@@ -124,6 +127,11 @@ export function splitPhysicalRecords(
         options.onBadBatch?.(error as Error);
         for (const cursor of cursors) if (end >= cursor.position) cursor.corrupt = true;
         continue;
+      }
+      if (options.stripKey && owner >= 0 && !view.isValidCrc()) {
+        // The batch would be re-signed once stripped: a CRC that was wrong when it arrived must stay visible.
+        options.onBadBatch?.(new RecordBatchError(view.path, "crc mismatch"));
+        for (const cursor of cursors) if (cursor.v === owner && end >= cursor.position) cursor.corrupt = true;
       }
     }
     for (const cursor of cursors) {

@@ -1,4 +1,5 @@
 import type { ApiHandler, ExchangeInfo, RequestContext } from "../../../feature-api/feature.ts";
+import { framePool } from "../../../net/frame-pool.ts";
 import {
   type ApiKey,
   ErrorCode,
@@ -335,19 +336,38 @@ export class VirtualFetch implements ApiHandler<Fetch> {
     if (ahead?.frame) context.releaseAfterReply(ahead.frame);
     let response = emptyResponse();
     let behind = false;
+    let scannedBytes = 0;
+    const received: Buffer[] = [];
+    const keepFrame = (frame: Buffer) => {
+      received.push(frame);
+    };
     for (let round = 1; plan.upstream.topics.length > 0; round++) {
       const started = Date.now();
       for (const topic of plan.virtualTopics) {
         topic.upstream.partitions = [...topic.reads.values()].map((read) => this.physicalPartition(read));
       }
       const upstream: FetchRequest = { ...plan.upstream, maxWaitMs: Math.max(0, deadline - started) };
-      response = await this.readRound(context, plan, upstream, ahead);
+      response = await this.readRound(context, plan, upstream, ahead, keepFrame);
       ahead = undefined;
-      if (response.errorCode !== ErrorCode.NONE) return { ...response, sessionId: 0, responses: [] };
+      const frame = received.pop();
+      if (frame) scannedBytes += frame.length;
+      if (response.errorCode !== ErrorCode.NONE) {
+        if (frame) context.releaseAfterReply(frame);
+        return { ...response, sessionId: 0, responses: [] };
+      }
+      const chunksBefore = this.chunkCount(plan);
       const outcome = this.distribute(context, request, plan, response, round);
       behind = outcome.behind;
       const now = Date.now();
-      if (outcome.answer || request.minBytes <= 0 || now >= deadline) break;
+      const done =
+        outcome.answer || request.minBytes <= 0 || now >= deadline || scannedBytes >= request.maxBytes;
+      if (frame) {
+        // A round that gave the client nothing (only offsets to skip) is not kept until the reply: an idle v
+        // behind busy neighbours holds one round's bytes at a time, not every round's.
+        if (!done && this.chunkCount(plan) === chunksBefore) framePool.release(frame);
+        else context.releaseAfterReply(frame);
+      }
+      if (done) break;
       if (outcome.behind) continue;
       const next = Math.min(deadline, started + ROUND_INTERVAL_MS);
       if (next > now) await sleep(next - now);
@@ -366,15 +386,25 @@ export class VirtualFetch implements ApiHandler<Fetch> {
     return answer;
   }
 
+  private chunkCount(plan: Plan): number {
+    let count = 0;
+    for (const topic of plan.virtualTopics) {
+      for (const read of topic.reads.values())
+        for (const cursor of read.cursors) count += cursor.chunks.length;
+    }
+    return count;
+  }
+
   /**
    * One round's upstream read. Physical partitions read ahead at the same offsets are answered from the
-   * read-ahead; the rest go upstream.
+   * read-ahead; the rest go upstream. The response frame is handed to `onResponseFrame`.
    */
   private async readRound(
     context: RequestContext<Fetch>,
     plan: Plan,
     upstream: FetchRequest,
     ahead: AheadReads | undefined,
+    onResponseFrame: (frame: Buffer) => void,
   ): Promise<FetchResponse> {
     const covered: { topic: VirtualTopicRead; data: PartitionData }[] = [];
     if (ahead) {
@@ -385,11 +415,10 @@ export class VirtualFetch implements ApiHandler<Fetch> {
         }
       }
     }
-    const releaseAfterReply = (frame: Buffer) => context.releaseAfterReply(frame);
     if (covered.length === 0) {
       return context.next(upstream, {
         timeoutMs: upstream.maxWaitMs + 30_000,
-        onResponseFrame: releaseAfterReply,
+        onResponseFrame,
       });
     }
     const rest: FetchTopic[] = [];
@@ -407,7 +436,7 @@ export class VirtualFetch implements ApiHandler<Fetch> {
       rest.length > 0
         ? await context.next(
             { ...upstream, maxWaitMs: 0, topics: rest },
-            { timeoutMs: 30_000, onResponseFrame: releaseAfterReply },
+            { timeoutMs: 30_000, onResponseFrame },
           )
         : emptyResponse();
     if (response.errorCode !== ErrorCode.NONE) return response;

@@ -211,7 +211,7 @@ describe("Fetch", () => {
   });
 
   test("only v's records reach it, marker stripped; runs of other v are hidden in batches without records", async () => {
-    const { answer, discardedAfterReply, releasedAfterReply } = await fetch(
+    const { answer, discardedAfterReply, releasedAfterReply, responseFrames } = await fetch(
       context(),
       request({ topics: [{ topic: "", topicId: TOPIC_ID, partitions: [partition(5, 0n)] }] }),
       () =>
@@ -237,8 +237,13 @@ describe("Fetch", () => {
       [["mine", []]],
     );
     // The records are joined in one buffer from the frame pool, given back (or freed, when too small to pool)
-    // once the reply is written; the stripped batch copied into it is freed at once.
-    const freed = [...releasedAfterReply, ...discardedAfterReply];
+    // once the reply is written, as is the broker's response frame; the stripped batch copied into it is freed
+    // at once.
+    assert.deepEqual(
+      responseFrames.map((frame) => releasedAfterReply.includes(frame)),
+      [true],
+    );
+    const freed = [...releasedAfterReply, ...discardedAfterReply].filter((b) => !responseFrames.includes(b));
     assert.equal(freed.length, 1);
     assert.deepEqual(freed[0]!.subarray(0, records.length), records);
   });
@@ -395,6 +400,41 @@ describe("Fetch", () => {
       [2],
     );
     assert.deepEqual(values(answer.responses[0]!.partitions[0]!.records), ["x"]);
+  });
+
+  test("rounds that find only neighbours' records are not kept until the reply; the scan stops at maxBytes", async () => {
+    const ctx = context();
+    const frames: Buffer[] = [];
+    let rounds = 0;
+    const neighbours = (offset: bigint) =>
+      response([partitionData(1, batch(5, offset, ["x".repeat(2000)]), ErrorCode.NONE, offset + 1000n)]);
+    const { response: answer, releasedAfterReply } = await exchange(
+      dataFeature(ctx),
+      ApiKey.Fetch,
+      BY_ID,
+      request({
+        maxWaitMs: 60_000,
+        maxBytes: 10_000,
+        topics: [{ topic: "", topicId: TOPIC_ID, partitions: [partition(17, 0n)] }],
+      }),
+      (call) => {
+        rounds++;
+        const options = call.options!;
+        const release = options.onResponseFrame!;
+        options.onResponseFrame = (frame) => {
+          frames.push(frame);
+          release(frame);
+        };
+        return neighbours(call.request.topics[0]!.partitions[0]!.fetchOffset);
+      },
+    );
+    assert.ok(rounds >= 2, "read on past the neighbours while behind");
+    assert.ok(rounds <= 6, `stopped by maxBytes, not maxWaitMs (${rounds} rounds)`);
+    const kept = frames.filter((frame) => releasedAfterReply.includes(frame));
+    assert.deepEqual(kept, [frames.at(-1)], "only the last round's frame waits for the reply");
+    const records = answer!.responses[0]!.partitions[0]!.records!;
+    const batches = [...iterateBatches(records)].map((b) => b as RecordBatchView);
+    assert.equal(batches.at(-1)!.lastOffset, BigInt(rounds - 1), "the hidden run moves the consumer on");
   });
 
   test("a read that finds only other partitions' records polls again until maxWaitMs, carrying the hidden run", async () => {
@@ -559,7 +599,7 @@ describe("Fetch", () => {
 
   test("keepMarker returns v's batches unchanged", async () => {
     const own = batch(5, 0n, ["a"]);
-    const { answer, discardedAfterReply, releasedAfterReply } = await fetch(
+    const { answer, discardedAfterReply, releasedAfterReply, responseFrames } = await fetch(
       context({ keepMarker: true }),
       request({ topics: [{ topic: "", topicId: TOPIC_ID, partitions: [partition(5, 0n)] }] }),
       () => response([partitionData(1, own)]),
@@ -568,7 +608,7 @@ describe("Fetch", () => {
     assert.deepEqual(records, own);
     assert.equal(decodeRecords(new RecordBatchView(records))[0]!.headers[0]!.key, MARKER);
     assert.deepEqual(discardedAfterReply, []);
-    assert.deepEqual(releasedAfterReply, []);
+    assert.deepEqual(releasedAfterReply, responseFrames, "the records are the response frame's own bytes");
   });
 
   test("a consumer that is behind gets its next read from the read-ahead; a seek elsewhere reads afresh", async () => {
