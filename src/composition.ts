@@ -30,6 +30,7 @@ export const BUILT_IN_FEATURES: Readonly<Record<string, FeatureFactory>> = {
       markerHeader: config.markerHeader,
       keepMarker: config.keepMarker,
       readAheadBytes: config.readAheadBytes,
+      maxDecompressedBatchBytes: config.maxDecompressedBatchBytes,
       log: log.child({ component: "virtualization" }),
     });
   },

@@ -42,6 +42,8 @@ export interface ProxyConfig {
   departedBrokerLingerMs: number;
   /** Bytes of virtualized fetches read ahead of consumers, across connections (0: no read-ahead). */
   readAheadBytes: number;
+  /** Largest decompressed size of one produced batch of a virtualized topic (larger ones are refused). */
+  maxDecompressedBatchBytes: number;
   virtualCluster: { name: string; clusterId: string | undefined };
   /** The upstream clusters; the first is the default. */
   clusters: UpstreamClusterSettings[];
@@ -304,6 +306,7 @@ function normalize(raw: ParsedConfig, source: string): ProxyConfig {
     markerHeader: mapping?.marker_header ?? "__kpp_vp",
     keepMarker: mapping?.keep_marker ?? false,
     readAheadBytes: mapping?.read_ahead_bytes ?? 16 * 1024 * 1024,
+    maxDecompressedBatchBytes: mapping?.max_decompressed_batch_bytes ?? 16 * 1024 * 1024,
     warnings,
   };
 }

@@ -93,6 +93,7 @@ export const configSchema = z
         marker_header: z.string().min(1).default("__kpp_vp"),
         keep_marker: bool().default(false),
         read_ahead_bytes: int(0).default(16 * 1024 * 1024),
+        max_decompressed_batch_bytes: int(1024).default(16 * 1024 * 1024),
       })
       .strict()
       .optional(),

@@ -134,8 +134,17 @@ function checkedCodec(
   return codec;
 }
 
-/** Decodes a whole request frame (no length prefix); every byte must belong to the request. */
-export function decodeRequest(frame: Buffer): DecodedRequest {
+/**
+ * Most array elements a request may hold in all, where the decode is told to limit them: far above any real
+ * client's request (an OffsetCommit of 100,000 partitions holds ~100,000), far below what exhausts the heap.
+ */
+export const REQUEST_ELEMENT_LIMIT = 1 << 18;
+
+/**
+ * Decodes a whole request frame (no length prefix); every byte must belong to the request. `elementLimit`
+ * caps the array elements decoded (see `REQUEST_ELEMENT_LIMIT`).
+ */
+export function decodeRequest(frame: Buffer, elementLimit = Number.POSITIVE_INFINITY): DecodedRequest {
   if (frame.length < 4) {
     throw new KafkaProtocolError(
       "TRUNCATED",
@@ -147,7 +156,7 @@ export function decodeRequest(frame: Buffer): DecodedRequest {
   const apiVersion = frame.readInt16BE(2);
   const codec = requestCodec(apiKey, apiVersion);
   const headerVersion = requestHeaderVersion(apiKey, apiVersion);
-  const r = new Reader(frame);
+  const r = new Reader(frame).limitElements(elementLimit);
   const header = decodeRequestHeader(r, headerVersion);
   const body = codec.decode(r, apiVersion);
   expectEnd(r, codec.label, apiVersion);

@@ -19,6 +19,18 @@ export class RecordBatchError extends Error {
   }
 }
 
+/** Raised when decompressed records would exceed the caller's limit (`DecompressOptions.maxOutputBytes`). */
+export class DecompressionLimitError extends RecordBatchError {
+  constructor(path: string, problem: string) {
+    super(path, problem);
+    this.name = "DecompressionLimitError";
+  }
+
+  override within(prefix: string): RecordBatchError {
+    return new DecompressionLimitError(`${prefix}${this.path}`, this.problem);
+  }
+}
+
 /** Raised when a codec cannot run here (e.g. zstd on a Node without zlib zstd). */
 export class UnsupportedCompressionError extends RecordBatchError {
   constructor(path: string, problem: string) {

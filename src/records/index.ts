@@ -45,7 +45,7 @@ export {
   zstdAvailable,
 } from "./compression/index.ts";
 export { crc32c, crc32cImplementation, crc32cJs } from "./crc32c.ts";
-export { RecordBatchError, UnsupportedCompressionError } from "./errors.ts";
+export { DecompressionLimitError, RecordBatchError, UnsupportedCompressionError } from "./errors.ts";
 export {
   decimalHeaderOfFirstRecord,
   NO_HEADER,

@@ -18,5 +18,10 @@ export interface VirtualizationContext {
   readonly keepMarker: boolean;
   /** Bytes of fetches read ahead of consumers that are behind, across connections; 0 turns it off. */
   readonly readAheadBytes: number;
+  /**
+   * Largest decompressed size of one produced batch: a batch is decompressed and recompressed on the event
+   * loop, so a small compressed batch that expands beyond this (a decompression bomb) is refused.
+   */
+  readonly maxDecompressedBatchBytes: number;
   readonly log: Logger;
 }

@@ -14,6 +14,8 @@ export class Reader {
   buf: Buffer;
   offset: number;
   end: number;
+  private elementLimit = Number.POSITIVE_INFINITY;
+  private elementBudget = Number.POSITIVE_INFINITY;
 
   constructor(buf: Buffer, offset = 0, end = buf.length) {
     if (offset < 0 || end > buf.length || offset > end) {
@@ -25,6 +27,15 @@ export class Reader {
     this.buf = buf;
     this.offset = offset;
     this.end = end;
+  }
+
+  /**
+   * Caps the array elements decoded across every array of the message: a frame of minimal elements (a
+   * 100 MiB DeleteGroups of empty names) would otherwise become ~100 million objects.
+   */
+  limitElements(limit: number): this {
+    this.elementLimit = this.elementBudget = limit;
+    return this;
   }
 
   remaining(): number {
@@ -267,6 +278,10 @@ export class Reader {
       throw negativeLength(length);
     }
     const left = this.end - this.offset;
+    this.elementBudget -= length;
+    if (this.elementBudget < 0) {
+      throw new KafkaProtocolError("TOO_LARGE", `more than ${this.elementLimit} array elements`);
+    }
     if (length * minElementBytes > left) {
       throw new KafkaProtocolError(
         "TRUNCATED",

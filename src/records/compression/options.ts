@@ -1,4 +1,4 @@
-import { RecordBatchError } from "../errors.ts";
+import { DecompressionLimitError, RecordBatchError } from "../errors.ts";
 
 /** Default ceiling on the decompressed size of one batch's records. */
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024;
@@ -28,7 +28,7 @@ export function outputLimit(options: DecompressOptions | undefined): number {
 }
 
 export function tooLarge(path: string, codec: string, limit: number): RecordBatchError {
-  return new RecordBatchError(path, `${codec} output exceeds the limit of ${limit} bytes`);
+  return new DecompressionLimitError(path, `${codec} output exceeds the limit of ${limit} bytes`);
 }
 
 /** Wraps a failure of an underlying codec library into a typed error. */

@@ -44,6 +44,7 @@ export function testContext(overrides: Partial<VirtualizationContext> = {}): Vir
     markerHeader: MARKER,
     keepMarker: false,
     readAheadBytes: 0,
+    maxDecompressedBatchBytes: 16 * 1024 * 1024,
     log: silentLogger,
     ...overrides,
   };

@@ -490,4 +490,20 @@ describe("Produce", () => {
     assert.deepEqual(asked, [[TOPIC]]);
     assert.equal((calls[0]!.request as ProduceRequest).topicData[0]!.partitionData[0]!.index, 2);
   });
+
+  test("a batch that decompresses beyond the limit is refused with MESSAGE_TOO_LARGE, never rebuilt", async () => {
+    const bomb = buildBatch({ compression: "gzip", records: [{ value: Buffer.alloc(1 << 20) }] });
+    assert.ok(bomb.length < 4096, "a small compressed batch");
+    const { calls, response } = await exchange(
+      dataFeature(testContext({ maxDecompressedBatchBytes: 64 * 1024 })),
+      ApiKey.Produce,
+      BY_NAME,
+      request([{ name: TOPIC, partitions: [{ index: 2, records: bomb }] }]),
+      brokerAnswer(0),
+    );
+    assert.equal(calls.length, 0);
+    const answer = response!.responses[0]!.partitionResponses[0]!;
+    assert.equal(answer.errorCode, ErrorCode.MESSAGE_TOO_LARGE);
+    assert.match(answer.errorMessage ?? "", /max_decompressed_batch_bytes/);
+  });
 });

@@ -105,6 +105,7 @@ export function groupWorld(setup: GroupSetup = {}): GroupWorld {
     markerHeader: "kpp-v",
     keepMarker: false,
     readAheadBytes: 0,
+    maxDecompressedBatchBytes: 16 * 1024 * 1024,
     log: silentLogger,
   };
   return {
