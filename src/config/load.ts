@@ -52,6 +52,10 @@ export interface ProxyConfig {
   metadataRefreshMs: number;
   maxFrameBytes: number;
   maxInFlightBytes: number;
+  /** Requests waiting for their response, per client connection, past which its requests are not read. */
+  maxInFlightRequests: number;
+  /** Bytes held for clients across connections past which no client's requests are read. */
+  memoryBudgetBytes: number;
   shutdownGraceMs: number;
   /** Highest version offered to clients per api key, below what the broker and codec support. */
   apiMaxVersions: ReadonlyMap<number, number>;
@@ -296,6 +300,8 @@ function normalize(raw: ParsedConfig, source: string): ProxyConfig {
     metadataRefreshMs: Math.round(raw.kafka.metadata_refresh_interval_secs * 1000),
     maxFrameBytes: raw.proxy.max_frame_bytes,
     maxInFlightBytes: raw.proxy.max_in_flight_bytes,
+    maxInFlightRequests: raw.proxy.max_in_flight_requests,
+    memoryBudgetBytes: raw.proxy.memory_budget_bytes,
     shutdownGraceMs: raw.proxy.shutdown_grace_ms,
     apiMaxVersions,
     chain: raw.proxy.chain ?? undefined,

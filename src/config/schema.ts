@@ -101,6 +101,8 @@ export const configSchema = z
       .object({
         max_frame_bytes: int(1024).default(100 * 1024 * 1024),
         max_in_flight_bytes: int(64 * 1024).default(8 * 1024 * 1024),
+        max_in_flight_requests: int(1).default(256),
+        memory_budget_bytes: int(1024 * 1024).default(512 * 1024 * 1024),
         shutdown_grace_ms: int(0).default(10000),
         api_max_versions: z.record(z.string(), int(0)).default({}),
         chain: z.array(z.string().min(1)).min(1).nullish(),

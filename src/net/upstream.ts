@@ -36,12 +36,20 @@ interface InFlight {
   timeoutMs: number;
 }
 
+/** Where a connection reports the bytes it allocates for frames it is still receiving. */
+export interface ByteAccount {
+  add(bytes: number): void;
+  remove(bytes: number): void;
+}
+
 export interface UpstreamOptions {
   connectTimeoutMs: number;
   requestTimeoutMs: number;
   maxFrameBytes: number;
   log: Logger;
   label: string;
+  /** Counts each response's buffer from its allocation until the whole response has arrived. */
+  receivingAccount?: ByteAccount;
 }
 
 export class UpstreamError extends Error {
@@ -92,6 +100,8 @@ export class UpstreamConnection extends EventEmitter {
   private connected = false;
   private readonly options: UpstreamOptions;
   private timer: NodeJS.Timeout | undefined;
+  /** Bytes allocated for the response being received, counted in `receivingAccount`. */
+  private receivingBytes = 0;
   readonly ready: Promise<void>;
 
   constructor(address: BrokerAddress, options: UpstreamOptions) {
@@ -101,10 +111,12 @@ export class UpstreamConnection extends EventEmitter {
     this.reader = new FrameReader(options.maxFrameBytes, false, {
       borrowsChunks: true,
       preallocateUpTo: PREALLOCATE_RESPONSES_UP_TO_BYTES,
-      allocateFrame: (size) =>
-        this.inFlight[this.inFlightHead]?.handler.releasesResponse
+      allocateFrame: (size) => {
+        this.accountReceiving(size);
+        return this.inFlight[this.inFlightHead]?.handler.releasesResponse
           ? framePool.acquire(size)
-          : Buffer.allocUnsafe(size),
+          : Buffer.allocUnsafe(size);
+      },
       allocateStreamedFrame: (size) => framePool.acquire(size),
     });
     this.reader.streamFramesFrom(STREAM_RESPONSES_FROM_BYTES, (frameBytes, head) =>
@@ -266,9 +278,20 @@ export class UpstreamConnection extends EventEmitter {
     this.fail(undefined);
   }
 
+  private accountReceiving(bytes: number): void {
+    const account = this.options.receivingAccount;
+    if (!account) return;
+    if (this.receivingBytes > 0) account.remove(this.receivingBytes);
+    this.receivingBytes = bytes;
+    if (bytes > 0) account.add(bytes);
+  }
+
   private onData(chunk: Buffer): void {
     try {
-      this.reader.push(chunk, (frame) => this.onFrame(frame));
+      this.reader.push(chunk, (frame) => {
+        if (this.receivingBytes > 0) this.accountReceiving(0);
+        this.onFrame(frame);
+      });
     } catch (error) {
       this.fail(
         new UpstreamError(
@@ -344,6 +367,7 @@ export class UpstreamConnection extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    this.accountReceiving(0);
     this.socket.destroy();
     const pending = this.inFlight.slice(this.inFlightHead);
     this.inFlight.length = 0;

@@ -7,6 +7,7 @@ import { type AcceptedConnection, type Listener, listenPlain } from "../net/list
 import type { Topology } from "../topology/topology.ts";
 import type { Chain } from "./chain.ts";
 import { ClientConnection, type ConnectionUpstreams } from "./connection/client-connection.ts";
+import { MemoryBudget } from "./memory-budget.ts";
 
 const BOOTSTRAP = "bootstrap";
 
@@ -24,6 +25,8 @@ export class ProxyServer {
   readonly topology: Topology;
   readonly chain: Chain;
   readonly metrics: ProxyMetrics;
+  /** Bytes held for clients across connections (see `MemoryBudget`). */
+  readonly budget: MemoryBudget;
   private bootstrap: Listener | undefined;
   private readonly nodeListeners = new Map<number, Listener | "opening">();
   private readonly connections = new Set<ClientConnection>();
@@ -38,6 +41,15 @@ export class ProxyServer {
     this.chain = chain;
     this.topology = topology;
     this.metrics = new ProxyMetrics((apiKey) => chain.apiName(apiKey));
+    this.budget = new MemoryBudget(config.memoryBudgetBytes);
+    this.budget.onChange((exhausted) =>
+      this.log.warn(
+        { usedBytes: this.budget.usedBytes, limitBytes: this.budget.limitBytes },
+        exhausted
+          ? "memory budget exhausted: client requests are not read until it recovers"
+          : "memory budget recovered: reading client requests again",
+      ),
+    );
     this.upstreams = {
       addressFor: (nodeId) => topology.addressFor(nodeId),
       requestShared: (nodeId, apiKey, apiVersion, request, clientId) =>
@@ -192,6 +204,8 @@ export class ProxyServer {
       nodeId,
       maxFrameBytes: this.config.maxFrameBytes,
       maxInFlightBytes: this.config.maxInFlightBytes,
+      maxInFlightRequests: this.config.maxInFlightRequests,
+      budget: this.budget,
       connectTimeoutMs: this.config.connectionTimeoutMs,
       requestTimeoutMs: this.config.requestTimeoutMs,
       log: this.log,

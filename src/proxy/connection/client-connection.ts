@@ -27,6 +27,7 @@ import {
   REQUEST_HEADER_MIN_BYTES,
 } from "../../protocol/request-peek.ts";
 import { Chain, type ChainUpstream, type Link } from "../chain.ts";
+import type { MemoryBudget } from "../memory-budget.ts";
 import { intercept } from "./interception.ts";
 import { ResponseQueue, type ResponseSlot } from "./response-queue.ts";
 import { type StreamTarget, streamUnchanged, streamUpToTail } from "./response-streaming.ts";
@@ -52,6 +53,10 @@ export interface ClientConnectionOptions {
   nodeId: number | undefined;
   maxFrameBytes: number;
   maxInFlightBytes: number;
+  /** Requests waiting for their response past which no new request is read (as a broker mutes a channel). */
+  maxInFlightRequests: number;
+  /** Bytes held for clients across connections; while it is exhausted no connection reads requests. */
+  budget?: MemoryBudget;
   connectTimeoutMs: number;
   requestTimeoutMs: number;
   log: Logger;
@@ -62,6 +67,13 @@ export interface ClientConnectionOptions {
 }
 
 const LONG_WAIT_MS = 10 * 60_000;
+
+/**
+ * Why a connection stops reading requests: the broker's socket is full; responses parked behind an unfinished
+ * one passed `maxInFlightBytes`; the client does not read what it is sent; `maxInFlightRequests` are waiting;
+ * the proxy's memory budget is exhausted.
+ */
+type RequestHold = "broker-busy" | "responses-parked" | "client-slow" | "too-many-requests" | "memory";
 
 /** A request the broker does not answer: Produce with acks=0. */
 function unanswered(apiKey: ApiKey, request: unknown): boolean {
@@ -91,7 +103,11 @@ export class ClientConnection implements ClientConnectionInfo {
   private closed = false;
   private draining = false;
   /** Why the client's requests are not being read, if they are not. */
-  private readonly requestHolds = new Set<"broker-busy" | "responses-parked">();
+  private readonly requestHolds = new Set<RequestHold>();
+  /** Requests read in the same chunk as one that caused a hold: taken once no hold is left, in order. */
+  private readonly deferred: Buffer[] = [];
+  private takingDeferred = false;
+  private unsubscribeBudget: (() => void) | undefined;
   private readonly states = new Map<ConnectionStateKey<unknown>, unknown>();
 
   constructor(accepted: AcceptedConnection, options: ClientConnectionOptions) {
@@ -113,16 +129,31 @@ export class ClientConnection implements ClientConnectionInfo {
     });
     const socket = opened.socket;
     this.socket = socket;
-    this.queue = new ResponseQueue(socket, options.metrics, options.maxInFlightBytes, {
-      pauseUpstream: () => this.pauseUpstream(),
-      holdRequests: (held) => this.holdRequests("responses-parked", held),
-    });
+    this.queue = new ResponseQueue(
+      socket,
+      options.metrics,
+      options.maxInFlightBytes,
+      {
+        pauseUpstream: () => this.pauseUpstream(),
+        holdRequests: (held) => this.holdRequests("responses-parked", held),
+      },
+      options.budget,
+    );
     this.upstream = {
       request: (apiKey, apiVersion, request, sendOptions) =>
         this.requestUpstream(apiKey, apiVersion, request, sendOptions),
     };
     socket.setNoDelay(true);
-    socket.on("drain", () => this.upstreamConnection?.resumeReading());
+    socket.on("drain", () => {
+      this.upstreamConnection?.resumeReading();
+      this.queue.settleAccount();
+      this.holdRequests("client-slow", false);
+    });
+    const budget = options.budget;
+    if (budget) {
+      this.unsubscribeBudget = budget.onChange((over) => this.holdRequests("memory", over));
+      if (budget.isExhausted) this.holdRequests("memory", true);
+    }
     socket.on("error", (error) => this.close(`client socket error: ${error.message}`, "debug"));
     socket.on("close", () => this.close(undefined));
     socket.on("end", () => this.close(undefined));
@@ -161,6 +192,9 @@ export class ClientConnection implements ClientConnectionInfo {
     for (const feature of this.chain.features) this.notify(feature, "onClosed");
     for (const value of this.states.values()) (value as { dispose?: () => void }).dispose?.();
     this.states.clear();
+    this.deferred.length = 0;
+    this.unsubscribeBudget?.();
+    this.queue.settleAccount(true);
     this.upstreamConnection?.close();
     if (this.draining) this.socket.end();
     else this.socket.destroy();
@@ -171,8 +205,10 @@ export class ClientConnection implements ClientConnectionInfo {
     this.close(reason, level);
   }
 
+  /** The client reads too slowly: stop reading broker responses and its requests until its socket drains. */
   pauseUpstream(): void {
     this.upstreamConnection?.pauseReading();
+    this.holdRequests("client-slow", true);
   }
 
   countResponse(apiKey: number, bytes: number): void {
@@ -201,6 +237,7 @@ export class ClientConnection implements ClientConnectionInfo {
       maxFrameBytes: Math.max(this.options.maxFrameBytes, 1024 * 1024 * 1024),
       log: this.log,
       label: `${address.host}:${address.port}`,
+      receivingAccount: this.options.budget,
     });
     this.upstreamConnection = upstream;
     upstream.on("drain", () => this.holdRequests("broker-busy", false));
@@ -236,12 +273,31 @@ export class ClientConnection implements ClientConnectionInfo {
     const upstream = this.upstreamConnection;
     try {
       upstream?.cork();
-      this.reader.push(chunk, (frame) => this.onRequest(frame));
+      this.reader.push(chunk, this.onFrame);
     } catch (error) {
       if (error instanceof FrameError) this.close(error.message, "warn");
       else this.close(`failed to handle a request: ${(error as Error).stack ?? error}`, "warn");
     } finally {
       upstream?.uncork();
+    }
+  }
+
+  private readonly onFrame = (frame: Buffer): void => {
+    if (this.requestHolds.size > 0 || this.deferred.length > 0) this.deferred.push(frame);
+    else this.onRequest(frame);
+  };
+
+  private takeDeferred(): void {
+    if (this.takingDeferred) return;
+    this.takingDeferred = true;
+    try {
+      while (this.deferred.length > 0 && this.requestHolds.size === 0 && !this.closed && !this.draining) {
+        this.onRequest(this.deferred.shift()!);
+      }
+    } catch (error) {
+      this.close(`failed to handle a request: ${(error as Error).stack ?? error}`, "warn");
+    } finally {
+      this.takingDeferred = false;
     }
   }
 
@@ -278,9 +334,16 @@ export class ClientConnection implements ClientConnectionInfo {
     const links = chain.linksFor(info, frame);
     if (links && Chain.intercepts(links)) {
       if (intercept(this, links, info, frame, correlationId, arrivedAt) && !this.isClosed) this.flush();
-      return;
+    } else {
+      this.forward(frame, info, links, correlationId, arrivedAt);
     }
-    this.forward(frame, info, links, correlationId, arrivedAt);
+    if (!this.closed) this.limitInFlight();
+  }
+
+  private limitInFlight(): void {
+    const held = this.requestHolds.has("too-many-requests");
+    const over = this.queue.waiting >= this.options.maxInFlightRequests;
+    if (held !== over) this.holdRequests("too-many-requests", over);
   }
 
   /** Passes a request no feature takes to the broker as the bytes received. */
@@ -328,12 +391,16 @@ export class ClientConnection implements ClientConnectionInfo {
   }
 
   /** Stops reading the client's requests while any reason holds, and reads on once none does. */
-  private holdRequests(reason: "broker-busy" | "responses-parked", held: boolean): void {
+  private holdRequests(reason: RequestHold, held: boolean): void {
     if (held) this.requestHolds.add(reason);
     else this.requestHolds.delete(reason);
     if (this.draining || this.closed) return;
-    if (this.requestHolds.size > 0) this.socket.pause();
-    else this.socket.resume();
+    if (this.requestHolds.size > 0) {
+      this.socket.pause();
+    } else {
+      this.socket.resume();
+      if (this.deferred.length > 0) this.takeDeferred();
+    }
   }
 
   private onResponse(
@@ -408,5 +475,6 @@ export class ClientConnection implements ClientConnectionInfo {
   flush(): void {
     this.queue.flush();
     if (this.draining && this.inFlight === 0) this.close(undefined);
+    else if (this.requestHolds.has("too-many-requests")) this.limitInFlight();
   }
 }

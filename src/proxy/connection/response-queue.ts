@@ -1,6 +1,7 @@
 import type net from "node:net";
 import type { ProxyMetrics } from "../../admin/metrics.ts";
 import { framePool } from "../../net/frame-pool.ts";
+import type { ByteAccount } from "../../net/upstream.ts";
 
 /** Buffers an exchange is done with once its reply is written. */
 export class AfterReply {
@@ -62,12 +63,32 @@ export class ResponseQueue {
   private readonly metrics: ProxyMetrics;
   private readonly maxPendingBytes: number;
   private readonly hooks: ResponseQueueHooks;
+  private readonly account: ByteAccount | undefined;
+  /** What `account` holds for this queue: parked responses and the socket's unwritten bytes. */
+  private accounted = 0;
 
-  constructor(socket: net.Socket, metrics: ProxyMetrics, maxPendingBytes: number, hooks: ResponseQueueHooks) {
+  constructor(
+    socket: net.Socket,
+    metrics: ProxyMetrics,
+    maxPendingBytes: number,
+    hooks: ResponseQueueHooks,
+    account?: ByteAccount,
+  ) {
     this.socket = socket;
     this.metrics = metrics;
     this.maxPendingBytes = maxPendingBytes;
     this.hooks = hooks;
+    this.account = account;
+  }
+
+  /** Brings the account up to date with the bytes this queue holds (after writes, drains and closes). */
+  settleAccount(closed = false): void {
+    const account = this.account;
+    if (!account) return;
+    const held = closed ? 0 : this.pendingBytes + this.socket.writableLength;
+    if (held > this.accounted) account.add(held - this.accounted);
+    else if (held < this.accounted) account.remove(this.accounted - held);
+    this.accounted = held;
   }
 
   get waiting(): number {
@@ -138,6 +159,7 @@ export class ResponseQueue {
       this.head = 0;
     }
     if (wrote) socket.uncork();
+    this.settleAccount();
     if (!writable) this.hooks.pauseUpstream();
     const over = this.pendingBytes > this.maxPendingBytes;
     if (over !== this.holdingRequests) {

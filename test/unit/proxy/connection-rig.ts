@@ -366,6 +366,7 @@ export async function startProxy(
           nodeId: undefined,
           maxFrameBytes: MAX_FRAME_BYTES,
           maxInFlightBytes: 8 * 1024 * 1024,
+          maxInFlightRequests: 256,
           connectTimeoutMs: 5000,
           requestTimeoutMs: 30_000,
           log: silentLogger,
