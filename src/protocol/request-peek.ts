@@ -1,4 +1,4 @@
-import { ApiKey, firstVersion, isFlexibleRequest, requestHeaderVersion } from "./api.ts";
+import { ApiKey, firstVersion, hasField, isFlexibleRequest, requestHeaderVersion } from "./api.ts";
 import { Reader } from "./primitives/reader.ts";
 
 /**
@@ -91,6 +91,18 @@ const FIRST_VERSION_WITH_TRANSACTIONAL_ID = firstVersion("ProduceRequest", "tran
 
 /** The acks field of a Produce request frame, or undefined when the frame is malformed. */
 export function produceAcks(frame: Buffer, apiVersion: number): number | undefined {
+  const offset = produceAcksOffset(frame, apiVersion);
+  return offset === undefined ? undefined : frame.readInt16BE(offset);
+}
+
+/** The timeoutMs field of a Produce request frame (it follows acks), or undefined when the frame is malformed. */
+export function produceTimeoutMs(frame: Buffer, apiVersion: number): number | undefined {
+  const offset = produceAcksOffset(frame, apiVersion);
+  if (offset === undefined || offset + 6 > frame.length) return undefined;
+  return frame.readInt32BE(offset + 2);
+}
+
+function produceAcksOffset(frame: Buffer, apiVersion: number): number | undefined {
   const flexible = isFlexibleRequest(ApiKey.Produce, apiVersion);
   let offset = requestBodyOffset(frame, requestHeaderVersion(ApiKey.Produce, apiVersion));
   if (offset < 0) return undefined;
@@ -106,5 +118,14 @@ export function produceAcks(frame: Buffer, apiVersion: number): number | undefin
     }
   }
   if (offset + 2 > frame.length) return undefined;
-  return frame.readInt16BE(offset);
+  return offset;
+}
+
+/** The maxWaitMs field of a Fetch request frame (after the replica id, in versions that have one). */
+export function fetchMaxWaitMs(frame: Buffer, apiVersion: number): number | undefined {
+  let offset = requestBodyOffset(frame, requestHeaderVersion(ApiKey.Fetch, apiVersion));
+  if (offset < 0) return undefined;
+  if (hasField("FetchRequest", "replicaId", apiVersion)) offset += 4;
+  if (offset + 4 > frame.length) return undefined;
+  return frame.readInt32BE(offset);
 }

@@ -26,6 +26,7 @@ import {
   produceAcks,
   REQUEST_HEADER_MIN_BYTES,
 } from "../../protocol/request-peek.ts";
+import { frameWaitMs, requestWaitMs } from "../../protocol/request-waits.ts";
 import { Chain, type ChainUpstream, type Link } from "../chain.ts";
 import type { MemoryBudget } from "../memory-budget.ts";
 import { intercept } from "./interception.ts";
@@ -65,8 +66,6 @@ export interface ClientConnectionOptions {
   upstreams: ConnectionUpstreams;
   onClosed(connection: ClientConnection): void;
 }
-
-const LONG_WAIT_MS = 10 * 60_000;
 
 /**
  * Why a connection stops reading requests: the broker's socket is full; responses parked behind an unfinished
@@ -261,7 +260,7 @@ export class ClientConnection implements ClientConnectionInfo {
     const { writable, response } = upstream.request(apiKey, apiVersion, request, {
       clientId: this.clientId,
       expectResponse: options?.expectResponse ?? !unanswered(apiKey, request),
-      timeoutMs: options?.timeoutMs ?? this.options.requestTimeoutMs + REQUEST_TIMEOUT_SLACK_MS,
+      timeoutMs: options?.timeoutMs ?? this.timeoutFor(requestWaitMs(apiKey, request)),
       onResponseFrame: options?.onResponseFrame,
     });
     if (!writable) this.holdRequests("broker-busy", true);
@@ -381,13 +380,20 @@ export class ClientConnection implements ClientConnectionInfo {
           this.streamResponse(slot, frameBytes, head, correlationId, info, links),
         releasesResponse: true,
       };
-      const timeout =
-        apiKey === ApiKey.JoinGroup ? LONG_WAIT_MS : this.options.requestTimeoutMs + REQUEST_TIMEOUT_SLACK_MS;
+      const timeout = this.timeoutFor(frameWaitMs(frame, apiKey, info.apiVersion));
       writable = upstream.send(frame, handler, timeout, releaseAfterWrite);
     } else {
       writable = upstream.send(frame, undefined, undefined, releaseAfterWrite);
     }
     if (!writable) this.holdRequests("broker-busy", true);
+  }
+
+  /**
+   * How long a broker may take to answer a request it may hold for `waitMs` (its own Fetch max wait, Produce
+   * timeout, rebalance timeout): that wait, plus the request timeout for the rest.
+   */
+  private timeoutFor(waitMs: number): number {
+    return waitMs + this.options.requestTimeoutMs + REQUEST_TIMEOUT_SLACK_MS;
   }
 
   /** Stops reading the client's requests while any reason holds, and reads on once none does. */
