@@ -13,6 +13,8 @@ export interface FieldVersionsEntry {
   readonly path: string;
   readonly versions: Versions;
   readonly tag: number | null;
+  /** The JSON's `entityType` of the field, null when it has none. */
+  readonly entityType: string | null;
 }
 
 /**
@@ -27,7 +29,7 @@ export function fieldVersions(spec: MessageSpec): FieldVersionsEntry[] {
       const versions = intersect(f.versions, within);
       if (isEmpty(versions)) continue;
       const path = prefix + f.name;
-      out.push({ path, versions, tag: f.tag });
+      out.push({ path, versions, tag: f.tag, entityType: f.entityType });
       const struct = structOf(f.type);
       if (struct === null) continue;
       if (open.includes(struct)) throw new Error(`${spec.fileName}: struct ${struct} contains itself`);

@@ -194,6 +194,7 @@ export function emitIndex(header: string, messages: readonly EmittedMessage[]): 
   lines.push("");
   lines.push('export * from "./api-keys.ts";');
   lines.push('export * from "./codec-modules.ts";');
+  lines.push('export * from "./entity-fields.ts";');
   lines.push('export * from "./error-codes.ts";');
   lines.push('export * from "./field-versions.ts";');
   lines.push('export type * from "./message-types.ts";');
@@ -269,6 +270,7 @@ export function emitTables(header: string): string {
   return `${[
     header,
     'export * from "./api-keys.ts";',
+    'export * from "./entity-fields.ts";',
     'export * from "./error-codes.ts";',
     'export * from "./field-versions.ts";',
     'export type * from "./message-types.ts";',

@@ -7,6 +7,7 @@
 import { type Dirent, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { emitEntityFields } from "./emit-entity-fields.ts";
 import { emitErrorCodes } from "./emit-errors.ts";
 import { emitFieldVersions } from "./emit-field-versions.ts";
 import { MessageEmitter } from "./emit-message.ts";
@@ -94,6 +95,13 @@ export function generate(
   files.set(
     "field-versions.ts",
     emitFieldVersions(
+      header("the message definitions"),
+      emitted.map((m) => m.spec),
+    ),
+  );
+  files.set(
+    "entity-fields.ts",
+    emitEntityFields(
       header("the message definitions"),
       emitted.map((m) => m.spec),
     ),

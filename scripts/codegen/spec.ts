@@ -120,6 +120,11 @@ export interface FieldSpec {
   /** Field-level override of the message's flexible versions (strings and bytes only). */
   readonly flexibleVersions: Versions | null;
   readonly about: string;
+  /**
+   * The kind of entity the field names (`entityType` in the JSON: "groupId", "topicName",
+   * "transactionalId", "producerId", "brokerId"), null when it has none.
+   */
+  readonly entityType: string | null;
 }
 
 export interface StructSpec {
@@ -198,6 +203,7 @@ interface RawField {
   ignorable?: boolean;
   flexibleVersions?: string;
   about?: string;
+  entityType?: string;
   fields?: RawField[];
 }
 
@@ -262,6 +268,7 @@ export function parseMessage(fileName: string, jsonText: string): MessageSpec {
       ignorable: f.ignorable === true,
       flexibleVersions: parseVersions(f.flexibleVersions, null),
       about: f.about ?? "",
+      entityType: f.entityType ?? null,
     };
   };
   for (const common of raw.commonStructs ?? []) {

@@ -189,6 +189,7 @@ import { decodeWriteTxnMarkersResponse, encodeWriteTxnMarkersResponse } from "./
 
 export * from "./api-keys.ts";
 export * from "./codec-modules.ts";
+export * from "./entity-fields.ts";
 export * from "./error-codes.ts";
 export * from "./field-versions.ts";
 export type * from "./message-types.ts";
