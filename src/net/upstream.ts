@@ -34,7 +34,12 @@ interface InFlight {
   handler: ResponseHandler;
   sentAt: number;
   timeoutMs: number;
+  /** Timed out and answered with a failure: its response, if it comes, is dropped. */
+  abandoned?: boolean;
 }
+
+/** What an abandoned request's response goes to. */
+const DROP_RESPONSE: ResponseHandler = { onResponse: () => {}, onFailure: () => {} };
 
 /** Where a connection reports the bytes it allocates for frames it is still receiving. */
 export interface ByteAccount {
@@ -50,6 +55,13 @@ export interface UpstreamOptions {
   label: string;
   /** Counts each response's buffer from its allocation until the whole response has arrived. */
   receivingAccount?: ByteAccount;
+  /**
+   * For connections shared by many clients' requests: a request that times out fails alone and its response
+   * is dropped when it comes; the connection is closed only once the broker has been silent for a further
+   * `requestTimeoutMs`. Otherwise (a client's own connection) the first timeout closes the connection, as the
+   * broker's silence would.
+   */
+  sharedByClients?: boolean;
 }
 
 export class UpstreamError extends Error {
@@ -354,10 +366,31 @@ export class UpstreamConnection extends EventEmitter {
       this.timer = undefined;
       return;
     }
-    if (Date.now() - head.sentAt > head.timeoutMs) {
+    const now = Date.now();
+    if (this.options.sharedByClients) {
+      this.abandonTimedOut(now);
+      if (!head.abandoned || now - head.sentAt <= head.timeoutMs + this.options.requestTimeoutMs) return;
+    }
+    if (now - head.sentAt > head.timeoutMs) {
       this.fail(
         new UpstreamError(
           `broker ${this.address.host}:${this.address.port} did not answer within ${head.timeoutMs} ms`,
+        ),
+      );
+    }
+  }
+
+  /** Fails each request past its own timeout alone; its response is dropped if it ever comes. */
+  private abandonTimedOut(now: number): void {
+    for (let i = this.inFlightHead; i < this.inFlight.length; i++) {
+      const entry = this.inFlight[i]!;
+      if (entry.abandoned || now - entry.sentAt <= entry.timeoutMs) continue;
+      const handler = entry.handler;
+      entry.abandoned = true;
+      entry.handler = DROP_RESPONSE;
+      handler.onFailure(
+        new UpstreamError(
+          `broker ${this.address.host}:${this.address.port} did not answer within ${entry.timeoutMs} ms`,
         ),
       );
     }

@@ -127,6 +127,7 @@ export class AdminClient {
       maxFrameBytes: 512 * 1024 * 1024,
       log: this.options.log,
       label: `admin-${key}`,
+      sharedByClients: true,
     });
     const versions = probeVersions(connection, PROXY_CLIENT_ID);
     versions.catch(() => {});

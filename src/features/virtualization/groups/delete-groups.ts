@@ -25,7 +25,7 @@ export class DeleteCompanionGroups implements ApiHandler<typeof ApiKey.DeleteGro
     exchange: RequestContext<typeof ApiKey.DeleteGroups>,
   ): Promise<DeleteGroupsResponse> {
     const response = await exchange.next(request);
-    const maxGroups = await this.catalog.maxGroups(0);
+    const maxGroups = await this.catalog.upperBound();
     if (maxGroups <= 1) return response;
     const owners = new Map<string, DeletableGroupResult>();
     for (const result of response.results) {

@@ -58,6 +58,14 @@ export class VirtualizationRules {
     return this.rules.length === 0;
   }
 
+  /** The largest V / P of any rule (at least 1): no virtualized topic has more virtual groups. */
+  get largestGroups(): number {
+    let largest = 1;
+    for (const rule of this.rules)
+      largest = Math.max(largest, rule.virtualPartitions / rule.physicalPartitions);
+    return largest;
+  }
+
   layoutOf(topic: string): VirtualLayout | undefined {
     let layout = this.cache.get(topic);
     if (layout === undefined) {

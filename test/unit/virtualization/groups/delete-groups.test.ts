@@ -83,7 +83,7 @@ test("a companion group that cannot be deleted fails its group's deletion", asyn
   );
 });
 
-test("without virtualized topics in the cluster, DeleteGroups deletes nothing else", async () => {
+test("DeleteGroups bounds the companion groups by the rules, without listing the cluster's topics", async () => {
   const world = groupWorld({
     metadataTopics: [{ errorCode: ErrorCode.NONE, name: PLAIN, topicId: PLAIN_ID, partitions: [{}] }],
   });
@@ -95,12 +95,14 @@ test("without virtualized topics in the cluster, DeleteGroups deletes nothing el
     { groupsNames: [GROUP] },
     broker,
   );
+  assert.ok(!world.adminRequests.some(([api]) => api === "Metadata"), "no listing of every topic");
   assert.deepEqual(
-    calls.map((c) => [c.api, c.nodeId, c.request.groupsNames]),
-    [["DeleteGroups", undefined, [GROUP]]],
+    calls.filter((c) => c.api === "DeleteGroups").map((c) => c.request.groupsNames),
+    [[GROUP], Array.from({ length: world.context.rules.largestGroups - 1 }, (_, i) => companion(i + 1))],
   );
   assert.deepEqual(
     response!.results.map((r) => [r.groupId, r.errorCode]),
     [[GROUP, ErrorCode.NONE]],
+    "companion groups that do not exist are no error",
   );
 });
