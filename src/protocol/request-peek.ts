@@ -123,9 +123,20 @@ function produceAcksOffset(frame: Buffer, apiVersion: number): number | undefine
 
 /** The maxWaitMs field of a Fetch request frame (after the replica id, in versions that have one). */
 export function fetchMaxWaitMs(frame: Buffer, apiVersion: number): number | undefined {
-  let offset = requestBodyOffset(frame, requestHeaderVersion(ApiKey.Fetch, apiVersion));
-  if (offset < 0) return undefined;
-  if (hasField("FetchRequest", "replicaId", apiVersion)) offset += 4;
-  if (offset + 4 > frame.length) return undefined;
+  const offset = fetchMaxWaitOffset(frame, apiVersion);
+  if (offset === undefined || offset + 4 > frame.length) return undefined;
   return frame.readInt32BE(offset);
+}
+
+/** The most bytes the client lets a Fetch response hold: its maxBytes field (after maxWaitMs and minBytes). */
+export function fetchMaxBytes(frame: Buffer, apiVersion: number): number | undefined {
+  const offset = fetchMaxWaitOffset(frame, apiVersion);
+  if (offset === undefined || offset + 12 > frame.length) return undefined;
+  return frame.readInt32BE(offset + 8);
+}
+
+function fetchMaxWaitOffset(frame: Buffer, apiVersion: number): number | undefined {
+  const offset = requestBodyOffset(frame, requestHeaderVersion(ApiKey.Fetch, apiVersion));
+  if (offset < 0) return undefined;
+  return hasField("FetchRequest", "replicaId", apiVersion) ? offset + 4 : offset;
 }

@@ -19,6 +19,7 @@ import {
 } from "../../net/upstream.ts";
 import { ApiKey, type RequestOf, type ResponseOf } from "../../protocol/api.ts";
 import {
+  fetchMaxBytes,
   frameApiKey,
   frameApiVersion,
   frameClientId,
@@ -339,10 +340,23 @@ export class ClientConnection implements ClientConnectionInfo {
     if (!this.closed) this.limitInFlight();
   }
 
+  /**
+   * Holds the client's requests while `maxInFlightRequests` wait, or while the responses that the requests
+   * behind the oldest may hold (Fetch's maxBytes) pass `maxInFlightBytes`: a consumer has one fetch per broker
+   * in flight, so only a client that pipelines fetches is held by the bytes, and a long poll does not hold
+   * the produce requests behind it.
+   */
   private limitInFlight(): void {
+    const queue = this.queue;
     const held = this.requestHolds.has("too-many-requests");
-    const over = this.queue.waiting >= this.options.maxInFlightRequests;
+    const over =
+      queue.waiting >= this.options.maxInFlightRequests ||
+      queue.promisedBytesBehindHead > this.options.maxInFlightBytes;
     if (held !== over) this.holdRequests("too-many-requests", over);
+  }
+
+  promisedBytes(info: ExchangeInfo, frame: Buffer): number {
+    return info.apiKey === ApiKey.Fetch ? (fetchMaxBytes(frame, info.apiVersion) ?? 0) : 0;
   }
 
   /** Passes a request no feature takes to the broker as the bytes received. */
@@ -368,7 +382,7 @@ export class ClientConnection implements ClientConnectionInfo {
     const releaseAfterWrite = apiKey === ApiKey.Produce ? () => framePool.release(frame) : undefined;
     let writable: boolean;
     if (expectsResponse) {
-      const slot = this.queue.reserve(apiKey, arrivedAt);
+      const slot = this.queue.reserve(apiKey, arrivedAt, this.promisedBytes(info, frame));
       const metrics = this.options.metrics;
       const handler: ResponseHandler = {
         onResponse: (response) => {

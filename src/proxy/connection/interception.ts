@@ -11,6 +11,8 @@ export interface InterceptionTarget {
   readonly upstream: ChainUpstream;
   readonly isClosed: boolean;
   countResponse(apiKey: number, bytes: number): void;
+  /** The most bytes the request lets its response hold (see `ResponseQueue.reserve`). */
+  promisedBytes(info: ExchangeInfo, frame: Buffer): number;
   /** Writes the responses whose turn has come. */
   flush(): void;
   fail(reason: string, level: "info" | "warn"): void;
@@ -52,7 +54,9 @@ export function intercept(
     releaseAfterReply: (buffer) => afterReply.releases.push(buffer),
     discardAfterReply: (buffer) => afterReply.discards.push(buffer),
   };
-  const slot = producesNoResponse(info, request) ? undefined : target.queue.reserve(info.apiKey, arrivedAt);
+  const slot = producesNoResponse(info, request)
+    ? undefined
+    : target.queue.reserve(info.apiKey, arrivedAt, target.promisedBytes(info, frame));
   const options = slot ? undefined : { expectResponse: false };
   chain.run(scope, info, request as never, options, undefined, links).then(
     (response) => {

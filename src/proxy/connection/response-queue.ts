@@ -34,6 +34,8 @@ export interface ResponseSlot {
   readonly apiKey: number;
   /** `performance.now()` when the request arrived. */
   readonly arrivedAt: number;
+  /** The most bytes the request lets its response hold, counted in `promisedBytes` until it is written. */
+  readonly promisedBytes: number;
 }
 
 export interface ResponseQueueHooks {
@@ -58,6 +60,7 @@ export class ResponseQueue {
   private readonly slots: ResponseSlot[] = [];
   private head = 0;
   private pendingBytes = 0;
+  private promised = 0;
   private holdingRequests = false;
   private readonly socket: net.Socket;
   private readonly metrics: ProxyMetrics;
@@ -95,8 +98,16 @@ export class ResponseQueue {
     return this.slots.length - this.head;
   }
 
-  /** Takes the next place in the order. */
-  reserve(apiKey: number, arrivedAt: number): ResponseSlot {
+  /**
+   * What the waiting requests after the oldest let their responses hold (Fetch's maxBytes; see `reserve`): a
+   * long poll at the head does not count against the requests behind it.
+   */
+  get promisedBytesBehindHead(): number {
+    return this.promised - (this.slots[this.head]?.promisedBytes ?? 0);
+  }
+
+  /** Takes the next place in the order, for a response that may hold up to `promisedBytes`. */
+  reserve(apiKey: number, arrivedAt: number, promisedBytes = 0): ResponseSlot {
     const slot: ResponseSlot = {
       frame: undefined,
       bytes: 0,
@@ -105,7 +116,9 @@ export class ResponseQueue {
       sent: false,
       apiKey,
       arrivedAt,
+      promisedBytes,
     };
+    this.promised += promisedBytes;
     this.slots.push(slot);
     return slot;
   }
@@ -129,6 +142,7 @@ export class ResponseQueue {
     while (this.head < this.slots.length) {
       const slot = this.slots[this.head]!;
       if (slot.sent) {
+        this.promised -= slot.promisedBytes;
         this.head++;
         continue;
       }
@@ -148,6 +162,7 @@ export class ResponseQueue {
         writable = socket.write(frame, slot.releaseAfterWrite ? () => framePool.release(frame) : undefined);
       }
       this.pendingBytes -= slot.bytes;
+      this.promised -= slot.promisedBytes;
       slot.frame = undefined;
       this.head++;
     }

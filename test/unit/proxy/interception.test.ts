@@ -55,6 +55,7 @@ function targetFor(features: readonly Feature[]) {
       pauseUpstream() {},
       holdRequests() {},
     }),
+    promisedBytes: () => 0,
     upstream: {
       request: async (apiKey, apiVersion, request, options) => {
         calls.push({ apiKey, apiVersion, request, options });

@@ -1,13 +1,17 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Feature } from "../../../src/feature-api/feature.ts";
-import { ApiKey } from "../../../src/protocol/api.ts";
+import { ApiKey, apiInfo } from "../../../src/protocol/api.ts";
+import { encodeResponse } from "../../../src/protocol/frame.ts";
 import { MemoryBudget } from "../../../src/proxy/memory-budget.ts";
 import {
   FakeBroker,
+  fetchRequest,
+  fetchResponseBody,
   gate,
   metadataRequest,
   metadataResponseBody,
+  patterned,
   sleep,
   startProxy,
   until,
@@ -127,4 +131,61 @@ test("while one client's backlog exhausts the memory budget, other clients are h
   await hog.receive(400, 30_000);
   await until("every held byte is given back", () => budget.usedBytes === 0, 5000);
   assert.ok(budget.exhaustions >= 1);
+});
+
+test("a Fetch behind another whose answer may pass maxInFlightBytes waits until the first is answered", async (t) => {
+  const held = gate();
+  const broker = await FakeBroker.start(async (request) => {
+    await held.promise;
+    return request.apiKey === ApiKey.Fetch
+      ? encodeResponse(
+          ApiKey.Fetch,
+          request.apiVersion,
+          request.correlationId,
+          fetchResponseBody(patterned(1024)),
+        )
+      : undefined;
+  });
+  const rig = await startProxy([], broker, { maxInFlightBytes: 8 * 1024 * 1024 });
+  t.after(() => rig.stop());
+  const client = await rig.connect();
+  const version = apiInfo(ApiKey.Fetch)!.maxVersion;
+  client.send(...Array.from({ length: 20 }, (_, i) => fetchRequest(i + 1, version)));
+  await until("the first Fetch reaches the broker", () => broker.received.length >= 1);
+  await sleep(300);
+  assert.equal(
+    broker.received.length,
+    2,
+    "each Fetch lets its answer hold 64 MiB: the second is taken, and the third waits behind it",
+  );
+
+  held.open();
+  const frames = await client.receive(20, 10_000);
+  assert.deepEqual(
+    frames.map((frame) => frame.readInt32BE(4)),
+    Array.from({ length: 20 }, (_, i) => i + 1),
+  );
+});
+
+test("requests behind one long-polling Fetch are still taken", async (t) => {
+  const held = gate();
+  const broker = await FakeBroker.start(async (request) => {
+    if (request.apiKey === ApiKey.Fetch) await held.promise;
+    return request.apiKey === ApiKey.Fetch
+      ? encodeResponse(
+          ApiKey.Fetch,
+          request.apiVersion,
+          request.correlationId,
+          fetchResponseBody(patterned(1024)),
+        )
+      : encodeResponse(ApiKey.Metadata, request.apiVersion, request.correlationId, metadataResponseBody());
+  });
+  const rig = await startProxy([], broker, { maxInFlightBytes: 8 * 1024 * 1024 });
+  t.after(() => rig.stop());
+  const client = await rig.connect();
+  const version = apiInfo(ApiKey.Fetch)!.maxVersion;
+  client.send(fetchRequest(1, version), ...Array.from({ length: 5 }, (_, i) => metadataRequest(i + 2, "t")));
+  await until("every request reaches the broker", () => broker.received.length === 6);
+  held.open();
+  await client.receive(6, 5000);
 });
