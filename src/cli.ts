@@ -47,6 +47,64 @@ function printConnectHelp(config: ProxyConfig, server: ProxyServer, devBootstrap
   process.stdout.write(`${lines.filter((l, i, all) => l !== "" || all[i - 1] !== "").join("\n")}\n`);
 }
 
+/** Unhandled rejections logged in full per minute; the others are counted in the next line and the metric. */
+const REJECTIONS_LOGGED_PER_MINUTE = 10;
+/** After an uncaught exception, the graceful close gets the shutdown grace plus this, then the process exits anyway. */
+const EXIT_DEADLINE_SLACK_MS = 5000;
+
+/**
+ * The process's policy for bugs that escape every handler (docs/operations.md):
+ * - an unhandled promise rejection is logged with its stack (at most REJECTIONS_LOGGED_PER_MINUTE a minute) and
+ *   the proxy serves on: a rejection is a failed operation whose caller did not wait for it, and the runtime's
+ *   state is intact;
+ * - an uncaught exception is logged (fatal, with its stack), then the proxy closes gracefully as on SIGTERM
+ *   (in-flight requests answered within proxy.shutdown_grace_ms) and exits with code 1, for the supervisor to
+ *   restart it: the exception unwound some handler halfway, so the state it left cannot be trusted.
+ */
+function guardProcess(
+  log: Logger,
+  server: () => ProxyServer | undefined,
+  fail: (error: unknown) => void,
+  graceMs: number,
+): void {
+  let windowStart = Number.NEGATIVE_INFINITY;
+  let loggedInWindow = 0;
+  let suppressed = 0;
+  process.on("unhandledRejection", (reason) => {
+    server()?.metrics.processErrors.labels("unhandled_rejection").inc();
+    const now = Date.now();
+    if (now - windowStart >= 60_000) {
+      if (suppressed > 0) log.error({ suppressed }, "more unhandled promise rejections were not logged");
+      windowStart = now;
+      loggedInWindow = 0;
+      suppressed = 0;
+    }
+    if (loggedInWindow++ >= REJECTIONS_LOGGED_PER_MINUTE) {
+      suppressed++;
+      return;
+    }
+    log.error(
+      reason instanceof Error ? { err: reason } : { reason: String(reason) },
+      "unhandled promise rejection (a bug): logged, and the proxy serves on",
+    );
+  });
+  let uncaught = 0;
+  process.on("uncaughtException", (error) => {
+    server()?.metrics.processErrors.labels("uncaught_exception").inc();
+    uncaught++;
+    if (uncaught > 1) {
+      if (uncaught <= 5) log.error({ err: error }, "another uncaught exception while closing");
+      return;
+    }
+    log.fatal({ err: error }, "uncaught exception (a bug): closing gracefully, then exiting with code 1");
+    setTimeout(() => {
+      log.flush?.();
+      process.exit(1);
+    }, graceMs + EXIT_DEADLINE_SLACK_MS).unref();
+    fail(error);
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   let args: ReturnType<typeof parseArgs>;
   try {
@@ -97,7 +155,21 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const log = createLogger(config.logging);
-  let server: ProxyServer;
+  let server: ProxyServer | undefined;
+  let signalled: string | undefined;
+  let exitCode = 0;
+  let onSignal: (signal: string) => void = (signal) => {
+    signalled = signal;
+  };
+  guardProcess(
+    log,
+    () => server,
+    () => {
+      exitCode = 1;
+      onSignal("uncaught exception");
+    },
+    config.shutdownGraceMs,
+  );
   try {
     server = composeProxy(config, log);
   } catch (error) {
@@ -105,10 +177,6 @@ export async function main(argv: string[]): Promise<number> {
     await dev?.stop();
     return 2;
   }
-  let signalled: string | undefined;
-  let onSignal: (signal: string) => void = (signal) => {
-    signalled = signal;
-  };
   process.once("SIGINT", () => onSignal("SIGINT"));
   process.once("SIGTERM", () => onSignal("SIGTERM"));
   try {
@@ -121,11 +189,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (!signalled) printConnectHelp(config, server, dev?.bootstrap);
 
+  const running = server;
   await new Promise<void>((resolve) => {
     onSignal = (signal: string) => {
       onSignal = () => {};
       log.info({ signal }, "shutting down: no new connections, finishing in-flight requests");
-      server
+      running
         .stop()
         .then(() => dev?.stop())
         .catch((error: Error) => log.error({ err: error.message }, "error during shutdown"))
@@ -134,7 +203,7 @@ export async function main(argv: string[]): Promise<number> {
     if (signalled) onSignal(signalled);
   });
   log.flush?.();
-  return 0;
+  return exitCode;
 }
 
 const exitCode = await main(process.argv.slice(2));

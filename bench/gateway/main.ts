@@ -535,7 +535,9 @@ async function main(): Promise<void> {
       log("\n== idle connections, each on a fresh proxy ==");
       const idle = async (name: string, wanted: number, apiVersions: boolean) => {
         for (let count = wanted; count >= wanted / 4; count = Math.floor(count / 2)) {
-          const fresh = await launch({ listen: { max_connections: count + 1_000 } });
+          const fresh = await launch({
+            listen: { max_connections: count + 1_000, max_connections_per_ip: count + 1_000 },
+          });
           const freshPid = fresh.process.pid!;
           try {
             await sleep(plan.settleMs);

@@ -17,6 +17,8 @@ export class ProxyMetrics {
   readonly connectionsAccepted: Counter<"listener">;
   readonly connectionsRejected: Counter<"reason">;
   readonly upstreamBrokers: Gauge;
+  /** Unhandled promise rejections and uncaught exceptions: bugs, logged with their stacks (docs/operations.md). */
+  readonly processErrors: Counter<"kind">;
   readonly responsesStreamed: Counter<"api">;
   private readonly requestSeconds: Histogram<"api">;
   private readonly upstreamSeconds: Histogram<"api">;
@@ -59,7 +61,7 @@ export class ProxyMetrics {
     });
     this.connectionsRejected = new Counter({
       name: "kpp_client_connections_rejected_total",
-      help: "Client connections refused or closed for a protocol error, by reason",
+      help: "Client connections refused, by reason: max_connections, max_connections_per_ip, accept_failed (the accept itself failed, e.g. EMFILE)",
       labelNames: ["reason"],
       registers: [this.registry],
     });
@@ -98,6 +100,12 @@ export class ProxyMetrics {
       help: "From a forwarded request's write to the broker to its response's arrival, by API",
       labelNames: ["api"],
       buckets: LATENCY_BUCKETS_SECONDS,
+      registers: [this.registry],
+    });
+    this.processErrors = new Counter({
+      name: "kpp_process_errors_total",
+      help: "Unhandled promise rejections (served through) and uncaught exceptions (the proxy closes gracefully and exits 1), by kind",
+      labelNames: ["kind"],
       registers: [this.registry],
     });
     this.upstreamBrokers = new Gauge({

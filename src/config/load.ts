@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { parseDocument } from "yaml";
 import { API_KEYS } from "../protocol/generated/api-keys.ts";
 import { configSchema, type ParsedConfig, type RawConfig } from "./schema.ts";
@@ -37,6 +38,14 @@ export interface ProxyConfig {
   advertisedHost: string;
   advertisedBootstrapPort: number;
   maxConnections: number;
+  /** Client connections from one address (listen.max_connections_per_ip; default half of maxConnections). */
+  maxConnectionsPerIp: number;
+  /** Per-address caps replacing maxConnectionsPerIp, keyed by the normalized address (see `normalizeClientAddress`). */
+  maxConnectionsPerIpOverrides: ReadonlyMap<string, number>;
+  /** A connection with nothing in flight that sent nothing for this long is closed. */
+  connectionsMaxIdleMs: number;
+  /** A connection that has not completed its first request this long after connecting is closed. */
+  firstFrameTimeoutMs: number;
   /** The client-facing port of a virtual node. */
   nodePortFor(nodeId: number): number | undefined;
   departedBrokerLingerMs: number;
@@ -101,6 +110,17 @@ function formatPath(path: ReadonlyArray<PropertyKey>): string {
     else out += out ? `.${String(part)}` : String(part);
   }
   return out || "(root)";
+}
+
+/** A client address as connection limits key it: IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`) as IPv4, IPv6 lower-case. */
+export function normalizeClientAddress(address: string): string {
+  const lower = address.toLowerCase();
+  return lower.startsWith("::ffff:") && isIP(lower.slice(7)) === 4 ? lower.slice(7) : lower;
+}
+
+/** The default of listen.max_connections_per_ip: half of max_connections (see the schema). */
+export function defaultMaxConnectionsPerIp(maxConnections: number): number {
+  return Math.max(1, Math.floor(maxConnections / 2));
 }
 
 export function parseHostPort(text: string): HostPort {
@@ -193,6 +213,17 @@ function normalize(raw: ParsedConfig, source: string): ProxyConfig {
     );
   }
 
+  const maxConnectionsPerIpOverrides = new Map<string, number>();
+  for (const [address, cap] of Object.entries(raw.listen.max_connections_per_ip_overrides)) {
+    if (isIP(address) === 0) {
+      problems.push(
+        `listen.max_connections_per_ip_overrides.${address}: not an IP address (host names are not resolved)`,
+      );
+    } else {
+      maxConnectionsPerIpOverrides.set(normalizeClientAddress(address), cap);
+    }
+  }
+
   if (raw.listen.security && raw.listen.security.protocol !== "PLAINTEXT") {
     problems.push(
       `listen.security.protocol: ${raw.listen.security.protocol} is not supported yet; use PLAINTEXT`,
@@ -282,6 +313,11 @@ function normalize(raw: ParsedConfig, source: string): ProxyConfig {
     advertisedHost,
     advertisedBootstrapPort,
     maxConnections: raw.listen.max_connections,
+    maxConnectionsPerIp:
+      raw.listen.max_connections_per_ip ?? defaultMaxConnectionsPerIp(raw.listen.max_connections),
+    maxConnectionsPerIpOverrides,
+    connectionsMaxIdleMs: raw.listen.connections_max_idle_ms,
+    firstFrameTimeoutMs: raw.listen.first_frame_timeout_ms,
     nodePortFor,
     departedBrokerLingerMs: Math.round(raw.listen.departed_broker_linger_secs * 1000),
     virtualCluster: {

@@ -47,7 +47,26 @@ export const configSchema = z
       .object({
         address: hostPort.default("127.0.0.1:9092"),
         advertised_address: hostWithOptionalPort.nullish(),
+        /** Client connections across every listener; past it a new connection is accepted and closed at once. */
         max_connections: int(1).default(1000),
+        /**
+         * Client connections from one IP address, like the broker's `max.connections.per.ip`. Default: half of
+         * max_connections, so that one address (a runaway client, a reconnect storm, a flood) cannot take every
+         * connection and lock the other clients out, while a host running many clients still gets plenty. Raise it
+         * to max_connections when every client reaches the proxy through one address (a NAT, a load balancer that
+         * does not keep client addresses).
+         */
+        max_connections_per_ip: int(1).nullish(),
+        /** Per-address caps that replace max_connections_per_ip, like `max.connections.per.ip.overrides`; 0 refuses. */
+        max_connections_per_ip_overrides: z.record(z.string(), int(0)).default({}),
+        /**
+         * A client connection with no request in flight that has sent nothing for this long is closed, like the
+         * broker's `connections.max.idle.ms` (clients reconnect on their next request; Java clients close their own
+         * idle connections after 9 minutes). A long-polling Fetch in flight is not idle.
+         */
+        connections_max_idle_ms: int(1).default(600_000),
+        /** A connection that has not sent one complete request this long after connecting (a slowloris) is closed. */
+        first_frame_timeout_ms: int(1).default(10_000),
         broker_port_base: port.nullish(),
         broker_id_base: int(0).default(0),
         broker_port_count: int(1, 10000).default(100),

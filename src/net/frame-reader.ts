@@ -53,6 +53,13 @@ export interface FrameReaderOptions {
   borrowsChunks?: boolean;
   /** An incomplete frame up to this size gets its whole buffer at once and is filled in place. */
   preallocateUpTo?: number;
+  /**
+   * Bounds the memory allocated ahead of the bytes that arrived, for peers that are not trusted (clients): an
+   * incomplete frame gets its whole buffer only once at least 1/`allocationAheadFactor` of it has arrived; until
+   * then its bytes are kept as they come. So a peer that announces a large frame and sends little of it costs
+   * little. Default: no bound (brokers).
+   */
+  allocationAheadFactor?: number;
   /** Allocates the buffer a frame is copied into (default Buffer.allocUnsafe). */
   allocateFrame?: (size: number) => Buffer;
   /** Allocates the buffer a streamed frame is assembled in (default `allocateFrame`). */
@@ -63,6 +70,12 @@ const STREAM_PEEK_BYTES = 8;
 /** Below this many missing bytes, a frame's end is read with the next frames instead of on its own. */
 const DIRECT_READ_MIN_BYTES = 16 * 1024;
 const DEFAULT_PREALLOCATE_BYTES = 2 * 1024 * 1024;
+/**
+ * Kept bytes of an incomplete frame arriving in pieces smaller than this are gathered into shared buffers instead
+ * of one buffer each, so a peer sending a byte at a time costs a byte per byte, not a buffer object per byte.
+ */
+const GATHER_BELOW_BYTES = 16 * 1024;
+const SMALLEST_GATHER_BYTES = 256;
 
 /**
  * Splits a byte stream into Kafka frames. Each frame handed to `onFrame` includes its 4-byte length prefix.
@@ -73,6 +86,9 @@ const DEFAULT_PREALLOCATE_BYTES = 2 * 1024 * 1024;
 export class FrameReader {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** The buffer the last pending entry is a view of, with room after it, when small pieces are gathered. */
+  private gather: Buffer | undefined;
+  private gatherUsed = 0;
   private filling: Buffer | undefined;
   private filled = 0;
   private sawFirstFrame = false;
@@ -80,6 +96,7 @@ export class FrameReader {
   private readonly checkFirstFrame: boolean;
   private readonly borrowsChunks: boolean;
   private readonly preallocateUpTo: number;
+  private readonly allocationAheadFactor: number;
   private readonly allocateFrame: (size: number) => Buffer;
   private readonly allocateStreamedFrame: (size: number) => Buffer;
   private streamMinBytes = Number.POSITIVE_INFINITY;
@@ -93,6 +110,7 @@ export class FrameReader {
     this.checkFirstFrame = checkFirstFrame;
     this.borrowsChunks = options.borrowsChunks ?? false;
     this.preallocateUpTo = options.preallocateUpTo ?? DEFAULT_PREALLOCATE_BYTES;
+    this.allocationAheadFactor = options.allocationAheadFactor ?? Number.POSITIVE_INFINITY;
     this.allocateFrame = options.allocateFrame ?? Buffer.allocUnsafe;
     this.allocateStreamedFrame = options.allocateStreamedFrame ?? this.allocateFrame;
   }
@@ -178,12 +196,21 @@ export class FrameReader {
       this.keepPending(rest, owned);
     } else if (rest.length >= STREAM_PEEK_BYTES && this.offerStream(frameBytes, rest, !owned)) {
       return;
-    } else if (frameBytes <= this.preallocateUpTo) {
+    } else if (this.mayAllocate(frameBytes, rest.length)) {
       this.filling = this.allocateFrame(frameBytes);
       this.filled = rest.copy(this.filling, 0);
     } else {
       this.keepPending(rest, owned);
     }
+  }
+
+  /** Whether an incomplete frame of which `received` bytes arrived gets its whole buffer now. */
+  private mayAllocate(frameBytes: number, received: number): boolean {
+    if (frameBytes > this.preallocateUpTo) return false;
+    return (
+      this.allocationAheadFactor === Number.POSITIVE_INFINITY ||
+      received * this.allocationAheadFactor >= frameBytes
+    );
   }
 
   private copyFrame(chunk: Buffer, start: number, end: number): Buffer {
@@ -193,8 +220,32 @@ export class FrameReader {
   }
 
   private keepPending(bytes: Buffer, owned: boolean): void {
-    this.pending.push(owned ? bytes : copyOf(bytes, 0, bytes.length));
-    this.pendingBytes += bytes.length;
+    const size = bytes.length;
+    if (size >= GATHER_BELOW_BYTES) {
+      this.pending.push(owned ? bytes : copyOf(bytes, 0, size));
+      this.gather = undefined;
+    } else {
+      let gather = this.gather;
+      if (!gather || gather.length - this.gatherUsed < size) {
+        const capacity = Math.min(
+          GATHER_BELOW_BYTES,
+          Math.max(size, SMALLEST_GATHER_BYTES, 2 * (this.pendingBytes + size)),
+        );
+        gather = this.gather = Buffer.allocUnsafe(capacity);
+        this.gatherUsed = 0;
+        this.pending.push(gather);
+      }
+      bytes.copy(gather, this.gatherUsed);
+      this.gatherUsed += size;
+      this.pending[this.pending.length - 1] = gather.subarray(0, this.gatherUsed);
+    }
+    this.pendingBytes += size;
+  }
+
+  private clearPending(): void {
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.gather = undefined;
   }
 
   /**
@@ -210,20 +261,29 @@ export class FrameReader {
     if (this.pendingBytes < STREAM_PEEK_BYTES) {
       const taken = Math.min(STREAM_PEEK_BYTES - this.pendingBytes, chunk.length);
       const head = Buffer.concat([...this.pending, chunk.subarray(0, taken)], this.pendingBytes + taken);
-      this.pending = [];
-      this.pendingBytes = 0;
+      this.clearPending();
       this.splitFrames(head, true, onFrame);
       return { rest: chunk.subarray(taken), owned };
     }
     const frameBytes = this.peekLength() + 4;
     const missing = frameBytes - this.pendingBytes;
     if (chunk.length < missing) {
+      if (this.mayAllocate(frameBytes, this.pendingBytes + chunk.length)) {
+        // Enough of a frame held back (allocationAheadFactor) has arrived: it gets its buffer, and the chunk
+        // and the rest are filled in place.
+        const frame = this.allocateFrame(frameBytes);
+        let at = 0;
+        for (const piece of this.pending) at += piece.copy(frame, at);
+        this.clearPending();
+        this.filling = frame;
+        this.filled = at;
+        return { rest: chunk, owned };
+      }
       this.keepPending(chunk, owned);
       return undefined;
     }
     const frame = Buffer.concat([...this.pending, chunk.subarray(0, missing)], frameBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.clearPending();
     this.offerDeclined = false;
     onFrame(frame);
     return { rest: chunk.subarray(missing), owned };

@@ -26,6 +26,11 @@ export interface ListenerOptions {
   maxConnections: number;
   log: Logger;
   onConnection(connection: AcceptedConnection): void;
+  /**
+   * An error of the listening socket after it is bound, such as a failed accept when the process is out of file
+   * descriptors (EMFILE): the listener keeps listening. Logged when absent.
+   */
+  onError?(error: NodeJS.ErrnoException): void;
 }
 
 /** A bound listening socket that hands each accepted client connection to its handler. */
@@ -37,8 +42,10 @@ export interface Listener {
 
 /** Listens for plain TCP clients, read through the proxy's shared read buffer. */
 export function listenPlain(options: ListenerOptions): Promise<Listener> {
+  // allowHalfOpen: a client that shuts down its sending side after its requests (FIN) still gets the answers; the
+  // connection ends its side itself once they are written.
   const server = net.createServer(
-    { noDelay: true, pauseOnConnect: true, highWaterMark: WRITE_HIGH_WATER_BYTES },
+    { noDelay: true, pauseOnConnect: true, allowHalfOpen: true, highWaterMark: WRITE_HIGH_WATER_BYTES },
     (socket) => options.onConnection(plainConnection(socket)),
   );
   server.maxConnections = options.maxConnections;
@@ -46,9 +53,10 @@ export function listenPlain(options: ListenerOptions): Promise<Listener> {
     server.once("error", reject);
     server.listen({ port: options.port, host: options.host, backlog: 1024 }, () => {
       server.off("error", reject);
-      server.on("error", (error) =>
-        options.log.error({ err: error.message, listener: options.label }, "listener error"),
-      );
+      server.on("error", (error: NodeJS.ErrnoException) => {
+        if (options.onError) options.onError(error);
+        else options.log.error({ err: error.message, listener: options.label }, "listener error");
+      });
       const port = (server.address() as net.AddressInfo).port;
       options.log.info({ listener: options.label, address: `${options.host}:${port}` }, "listening");
       resolve({ label: options.label, port, close: () => server.close() });
@@ -97,6 +105,7 @@ function adoptWithSharedReads(
     handle: handle as never,
     readable: true,
     writable: true,
+    allowHalfOpen: true,
     writableHighWaterMark: WRITE_HIGH_WATER_BYTES,
     onread: sharedReads(onChunk, target),
   } as net.SocketConstructorOpts);

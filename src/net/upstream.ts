@@ -290,6 +290,22 @@ export class UpstreamConnection extends EventEmitter {
     this.fail(undefined);
   }
 
+  /**
+   * Closes after the requests already written have reached the broker (those with no response, Produce acks=0,
+   * included); responses still due are not waited for. The socket is destroyed once the broker closes its side,
+   * or after `lingerMs`.
+   */
+  end(lingerMs: number): void {
+    if (this.closed) return;
+    if (this.socket.writableLength === 0) {
+      this.close();
+      return;
+    }
+    const socket = this.socket;
+    socket.end();
+    socket.setTimeout(lingerMs, () => socket.destroy());
+  }
+
   private accountReceiving(bytes: number): void {
     const account = this.options.receivingAccount;
     if (!account) return;

@@ -1,8 +1,9 @@
 import type http from "node:http";
 import { startAdminServer } from "../admin/http-server.ts";
 import { ProxyMetrics } from "../admin/metrics.ts";
-import type { ProxyConfig } from "../config/load.ts";
+import { normalizeClientAddress, type ProxyConfig } from "../config/load.ts";
 import type { Logger } from "../log/logger.ts";
+import { ConnectionAdmission, RefusalLog, type RefusalReason } from "../net/admission.ts";
 import { type AcceptedConnection, type Listener, listenPlain } from "../net/listener.ts";
 import type { Topology } from "../topology/topology.ts";
 import type { Chain } from "./chain.ts";
@@ -10,6 +11,12 @@ import { ClientConnection, type ConnectionUpstreams } from "./connection/client-
 import { MemoryBudget } from "./memory-budget.ts";
 
 const BOOTSTRAP = "bootstrap";
+
+/** The coarsest sweep over client connections for their timeouts: a tenth of the shortest one, at most 1 s. */
+function sweepIntervalMs(config: ProxyConfig): number {
+  const shortest = Math.min(config.connectionsMaxIdleMs, config.firstFrameTimeoutMs);
+  return Math.min(1000, Math.max(20, Math.floor(shortest / 10)));
+}
 
 function nodeLabel(nodeId: number): string {
   return `node-${nodeId}`;
@@ -34,6 +41,10 @@ export class ProxyServer {
   private admin: http.Server | undefined;
   private nextConnectionId = 1;
   private stopping = false;
+  /** Counts connections in all and per client address against listen.max_connections(_per_ip). */
+  private readonly admission: ConnectionAdmission;
+  private readonly refusals: RefusalLog;
+  private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(config: ProxyConfig, log: Logger, chain: Chain, topology: Topology) {
     this.config = config;
@@ -42,6 +53,15 @@ export class ProxyServer {
     this.topology = topology;
     this.metrics = new ProxyMetrics((apiKey) => chain.apiName(apiKey));
     this.budget = new MemoryBudget(config.memoryBudgetBytes);
+    this.admission = new ConnectionAdmission({
+      maxConnections: config.maxConnections,
+      maxConnectionsPerIp: config.maxConnectionsPerIp,
+      perIpOverrides: config.maxConnectionsPerIpOverrides,
+    });
+    this.refusals = new RefusalLog(log, () => ({
+      max_connections: config.maxConnections,
+      max_connections_per_ip: config.maxConnectionsPerIp,
+    }));
     this.budget.onChange((exhausted) =>
       this.log.warn(
         { usedBytes: this.budget.usedBytes, limitBytes: this.budget.limitBytes },
@@ -69,6 +89,8 @@ export class ProxyServer {
 
   async start(): Promise<void> {
     for (const warning of this.config.warnings) this.log.warn(warning);
+    this.sweepTimer = setInterval(() => this.sweep(), sweepIntervalMs(this.config));
+    this.sweepTimer.unref();
     this.bootstrap = await this.listen(BOOTSTRAP, undefined, this.config.listen.port);
     if (this.config.metrics.enabled) {
       this.admin = await startAdminServer(
@@ -109,6 +131,12 @@ export class ProxyServer {
     };
   }
 
+  /** Closes the connections past their first-frame deadline or idle too long (one timer for all). */
+  private sweep(): void {
+    const now = Date.now();
+    for (const connection of this.connections) connection.sweep(now);
+  }
+
   /** Stops accepting, lets in-flight requests finish within the grace period, then closes everything. */
   async stop(): Promise<void> {
     if (this.stopping) return;
@@ -121,6 +149,8 @@ export class ProxyServer {
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
     for (const connection of this.connections) connection.close("proxy shutting down");
+    clearInterval(this.sweepTimer);
+    this.refusals.stop();
     this.topology.stop();
     const admin = this.admin;
     if (admin) {
@@ -179,6 +209,8 @@ export class ProxyServer {
       maxConnections: this.config.maxConnections * 4,
       log: this.log,
       onConnection: (accepted) => this.accept(accepted, label, nodeId),
+      // A failed accept (EMFILE, ENFILE, ENOBUFS...) refuses that client; the listener keeps listening.
+      onError: (error) => this.refuse("accept_failed", undefined, error.code ?? error.message),
     });
   }
 
@@ -187,12 +219,10 @@ export class ProxyServer {
       accepted.refuse();
       return;
     }
-    if (this.connections.size >= this.config.maxConnections) {
-      this.metrics.connectionsRejected.labels("max_connections").inc();
-      this.log.warn(
-        { limit: this.config.maxConnections, client: accepted.remoteAddress },
-        "connection limit reached; refusing client",
-      );
+    const address = normalizeClientAddress(accepted.remoteAddress);
+    const refusal = this.admission.admit(address);
+    if (refusal) {
+      this.refuse(refusal, address);
       accepted.refuse();
       return;
     }
@@ -208,15 +238,23 @@ export class ProxyServer {
       budget: this.budget,
       connectTimeoutMs: this.config.connectionTimeoutMs,
       requestTimeoutMs: this.config.requestTimeoutMs,
+      connectionsMaxIdleMs: this.config.connectionsMaxIdleMs,
+      firstFrameTimeoutMs: this.config.firstFrameTimeoutMs,
       log: this.log,
       chain: this.chain,
       metrics: this.metrics,
       upstreams: this.upstreams,
       onClosed: (closed) => {
         this.connections.delete(closed);
+        this.admission.release(address);
         this.metrics.connections.labels(label).dec();
       },
     });
     if (!connection.isClosed) this.connections.add(connection);
+  }
+
+  private refuse(reason: RefusalReason, address: string | undefined, detail?: string): void {
+    this.metrics.connectionsRejected.labels(reason).inc();
+    this.refusals.note(reason, address, detail);
   }
 }

@@ -61,6 +61,10 @@ export interface ClientConnectionOptions {
   budget?: MemoryBudget;
   connectTimeoutMs: number;
   requestTimeoutMs: number;
+  /** Closed when nothing is in flight and nothing arrived for this long (enforced by `sweep`; default never). */
+  connectionsMaxIdleMs?: number;
+  /** Closed when no complete request arrived this long after connecting (enforced by `sweep`; default never). */
+  firstFrameTimeoutMs?: number;
   log: Logger;
   chain: Chain;
   metrics: ProxyMetrics;
@@ -80,6 +84,22 @@ function unanswered(apiKey: ApiKey, request: unknown): boolean {
   return apiKey === ApiKey.Produce && (request as RequestOf<typeof ApiKey.Produce>).acks === 0;
 }
 const REQUEST_TIMEOUT_SLACK_MS = 5000;
+const NO_DEADLINE = Number.POSITIVE_INFINITY;
+/**
+ * A client's frame gets its whole buffer once a quarter of it has arrived: announcing a large frame and sending
+ * little of it costs at most four times the bytes sent.
+ */
+const CLIENT_ALLOCATION_AHEAD_FACTOR = 4;
+/** After the proxy ends its side, a client that reads nothing more for this long is cut. */
+const CLOSE_LINGER_MS = 30_000;
+/** Socket errors a client causes by going away: one info line, not a warning. */
+const CLIENT_GONE = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNABORTED"]);
+
+/** The first line of an error's stack below its message, e.g. "at decode (src/x.ts:10:5)". */
+function whereThrown(error: unknown): string | undefined {
+  const stack = (error as Error | undefined)?.stack;
+  return stack ? /\n\s*(at .*)/.exec(stack)?.[1] : undefined;
+}
 
 /**
  * One client connection. Requests that no feature takes are forwarded as the bytes received, with only the
@@ -109,6 +129,16 @@ export class ClientConnection implements ClientConnectionInfo {
   private takingDeferred = false;
   private unsubscribeBudget: (() => void) | undefined;
   private readonly states = new Map<ConnectionStateKey<unknown>, unknown>();
+  /** Bytes arrived or responses were written since the last `sweep` (the hot path's only part in the idle timeout). */
+  private activeSinceSweep = false;
+  /** When the connection was last seen active (Date.now(), at sweep granularity). */
+  private lastActiveAt: number;
+  /** The first complete request must arrive before this (Date.now()). */
+  private firstFrameBy: number;
+  /** The client must have authenticated before this (Date.now()); see `requireAuthenticationBy`. */
+  private authenticateBy = NO_DEADLINE;
+  /** The client shut down its sending side (FIN): answer what it asked, then close. */
+  private clientEnded = false;
 
   constructor(accepted: AcceptedConnection, options: ClientConnectionOptions) {
     this.id = options.id;
@@ -118,6 +148,8 @@ export class ClientConnection implements ClientConnectionInfo {
     this.nodeId = options.nodeId;
     this.remote = `${accepted.remoteAddress}:${accepted.remotePort}`;
     this.log = options.log.child({ conn: options.id, client: this.remote, listener: options.listener });
+    this.lastActiveAt = Date.now();
+    this.firstFrameBy = this.lastActiveAt + (options.firstFrameTimeoutMs ?? NO_DEADLINE);
     // The listener may ask for a read target while it opens, before the reader exists.
     const opened = accepted.open(
       (chunk) => this.onData(chunk),
@@ -125,6 +157,7 @@ export class ClientConnection implements ClientConnectionInfo {
     );
     this.reader = new FrameReader(options.maxFrameBytes, true, {
       borrowsChunks: opened.borrowsChunks,
+      allocationAheadFactor: CLIENT_ALLOCATION_AHEAD_FACTOR,
       allocateFrame: (size) => framePool.acquire(size),
     });
     const socket = opened.socket;
@@ -154,9 +187,14 @@ export class ClientConnection implements ClientConnectionInfo {
       this.unsubscribeBudget = budget.onChange((over) => this.holdRequests("memory", over));
       if (budget.isExhausted) this.holdRequests("memory", true);
     }
-    socket.on("error", (error) => this.close(`client socket error: ${error.message}`, "debug"));
+    socket.on("error", (error: NodeJS.ErrnoException) =>
+      this.close(
+        `client socket error: ${error.message}`,
+        CLIENT_GONE.has(error.code ?? "") ? "info" : "warn",
+      ),
+    );
     socket.on("close", () => this.close(undefined));
-    socket.on("end", () => this.close(undefined));
+    socket.on("end", () => this.onClientEnd());
     for (const feature of this.chain.features) this.notify(feature, "onAccepted");
   }
 
@@ -185,6 +223,61 @@ export class ClientConnection implements ClientConnectionInfo {
     if (this.inFlight === 0) this.close(undefined);
   }
 
+  /**
+   * Enforces the connection's deadlines and idle timeout; the server calls it for every connection about once a
+   * second with `Date.now()`. A connection is idle while nothing is in flight, held or waiting to be read, no byte
+   * arrived and no response was written: a long-polling Fetch in flight keeps it active, and idleness counts from
+   * its response.
+   */
+  sweep(now: number): void {
+    if (this.closed) return;
+    if (now >= this.firstFrameBy) {
+      this.close(
+        `no complete request within ${this.options.firstFrameTimeoutMs} ms of connecting (listen.first_frame_timeout_ms)`,
+      );
+    } else if (now >= this.authenticateBy) {
+      this.close("not authenticated in time");
+    } else if (
+      this.activeSinceSweep ||
+      this.queue.waiting > 0 ||
+      this.requestHolds.size > 0 ||
+      this.deferred.length > 0
+    ) {
+      this.activeSinceSweep = false;
+      this.lastActiveAt = now;
+    } else if (now - this.lastActiveAt >= (this.options.connectionsMaxIdleMs ?? NO_DEADLINE)) {
+      this.close(
+        `idle: no request for ${this.options.connectionsMaxIdleMs} ms (listen.connections_max_idle_ms)`,
+      );
+    }
+  }
+
+  /**
+   * The hook for an authentication deadline (TLS/SASL): the connection is closed at `at` (a `Date.now()` time)
+   * unless `authenticated()` is called before. Enforced by `sweep`, like the first-frame timeout.
+   */
+  requireAuthenticationBy(at: number): void {
+    this.authenticateBy = at;
+  }
+
+  authenticated(): void {
+    this.authenticateBy = NO_DEADLINE;
+  }
+
+  /** The client will send nothing more: its requests read so far are answered, then the connection closes. */
+  private onClientEnd(): void {
+    if (this.closed) return;
+    this.clientEnded = true;
+    this.finishIfAnswered();
+  }
+
+  private finishIfAnswered(): void {
+    if (this.inFlight === 0 && this.deferred.length === 0) {
+      this.draining = true;
+      this.close(undefined);
+    }
+  }
+
   close(reason: string | undefined, level: "info" | "warn" | "debug" = "info"): void {
     if (this.closed) return;
     this.closed = true;
@@ -195,9 +288,17 @@ export class ClientConnection implements ClientConnectionInfo {
     this.deferred.length = 0;
     this.unsubscribeBudget?.();
     this.queue.settleAccount(true);
-    this.upstreamConnection?.close();
-    if (this.draining) this.socket.end();
-    else this.socket.destroy();
+    if (this.draining) {
+      // Requests written without a response due (Produce acks=0) still reach the broker, and the responses
+      // written still reach the client; a client that stops reading is cut after CLOSE_LINGER_MS.
+      this.upstreamConnection?.end(CLOSE_LINGER_MS);
+      const socket = this.socket;
+      socket.end();
+      socket.setTimeout(CLOSE_LINGER_MS, () => socket.destroy());
+    } else {
+      this.upstreamConnection?.close();
+      this.socket.destroy();
+    }
     this.options.onClosed(this);
   }
 
@@ -270,19 +371,34 @@ export class ClientConnection implements ClientConnectionInfo {
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
+    this.activeSinceSweep = true;
     const upstream = this.upstreamConnection;
     try {
       upstream?.cork();
       this.reader.push(chunk, this.onFrame);
     } catch (error) {
       if (error instanceof FrameError) this.close(error.message, "warn");
-      else this.close(`failed to handle a request: ${(error as Error).stack ?? error}`, "warn");
+      else this.closeOnError(error);
     } finally {
       upstream?.uncork();
     }
   }
 
+  /**
+   * A request whose handling threw: usually bytes the client got wrong that a peek did not expect. One warning
+   * line naming the error and where it was thrown; the whole stack at debug level.
+   */
+  private closeOnError(error: unknown): void {
+    this.log.debug({ err: error }, "failed to handle a request");
+    const where = whereThrown(error);
+    this.close(
+      `failed to handle a request: ${(error as Error)?.message ?? String(error)}${where ? ` (${where})` : ""}`,
+      "warn",
+    );
+  }
+
   private readonly onFrame = (frame: Buffer): void => {
+    this.firstFrameBy = NO_DEADLINE;
     if (this.requestHolds.size > 0 || this.deferred.length > 0) this.deferred.push(frame);
     else this.onRequest(frame);
   };
@@ -295,10 +411,11 @@ export class ClientConnection implements ClientConnectionInfo {
         this.onRequest(this.deferred.shift()!);
       }
     } catch (error) {
-      this.close(`failed to handle a request: ${(error as Error).stack ?? error}`, "warn");
+      this.closeOnError(error);
     } finally {
       this.takingDeferred = false;
     }
+    if (this.clientEnded && !this.closed) this.finishIfAnswered();
   }
 
   private onRequest(frame: Buffer): void {
@@ -493,8 +610,13 @@ export class ClientConnection implements ClientConnectionInfo {
   }
 
   flush(): void {
+    this.activeSinceSweep = true;
     this.queue.flush();
-    if (this.draining && this.inFlight === 0) this.close(undefined);
-    else if (this.requestHolds.has("too-many-requests")) this.limitInFlight();
+    if (this.draining && this.inFlight === 0) {
+      this.close(undefined);
+      return;
+    }
+    if (this.requestHolds.has("too-many-requests")) this.limitInFlight();
+    if (this.clientEnded && !this.closed) this.finishIfAnswered();
   }
 }
