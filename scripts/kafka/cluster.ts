@@ -56,7 +56,10 @@ export interface StartOptions {
   dir?: string;
   /** Marks every JVM with `-Dkpp.run=<id>` so a test runner can sweep them; defaults to `$KPP_RUN_ID`. */
   runId?: string;
-  /** Extra broker properties, applied last. */
+  /**
+   * Extra broker properties, applied last. In their values `{port}`, `{controller_port}` and `{id}` stand for
+   * the broker's own PLAINTEXT port, controller port and node id (e.g. to add a listener to `listeners`).
+   */
   brokerProperties?: Record<string, string>;
   /** JVM flags replacing the default heap/GC flags. */
   jvmOptions?: string[];
@@ -310,7 +313,20 @@ function brokerProperties(
     properties["share.coordinator.state.topic.min.isr"] = minIsr;
   }
   if (tls) Object.assign(properties, saslSslBrokerProperties(tls));
-  return { ...properties, ...options.brokerProperties };
+  return { ...properties, ...brokerPlaceholders(options.brokerProperties ?? {}, broker) };
+}
+
+/** Substitutes `{port}`, `{controller_port}` and `{id}` in extra broker property values. */
+function brokerPlaceholders(extra: Record<string, string>, broker: BrokerInfo): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(extra).map(([key, value]) => [
+      key,
+      value
+        .replaceAll("{port}", String(broker.port))
+        .replaceAll("{controller_port}", String(broker.controllerPort))
+        .replaceAll("{id}", String(broker.id)),
+    ]),
+  );
 }
 
 function propertiesText(properties: Record<string, string>): string {

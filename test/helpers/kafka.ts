@@ -37,7 +37,7 @@ export interface KafkaClusterOptions {
   brokers?: number;
   version?: KafkaVersion;
   security?: Security;
-  /** Extra broker properties (part of the cache key). */
+  /** Extra broker properties (part of the cache key); `{port}` and the like in values: see StartOptions. */
   brokerProperties?: Record<string, string>;
 }
 
