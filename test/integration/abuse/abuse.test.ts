@@ -6,10 +6,12 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { after, before, describe, it, type TestContext } from "node:test";
+import { idleClients } from "../../../bench/gateway/probes.ts";
 import { ApiKey, apiInfo, ErrorCode, lastVersion, ZERO_UUID } from "../../../src/protocol/api.ts";
 import { encodeRequest } from "../../../src/protocol/frame.ts";
 import { buildBatch } from "../../../src/records/index.ts";
 import { describeReport, RssSampler, rssMb, steadyProducer } from "../../helpers/abuse.ts";
+import { connectFrom } from "../../helpers/client-sockets.ts";
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
 import { onePartitionFetch, RawKafkaClient } from "../../helpers/raw-kafka.ts";
@@ -20,6 +22,11 @@ const FETCH_BY_NAME = lastVersion("FetchRequest", "topics.topic")!;
 const VIRTUAL = "ab-virtual";
 const PLAIN = "ab-plain";
 const ABUSE_MS = 6000;
+const IDLE_CONNECTIONS = 10_000;
+const FLOOD_ADDRESS = "127.0.0.3";
+const FLOOD_CAP = 100;
+/** The default: it also covers the 10,000 idle clients' ApiVersions exchanges on a busy machine. */
+const FIRST_FRAME_TIMEOUT_MS = 10_000;
 
 describe("abuse: memory stays bounded and other clients are served", { timeout: 600_000 }, () => {
   let cluster: KafkaTestCluster;
@@ -32,6 +39,14 @@ describe("abuse: memory stays bounded and other clients are served", { timeout: 
       extra: {
         mapping: { topics: { [`^${VIRTUAL}$`]: { virtual_partitions: 8, physical_partitions: 2 } } },
         logging: { level: "warn", json: true },
+        listen: {
+          max_connections: IDLE_CONNECTIONS + 2_000,
+          max_connections_per_ip_overrides: {
+            "127.0.0.1": IDLE_CONNECTIONS + 1_000,
+            [FLOOD_ADDRESS]: FLOOD_CAP,
+          },
+          first_frame_timeout_ms: FIRST_FRAME_TIMEOUT_MS,
+        },
       },
     });
     await cluster.createTopic(PLAIN);
@@ -66,6 +81,7 @@ describe("abuse: memory stays bounded and other clients are served", { timeout: 
     name: string,
     ceilingMb: number,
     abuse: (until: Promise<void>) => Promise<void>,
+    durationMs = ABUSE_MS,
   ): Promise<void> {
     const pid = proxy.process.pid!;
     const baselineMb = rssMb(pid);
@@ -74,7 +90,7 @@ describe("abuse: memory stays bounded and other clients are served", { timeout: 
     const until = new Promise<void>((resolve) => {
       end = resolve;
     });
-    const timer = setTimeout(end, ABUSE_MS);
+    const timer = setTimeout(end, durationMs);
     const [report] = await Promise.all([steadyProducer(proxy.bootstrap, PLAIN, until), abuse(until)]);
     clearTimeout(timer);
     const peakMb = sampler.stop();
@@ -186,5 +202,80 @@ describe("abuse: memory stays bounded and other clients are served", { timeout: 
       `the abuser's connection was closed ${Math.round(closedAfterMs)} ms after it started sending`,
     );
     assert.match(proxy.logs(), /more than 262144 array elements/);
+  });
+
+  it("slowloris: connections that trickle a frame a byte at a time are cut at the first-frame timeout", async (t) => {
+    const count = 300;
+    let cut = 0;
+    let cutByProxy = 0;
+    await underAbuse(
+      t,
+      `slowloris (${count} connections, a byte every 500 ms)`,
+      64,
+      async (until) => {
+        const sockets = await Promise.all(
+          Array.from({ length: count }, () =>
+            connectFrom(proxy.port, "127.0.0.2").then((client) => client.socket),
+          ),
+        );
+        const closed = sockets.map(
+          (socket) => new Promise<void>((resolve) => socket.once("close", () => resolve())),
+        );
+        for (const [i, socket] of sockets.entries()) {
+          socket.on("error", () => {});
+          void closed[i]!.then(() => cut++);
+        }
+        const trickle = setInterval(() => {
+          for (const socket of sockets) if (!socket.destroyed) socket.write(Buffer.from([0]));
+        }, 500);
+        await until;
+        clearInterval(trickle);
+        cutByProxy = cut;
+        for (const socket of sockets) socket.destroy();
+      },
+      FIRST_FRAME_TIMEOUT_MS + 3000,
+    );
+    assert.equal(cutByProxy, count, "every slow connection was cut before the abuse ended");
+  });
+
+  it(`a connection flood from one address beyond its cap (${FLOOD_CAP}) is refused; other addresses are served`, async (t) => {
+    const attempts = 1000;
+    let refused = 0;
+    let refusedAtOnce = 0;
+    let openAfterFlood = 0;
+    const kept: net.Socket[] = [];
+    await underAbuse(t, `a flood of ${attempts} connections from ${FLOOD_ADDRESS}`, 64, async (until) => {
+      for (let i = 0; i < attempts; i++) {
+        const socket = net.connect({ host: "127.0.0.1", port: proxy.port, localAddress: FLOOD_ADDRESS });
+        socket.on("error", () => {});
+        socket.once("close", () => refused++);
+        kept.push(socket);
+        if (i % 50 === 49) await new Promise((resolve) => setImmediate(resolve));
+      }
+      // Well before the first-frame timeout, which would close the silent ones that were let in.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      refusedAtOnce = refused;
+      openAfterFlood = kept.filter((socket) => !socket.destroyed).length;
+      await until;
+    });
+    for (const socket of kept) socket.destroy();
+    t.diagnostic(`${refusedAtOnce} of ${attempts} refused at once, ${openAfterFlood} let in`);
+    assert.equal(openAfterFlood, FLOOD_CAP, "the address got exactly its cap");
+    assert.equal(refusedAtOnce, attempts - FLOOD_CAP);
+  });
+
+  // Silent connections: one that sends a request also opens its own broker connection (two descriptors each).
+  it(`${IDLE_CONNECTIONS} idle connections cost a bounded amount of memory`, async (t) => {
+    let connected = 0;
+    let errors = "";
+    // About 5 KB a connection was measured (the socket, its buffers and the connection's state): twice that.
+    await underAbuse(t, `${IDLE_CONNECTIONS} idle connections`, 96, async (until) => {
+      const clients = await idleClients(proxy.bootstrap, IDLE_CONNECTIONS, false);
+      connected = clients.connected;
+      errors = JSON.stringify(clients.errors);
+      await until;
+      await clients.close();
+    });
+    assert.equal(connected, IDLE_CONNECTIONS, `failures: ${errors}`);
   });
 });
