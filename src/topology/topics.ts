@@ -38,11 +38,20 @@ export class TopicDirectory {
     this.log = log;
   }
 
-  learn(topics: Iterable<TopicEntry>): void {
+  /**
+   * Learns topics from a response. `complete` says whether each entry lists all of its topic's partitions
+   * (Metadata does; a DescribeTopicPartitions page may not): a partial list teaches names and ids, never a
+   * partition count.
+   */
+  learn(topics: Iterable<TopicEntry>, complete = true): void {
     for (const topic of topics) {
       if (topic.errorCode !== ErrorCode.NONE || !topic.name) continue;
       const known = this.byName.get(topic.name);
       const id = topic.topicId && topic.topicId !== ZERO_UUID ? topic.topicId : (known?.id ?? ZERO_UUID);
+      if (!complete) {
+        if (id !== ZERO_UUID && (!known || known.id === id)) this.nameById.set(id, topic.name);
+        continue;
+      }
       if (known && known.id !== id && known.id !== ZERO_UUID) this.nameById.delete(known.id);
       this.byName.set(topic.name, { name: topic.name, id, partitions: topic.partitions.length });
       if (id !== ZERO_UUID) this.nameById.set(id, topic.name);

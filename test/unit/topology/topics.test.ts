@@ -67,3 +67,24 @@ describe("TopicDirectory.resolveIds", () => {
     assert.equal(pending.length, 0);
   });
 });
+
+describe("TopicDirectory.learn", () => {
+  test("a partial partition list (a DescribeTopicPartitions page) teaches ids, never a partition count", () => {
+    const { admin } = scriptedAdmin();
+    const directory = new TopicDirectory(admin, silentLogger);
+    directory.learn([
+      { errorCode: ErrorCode.NONE, name: "orders", topicId: "e".repeat(32), partitions: [{}, {}, {}, {}] },
+    ]);
+    directory.learn(
+      [{ errorCode: ErrorCode.NONE, name: "orders", topicId: "e".repeat(32), partitions: [{}] }],
+      false,
+    );
+    assert.equal(directory.get("orders")?.partitions, 4);
+    directory.learn(
+      [{ errorCode: ErrorCode.NONE, name: "fresh", topicId: "f".repeat(32), partitions: [{}] }],
+      false,
+    );
+    assert.equal(directory.nameOf("f".repeat(32)), "fresh");
+    assert.equal(directory.get("fresh"), undefined, "its count is looked up when needed");
+  });
+});

@@ -1,5 +1,5 @@
 import type { ApiHandler, ExchangeInfo } from "../../../feature-api/feature.ts";
-import { ApiKey, ErrorCode } from "../../../protocol/api.ts";
+import { ApiKey, ErrorCode, type RequestOf } from "../../../protocol/api.ts";
 import { decodeRequest } from "../../../protocol/frame.ts";
 import type { TopicDirectory } from "../../../topology/topics.ts";
 import { physicalOf, type VirtualizationRules, type VirtualLayout } from "../mapping/rules.ts";
@@ -24,12 +24,24 @@ export class VirtualMetadata {
   private readonly topics: TopicDirectory;
   private readonly warned = new Map<string, number>();
 
+  /**
+   * A Metadata request that would let the broker auto-create a virtualized topic the cluster lacks is sent
+   * without auto-creation: the broker would create it with its default partition count, not the rule's P, and
+   * the proxy would then have to refuse the topic for good. Such topics are created with CreateTopics (through
+   * the proxy, which creates P partitions).
+   */
   readonly metadata: ApiHandler<typeof ApiKey.Metadata> = {
-    onResponse: (response, exchange) => this.present(response, exchange),
+    wantsRequest: () => !this.rules.isEmpty,
+    onRequest: (request, context) =>
+      context.next(
+        this.wouldAutoCreateVirtual(request) ? { ...request, allowAutoTopicCreation: false } : request,
+      ),
+    onResponse: (response, exchange) => this.present(response, exchange, true),
   };
 
+  /** Its pages may list part of a topic's partitions: they never teach the directory a partition count. */
   readonly describeTopicPartitions: ApiHandler<typeof ApiKey.DescribeTopicPartitions> = {
-    onResponse: (response, exchange) => this.present(response, exchange),
+    onResponse: (response, exchange) => this.present(response, exchange, false),
   };
 
   constructor(rules: VirtualizationRules, topics: TopicDirectory) {
@@ -37,12 +49,21 @@ export class VirtualMetadata {
     this.topics = topics;
   }
 
+  private wouldAutoCreateVirtual(request: RequestOf<typeof ApiKey.Metadata>): boolean {
+    if (!request.allowAutoTopicCreation || !request.topics) return false;
+    return request.topics.some(
+      (topic) =>
+        topic.name !== null && this.topics.get(topic.name) === undefined && this.rules.layoutOf(topic.name),
+    );
+  }
+
   private present<Partition extends { partitionIndex: number }>(
     response: { topics: TopicEntry<Partition>[] },
     exchange: ExchangeInfo,
+    complete: boolean,
   ): boolean {
     const topics = response.topics;
-    this.topics.learn(topics);
+    this.topics.learn(topics, complete);
     let changed = false;
     let refused: Set<TopicEntry<Partition>> | undefined;
     for (const topic of topics) {

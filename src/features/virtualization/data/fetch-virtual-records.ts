@@ -35,6 +35,8 @@ export class VirtualCursor {
   readonly made: Buffer[] = [];
   /** The joined records when they are a pooled buffer, given back after the reply. */
   joined: Buffer | undefined;
+  /** The records `finishCursor` made, handed out again if the partition is answered twice. */
+  finished: Buffer | undefined;
   /**
    * A batch at `position` could not be read, or is this partition's own and failed its CRC (it would have been
    * re-signed): this partition gets nothing from it on (the client sees CORRUPT_MESSAGE once nothing comes
@@ -55,6 +57,7 @@ export class VirtualCursor {
     this.run = undefined;
     this.made.length = 0;
     this.joined = undefined;
+    this.finished = undefined;
     this.corrupt = false;
   }
 }
@@ -228,6 +231,12 @@ export function trailingRunBatches(run: HiddenRun): Buffer[] {
  * partition are freed once copied there.
  */
 export function finishCursor(cursor: VirtualCursor): Buffer {
+  if (cursor.finished) return cursor.finished;
+  cursor.finished = joinCursor(cursor);
+  return cursor.finished;
+}
+
+function joinCursor(cursor: VirtualCursor): Buffer {
   const chunks = cursor.run ? [...cursor.chunks, ...trailingRunBatches(cursor.run)] : cursor.chunks;
   if (chunks.length === 1) return chunks[0]!;
   let total = 0;

@@ -290,6 +290,7 @@ export class VirtualFetch implements ApiHandler<Fetch> {
           });
           continue;
         }
+        if (read.cursors.some((other) => other.v === v)) continue; // named twice: one cursor answers both
         read.cursors.push(cursor);
         read.partitionMaxBytes = Math.max(read.partitionMaxBytes, partition.partitionMaxBytes);
         if (partition.fetchOffset < read.leader.fetchOffset) {

@@ -69,7 +69,7 @@ describe("Metadata", () => {
       metadataRequest([TOPIC, PLAIN]),
       () => metadataResponse([topic(TOPIC, TOPIC_ID, 4), topic(PLAIN, PLAIN_ID, 1)]),
     );
-    assert.equal(intercepted, false, "the request passes raw; only the response is rewritten");
+    assert.equal(intercepted, true, "decoded, to see whether it asks for auto-creation");
     assert.equal(calls.length, 1);
     const [orders, plain] = response!.topics;
     assert.deepEqual(
@@ -179,6 +179,41 @@ describe("DescribeTopicPartitions", () => {
     assert.deepEqual(
       response!.topics[0]!.partitions.map((p) => [p.partitionIndex, p.leaderId]),
       [0, 1, 2, 3, 4, 5, 6, 7].map((v) => [v, 10 + (v % 4)]),
+    );
+  });
+
+  test("auto-creation is turned off for a virtualized topic the cluster lacks; plain topics keep it", async () => {
+    const context = testContext();
+    context.topics.forget(TOPIC);
+    const virtual = await exchange(
+      adminFeature(context),
+      ApiKey.Metadata,
+      VERSION,
+      { ...metadataRequest([TOPIC]), allowAutoTopicCreation: true },
+      () => metadataResponse([]),
+    );
+    assert.equal((virtual.calls[0]!.request as MetadataRequest).allowAutoTopicCreation, false);
+
+    const plain = await exchange(
+      adminFeature(context),
+      ApiKey.Metadata,
+      VERSION,
+      { ...metadataRequest(["new-plain-topic"]), allowAutoTopicCreation: true },
+      () => metadataResponse([]),
+    );
+    assert.equal((plain.calls[0]!.request as MetadataRequest).allowAutoTopicCreation, true);
+
+    const existing = await exchange(
+      adminFeature(testContext()),
+      ApiKey.Metadata,
+      VERSION,
+      { ...metadataRequest([TOPIC]), allowAutoTopicCreation: true },
+      () => metadataResponse([topic(TOPIC, TOPIC_ID, 4)]),
+    );
+    assert.equal(
+      (existing.calls[0]!.request as MetadataRequest).allowAutoTopicCreation,
+      true,
+      "a virtualized topic that exists needs nothing",
     );
   });
 });

@@ -382,6 +382,34 @@ describe("Fetch", () => {
     );
   });
 
+  test("a virtual partition named twice is read once and both entries carry its records", async () => {
+    const big = Array.from({ length: 60 }, (_, i) => `${i}-${"x".repeat(1000)}`);
+    const { sent, answer, discardedAfterReply } = await fetch(
+      context(),
+      request({
+        topics: [
+          {
+            topic: "",
+            topicId: TOPIC_ID,
+            partitions: [partition(5, 0n, 1 << 20), partition(5, 0n, 1 << 20)],
+          },
+        ],
+      }),
+      () => response([partitionData(1, Buffer.concat([batch(9, 0n, ["other"]), batch(5, 1n, big)]))]),
+    );
+    assert.deepEqual(
+      sent[0]!.topics[0]!.partitions.map((p) => p.partition),
+      [1],
+    );
+    const entries = answer.responses[0]!.partitions;
+    assert.equal(entries.length, 2);
+    for (const entry of entries) assert.deepEqual(values(entry.records), big);
+    for (const freed of discardedAfterReply) {
+      for (const entry of entries)
+        assert.notEqual(freed.buffer, entry.records!.buffer, "no answer points into freed memory");
+    }
+  });
+
   test("names before topic ids: the topic is matched by name", async () => {
     const { sent, answer } = await fetch(
       context(),
