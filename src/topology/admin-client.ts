@@ -130,7 +130,8 @@ export class AdminClient {
       sharedByClients: true,
     });
     const versions = probeVersions(connection, PROXY_CLIENT_ID);
-    versions.catch(() => {});
+    // A connection that could not learn its broker's versions is of no use: it is replaced on the next request.
+    versions.catch(() => connection.close());
     const shared = { connection, versions };
     connection.on("close", () => {
       if (this.connections.get(key) === shared) this.connections.delete(key);

@@ -18,7 +18,6 @@ import { kafkaClient } from "../../compat/kafkajs/client.ts";
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
 import { RawKafkaClient } from "../../helpers/raw-kafka.ts";
-import { waitFor } from "../../helpers/wait.ts";
 import { MARKER, readPhysical } from "./acceptance-support.ts";
 
 const VIRTUAL = 8;
@@ -158,24 +157,34 @@ describe("virtual partitions fail closed", { timeout: 300_000 }, () => {
     const topic = await writtenTopic("vh-stall", [1, 5]);
     const id = await topicId(cluster, topic);
     const instance = await freshProxy();
-    const client = await RawKafkaClient.connect(instance.bootstrap);
+    let client = await RawKafkaClient.connect(instance.bootstrap);
     const seen: FetchedPartition[] = [];
+    const outcomes: string[] = [];
     try {
       pauseBroker(cluster, true);
       const first = client.request(ApiKey.Fetch, FETCH_BY_ID, fetchBody({ id }, 1), 60_000);
       await new Promise((resolve) => setTimeout(resolve, 4_000));
       pauseBroker(cluster, false);
       seen.push(fetchedPartition(await first));
-      const own = await waitFor(
-        "v = 1's records through the fresh proxy",
-        async () => {
+      let own: FetchedPartition | undefined;
+      for (const deadline = Date.now() + 90_000; !own && Date.now() < deadline; ) {
+        // As a client would, reconnect when the proxy closed the connection (a broker link that failed).
+        if (client.socket.destroyed) client = await RawKafkaClient.connect(instance.bootstrap);
+        try {
           const answer = fetchedPartition(
             await client.request(ApiKey.Fetch, FETCH_BY_ID, fetchBody({ id }, 1), 30_000),
           );
           seen.push(answer);
-          return answer.values.length > 0 ? answer : undefined;
-        },
-        60_000,
+          outcomes.push(`error ${answer.errorCode}, ${answer.values.length} records`);
+          if (answer.values.length > 0) own = answer;
+        } catch (error) {
+          outcomes.push((error as Error).message);
+        }
+        if (!own) await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      assert.ok(
+        own,
+        `v = 1's records never came through the fresh proxy: ${outcomes.slice(-5).join("; ")}\n${instance.logs().slice(-3000)}`,
       );
       assert.deepEqual(
         own.values,
