@@ -26,6 +26,7 @@ import {
 import { fetchNamesTopic } from "./fetch-request-peek.ts";
 import { finishCursor, splitPhysicalRecords, VirtualCursor } from "./fetch-virtual-records.ts";
 import { LruCache } from "./lru-cache.ts";
+import { isUnresolvedId, lookUpVirtualCounts } from "./topic-lookups.ts";
 
 type Fetch = typeof ApiKey.Fetch;
 type FetchRequest = RequestOf<Fetch>;
@@ -174,21 +175,12 @@ export class VirtualFetch implements ApiHandler<Fetch> {
       const unknown = this.idsToResolve(request);
       if (unknown.length > 0) await this.resolve(unknown);
     }
-    const uncounted = this.virtualTopicsWithoutCount(request, byId);
-    if (uncounted.length > 0) await this.context.topics.refreshNames(uncounted).catch(() => undefined);
-    return this.handle(context, request);
-  }
-
-  /** Virtualized topics whose partition count the directory does not know yet (they are refused without). */
-  private virtualTopicsWithoutCount(request: FetchRequest, byId: boolean): string[] {
     const topics = this.context.topics;
-    const names: string[] = [];
-    for (const topic of request.topics) {
-      const name = byId ? topics.nameOf(topic.topicId) : topic.topic;
-      if (name !== undefined && topics.get(name) === undefined && this.context.rules.layoutOf(name))
-        names.push(name);
-    }
-    return names;
+    await lookUpVirtualCounts(
+      this.context,
+      request.topics.map((topic) => (byId ? topics.nameOf(topic.topicId) : topic.topic)),
+    );
+    return this.handle(context, request);
   }
 
   private idsToResolve(request: FetchRequest): string[] {
@@ -227,7 +219,8 @@ export class VirtualFetch implements ApiHandler<Fetch> {
   private handle(context: RequestContext<Fetch>, request: FetchRequest): Promise<FetchResponse> {
     const byId = hasField("FetchRequest", "topics.topicId", context.apiVersion);
     const virtualNamed = request.topics.some(
-      (topic) => this.layoutOf(topic, byId) !== undefined || this.unresolved(topic, byId),
+      (topic) =>
+        this.layoutOf(topic, byId) !== undefined || isUnresolvedId(this.context, topic.topicId, byId),
     );
     if (!virtualNamed) {
       const forgotten = request.forgottenTopicsData;
@@ -242,10 +235,6 @@ export class VirtualFetch implements ApiHandler<Fetch> {
       return Promise.resolve({ ...emptyResponse(), errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND });
     }
     return this.fetch(context, request, this.plan(request, byId));
-  }
-
-  private unresolved(topic: { topicId: string }, byId: boolean): boolean {
-    return byId && topic.topicId !== ZERO_UUID && this.context.topics.nameOf(topic.topicId) === undefined;
   }
 
   private layoutOf(topic: { topic: string; topicId: string }, byId: boolean): VirtualLayout | undefined {

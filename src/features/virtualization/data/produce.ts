@@ -28,6 +28,7 @@ import {
 import type { VirtualizationContext } from "../context.ts";
 import { groupOf, physicalOf, type VirtualLayout, virtualOf } from "../mapping/rules.ts";
 import { produceNamesTopic } from "./produce-request-peek.ts";
+import { isUnresolvedId, lookUpVirtualCounts } from "./topic-lookups.ts";
 
 type Produce = typeof ApiKey.Produce;
 type ProduceRequest = RequestOf<Produce>;
@@ -91,7 +92,7 @@ export class VirtualProduce implements ApiHandler<Produce> {
     const byId = hasField("ProduceRequest", "topicData.topicId", context.apiVersion);
     await this.lookUpUnknown(request, byId);
     const layouts = request.topicData.map((topic) => this.layoutOf(topic, byId));
-    const unresolved = request.topicData.map((topic) => this.unresolved(topic, byId));
+    const unresolved = request.topicData.map((topic) => isUnresolvedId(this.context, topic.topicId, byId));
     if (!layouts.some((layout) => layout !== undefined) && !unresolved.includes(true))
       return context.next(request);
 
@@ -182,17 +183,10 @@ export class VirtualProduce implements ApiHandler<Produce> {
         .filter((id) => topics.nameOf(id) === undefined);
       if (ids.length > 0) await topics.resolveIds(ids).catch(() => undefined);
     }
-    const names: string[] = [];
-    for (const topic of request.topicData) {
-      const name = byId ? topics.nameOf(topic.topicId) : topic.name;
-      if (name !== undefined && topics.get(name) === undefined && this.context.rules.layoutOf(name))
-        names.push(name);
-    }
-    if (names.length > 0) await topics.refreshNames(names).catch(() => undefined);
-  }
-
-  private unresolved(topic: TopicProduceData, byId: boolean): boolean {
-    return byId && topic.topicId !== ZERO_UUID && this.context.topics.nameOf(topic.topicId) === undefined;
+    await lookUpVirtualCounts(
+      this.context,
+      request.topicData.map((topic) => (byId ? topics.nameOf(topic.topicId) : topic.name)),
+    );
   }
 
   /** The physical topic has exactly the partitions its rule maps onto (unknown counts as not). */
