@@ -169,18 +169,25 @@ export class VirtualFetch implements ApiHandler<Fetch> {
     return nameOrId !== ZERO_UUID;
   };
 
-  async onRequest(request: FetchRequest, context: RequestContext<Fetch>): Promise<FetchResponse> {
+  onRequest(request: FetchRequest, context: RequestContext<Fetch>): Promise<FetchResponse> {
     const byId = hasField("FetchRequest", "topics.topicId", context.apiVersion);
-    if (byId) {
-      const unknown = this.idsToResolve(request);
-      if (unknown.length > 0) await this.resolve(unknown);
-    }
+    const unknown = byId ? this.idsToResolve(request) : [];
+    if (unknown.length > 0) return this.resolve(unknown).then(() => this.afterCounts(request, context, byId));
+    return this.afterCounts(request, context, byId);
+  }
+
+  /** Handles the request once the partition counts of its virtualized topics are known (or failed to be). */
+  private afterCounts(
+    request: FetchRequest,
+    context: RequestContext<Fetch>,
+    byId: boolean,
+  ): Promise<FetchResponse> {
     const topics = this.context.topics;
-    await lookUpVirtualCounts(
+    const lookup = lookUpVirtualCounts(
       this.context,
       request.topics.map((topic) => (byId ? topics.nameOf(topic.topicId) : topic.topic)),
     );
-    return this.handle(context, request);
+    return lookup ? lookup.then(() => this.handle(context, request)) : this.handle(context, request);
   }
 
   private idsToResolve(request: FetchRequest): string[] {

@@ -90,7 +90,8 @@ export class VirtualProduce implements ApiHandler<Produce> {
     context: RequestContext<Produce>,
   ): Promise<ProduceResponse | undefined> {
     const byId = hasField("ProduceRequest", "topicData.topicId", context.apiVersion);
-    await this.lookUpUnknown(request, byId);
+    const lookup = this.lookUpUnknown(request, byId);
+    if (lookup) await lookup;
     const layouts = request.topicData.map((topic) => this.layoutOf(topic, byId));
     const unresolved = request.topicData.map((topic) => isUnresolvedId(this.context, topic.topicId, byId));
     if (!layouts.some((layout) => layout !== undefined) && !unresolved.includes(true))
@@ -173,20 +174,24 @@ export class VirtualProduce implements ApiHandler<Produce> {
 
   /**
    * Resolves ids the directory does not know, and the partition counts of virtualized topics it has not seen;
-   * a failed lookup leaves them unknown, and they are refused.
+   * a failed lookup leaves them unknown, and they are refused. Undefined when everything is known already
+   * (see `lookUpVirtualCounts`).
    */
-  private async lookUpUnknown(request: ProduceRequest, byId: boolean): Promise<void> {
+  private lookUpUnknown(request: ProduceRequest, byId: boolean): Promise<void> | undefined {
     const topics = this.context.topics;
-    if (byId) {
-      const ids = request.topicData
-        .map((topic) => topic.topicId)
-        .filter((id) => topics.nameOf(id) === undefined);
-      if (ids.length > 0) await topics.resolveIds(ids).catch(() => undefined);
-    }
-    await lookUpVirtualCounts(
-      this.context,
-      request.topicData.map((topic) => (byId ? topics.nameOf(topic.topicId) : topic.name)),
-    );
+    const ids = byId
+      ? request.topicData.map((topic) => topic.topicId).filter((id) => topics.nameOf(id) === undefined)
+      : [];
+    const countsOfNames = () =>
+      lookUpVirtualCounts(
+        this.context,
+        request.topicData.map((topic) => (byId ? topics.nameOf(topic.topicId) : topic.name)),
+      );
+    if (ids.length === 0) return countsOfNames();
+    return topics
+      .resolveIds(ids)
+      .catch(() => undefined)
+      .then(() => countsOfNames());
   }
 
   /** The physical topic has exactly the partitions its rule maps onto (unknown counts as not). */

@@ -8,16 +8,21 @@ export function isUnresolvedId(context: VirtualizationContext, topicId: string, 
 
 /**
  * Looks up the partition counts of the virtualized topics among `names` that the directory does not know yet
- * (undefined names are skipped); a failed lookup leaves them unknown, and they are refused.
+ * (undefined names are skipped); a failed lookup leaves them unknown, and they are refused. Undefined when
+ * every count is known: the caller then goes on in the same turn, so the request it passes on is written
+ * together with the others of the client's chunk instead of in a write of its own.
  */
-export async function lookUpVirtualCounts(
+export function lookUpVirtualCounts(
   context: VirtualizationContext,
   names: Iterable<string | undefined>,
-): Promise<void> {
-  const missing: string[] = [];
+): Promise<void> | undefined {
+  let missing: string[] | undefined;
   for (const name of names) {
     if (name !== undefined && context.topics.get(name) === undefined && context.rules.layoutOf(name))
-      missing.push(name);
+      (missing ??= []).push(name);
   }
-  if (missing.length > 0) await context.topics.refreshNames(missing).catch(() => undefined);
+  return missing && context.topics.refreshNames(missing).then(
+    () => undefined,
+    () => undefined,
+  );
 }
