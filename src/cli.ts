@@ -1,20 +1,92 @@
 import { parseArgs } from "node:util";
 import { composeProxy } from "./composition.ts";
 import { buildConfig, ConfigError, loadConfigFile, type ProxyConfig } from "./config/load.ts";
+import { unreadableFiles } from "./config/security.ts";
 import { createLogger, type Logger } from "./log/logger.ts";
 import type { ProxyServer } from "./proxy/server.ts";
+import { addStoredUser } from "./security/credentials.ts";
+import { isScramMechanism, SCRAM_MECHANISMS, type ScramMechanism } from "./security/scram.ts";
 
 const USAGE = `kafka-partition-proxy: a Kafka-protocol proxy with partition virtualization
 
 Usage:
   kafka-partition-proxy --config FILE     run the proxy with a YAML config
+  kafka-partition-proxy --config FILE --check
+                                          validate the config (and that every file it names can be read):
+                                          exit 0, or 2 naming every problem
   kafka-partition-proxy                   (from a checkout) start a local dev Kafka and the proxy in front of it
+  kafka-partition-proxy scram add --file F --user U [--mechanism SCRAM-SHA-512] [--iterations 8192]
+                                          store salted SCRAM credentials for U in the credentials file F
+                                          (the password is read from stdin, or KPP_SCRAM_PASSWORD)
 
 Options:
   -c, --config FILE   configuration file (YAML)
+  --check             validate the config and exit
   --listen HOST:PORT  override listen.address
   -h, --help          show this help
 `;
+
+/** `scram add`: writes one user's salted credentials (both mechanisms when none is named). */
+async function scramCommand(argv: string[]): Promise<number> {
+  let values: { file?: string; user?: string; mechanism?: string; iterations?: string };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        file: { type: "string" },
+        user: { type: "string" },
+        mechanism: { type: "string" },
+        iterations: { type: "string" },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (!values.file || !values.user) {
+    process.stderr.write(`scram add needs --file and --user\n\n${USAGE}`);
+    return 2;
+  }
+  const mechanisms = values.mechanism ? [values.mechanism] : [...SCRAM_MECHANISMS];
+  for (const mechanism of mechanisms) {
+    if (!isScramMechanism(mechanism)) {
+      process.stderr.write(`--mechanism: ${mechanism} is not SCRAM-SHA-256 or SCRAM-SHA-512\n`);
+      return 2;
+    }
+  }
+  const password = process.env.KPP_SCRAM_PASSWORD ?? (await readStdin()).replace(/\r?\n$/, "");
+  try {
+    for (const mechanism of mechanisms) {
+      addStoredUser(
+        values.file,
+        values.user,
+        mechanism as ScramMechanism,
+        password,
+        values.iterations === undefined ? undefined : Number(values.iterations),
+      );
+    }
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    return 2;
+  }
+  process.stdout.write(
+    `stored ${mechanisms.join(" and ")} credentials for ${values.user} in ${values.file}\n`,
+  );
+  return 0;
+}
+
+function readStdin(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    process.stdin.setEncoding("utf8");
+    process.stdin.on("data", (chunk: string) => {
+      text += chunk;
+    });
+    process.stdin.on("end", () => resolve(text));
+    process.stdin.on("error", reject);
+  });
+}
 
 interface DevCluster {
   bootstrap: string;
@@ -106,6 +178,11 @@ function guardProcess(
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "scram") {
+    if (argv[1] === "add") return scramCommand(argv.slice(2));
+    process.stderr.write(`unknown scram command ${argv[1] ?? ""}\n\n${USAGE}`);
+    return 2;
+  }
   let args: ReturnType<typeof parseArgs>;
   try {
     args = parseArgs({
@@ -113,6 +190,7 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         config: { type: "string", short: "c" },
         listen: { type: "string" },
+        check: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -144,6 +222,8 @@ export async function main(argv: string[]): Promise<number> {
         "--listen",
       );
     }
+    const unreadable = unreadableFiles(config.files);
+    if (unreadable.length > 0) throw new ConfigError(String(args.values.config ?? "the config"), unreadable);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -152,6 +232,19 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${(error as Error).message}\n`);
     await dev?.stop();
     return 1;
+  }
+  if (args.values.check) {
+    try {
+      composeProxy(config, createLogger({ level: "silent", json: true }));
+    } catch (error) {
+      process.stderr.write(
+        `invalid configuration in ${args.values.config}:\n  - ${(error as Error).message}\n`,
+      );
+      return 2;
+    }
+    for (const warning of config.warnings) process.stdout.write(`warning: ${warning}\n`);
+    process.stdout.write(`${args.values.config ?? "the config"}: ok\n`);
+    return 0;
   }
 
   const log = createLogger(config.logging);

@@ -2,10 +2,12 @@ import { ConfigError, type ProxyConfig } from "./config/load.ts";
 import type { Feature } from "./feature-api/feature.ts";
 import { NodeAddressing } from "./features/addressing/node-addressing.ts";
 import { ApiVersionsClamp } from "./features/api-versions/api-versions-clamp.ts";
+import { createAuthorization } from "./features/authorization/index.ts";
 import { createVirtualization, VirtualizationRules } from "./features/virtualization/index.ts";
 import type { Logger } from "./log/logger.ts";
 import { Chain } from "./proxy/chain.ts";
 import { ProxyServer } from "./proxy/server.ts";
+import { upstreamSecurity } from "./security/upstream-authentication.ts";
 import { Topology } from "./topology/topology.ts";
 
 /** What a feature is built from. */
@@ -19,6 +21,12 @@ export interface FeatureServices {
 export type FeatureFactory = (services: FeatureServices) => Feature | undefined;
 
 export const BUILT_IN_FEATURES: Readonly<Record<string, FeatureFactory>> = {
+  authorization: ({ config, topology, log }) =>
+    config.authorization.enabled
+      ? createAuthorization(config.authorization, log.child({ component: "authorization" }), {
+          topics: topology.topics,
+        })
+      : undefined,
   virtualization: ({ config, topology, log }) => {
     const rules = new VirtualizationRules(config.partitionRules, config.neverVirtualize);
     if (rules.isEmpty) return undefined;
@@ -39,7 +47,12 @@ export const BUILT_IN_FEATURES: Readonly<Record<string, FeatureFactory>> = {
 };
 
 /** The chain when the config names none: from the client towards the brokers. */
-export const DEFAULT_CHAIN: readonly string[] = ["virtualization", "node-addressing", "api-versions"];
+export const DEFAULT_CHAIN: readonly string[] = [
+  "authorization",
+  "virtualization",
+  "node-addressing",
+  "api-versions",
+];
 /** Features every chain holds: without them clients would be sent to the brokers themselves. */
 const REQUIRED_FEATURES: readonly string[] = ["node-addressing", "api-versions"];
 
@@ -47,7 +60,13 @@ export function createTopology(config: ProxyConfig, log: Logger): Topology {
   return new Topology({
     virtualClusterName: config.virtualCluster.name,
     clusterId: config.virtualCluster.clusterId,
-    clusters: config.clusters,
+    clusters: config.clusters.map((cluster) => ({
+      ...cluster,
+      security: upstreamSecurity(
+        cluster.security,
+        log.child({ component: "upstream-auth", cluster: cluster.name }),
+      ),
+    })),
     endpointOf: (nodeId) => {
       const port = config.nodePortFor(nodeId);
       return port === undefined ? undefined : { host: config.advertisedHost, port };

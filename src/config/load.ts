@@ -1,8 +1,16 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { parseDocument } from "yaml";
+import { type AuthorizationSettings, normalizeAuthorization } from "../features/authorization/config.ts";
 import { API_KEYS } from "../protocol/generated/api-keys.ts";
 import { configSchema, type ParsedConfig, type RawConfig } from "./schema.ts";
+import {
+  type ClientSecuritySettings,
+  type NamedFile,
+  normalizeClientSecurity,
+  normalizeUpstreamSecurity,
+  type UpstreamSecuritySettings,
+} from "./security.ts";
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -30,6 +38,8 @@ export interface UpstreamClusterSettings {
   bootstrapServers: HostPort[];
   /** Virtual node id of the cluster's node 0. */
   nodeIdBase: number;
+  /** TLS and SASL towards the cluster's brokers, for every connection the proxy opens to them. */
+  security: UpstreamSecuritySettings;
 }
 
 export interface ProxyConfig {
@@ -46,6 +56,12 @@ export interface ProxyConfig {
   connectionsMaxIdleMs: number;
   /** A connection that has not completed its first request this long after connecting is closed. */
   firstFrameTimeoutMs: number;
+  /** TLS and SASL towards clients (listen.security). */
+  clientSecurity: ClientSecuritySettings;
+  /** Certificates, keys and credential files the config names (see `unreadableFiles`). */
+  files: readonly NamedFile[];
+  /** Per-principal rules (authorization); disabled when the section is absent. */
+  authorization: AuthorizationSettings;
   /** The client-facing port of a virtual node. */
   nodePortFor(nodeId: number): number | undefined;
   departedBrokerLingerMs: number;
@@ -224,16 +240,17 @@ function normalize(raw: ParsedConfig, source: string): ProxyConfig {
     }
   }
 
-  if (raw.listen.security && raw.listen.security.protocol !== "PLAINTEXT") {
-    problems.push(
-      `listen.security.protocol: ${raw.listen.security.protocol} is not supported yet; use PLAINTEXT`,
-    );
-  }
-  if (raw.kafka.security_protocol !== "PLAINTEXT") {
-    problems.push(
-      `kafka.security_protocol: ${raw.kafka.security_protocol} is not supported yet; use PLAINTEXT`,
-    );
-  }
+  const files: NamedFile[] = [];
+  const clientSecurity = normalizeClientSecurity(raw.listen.security, problems, warnings, files);
+  const upstreamSecurity = normalizeUpstreamSecurity(
+    raw.kafka.security_protocol,
+    raw.kafka.tls,
+    raw.kafka.sasl,
+    "kafka",
+    problems,
+    warnings,
+    files,
+  );
 
   const partitionRules: PartitionRule[] = [];
   const mapping = raw.mapping;
@@ -305,6 +322,17 @@ function normalize(raw: ParsedConfig, source: string): ProxyConfig {
     else apiMaxVersions.set(api.apiKey, maxVersion);
   }
 
+  const authorization = normalizeAuthorization(raw.authorization);
+  if (authorization.enabled && clientSecurity.mode === "passthrough") {
+    problems.push(
+      "authorization: the proxy's rules apply in terminate mode; in passthrough the broker's ACLs decide (remove the section or set listen.security.mode: terminate)",
+    );
+  }
+  if (clientSecurity.mode === "passthrough" && partitionRules.length > 0) {
+    problems.push(
+      "listen.security.mode: passthrough cannot be combined with mapping rules yet: virtualization sends requests on a client's behalf (companion-group commits, metadata) with the proxy's own credentials, which would let a client do what the broker's ACLs refuse it",
+    );
+  }
   if (problems.length > 0) throw new ConfigError(source, problems);
 
   return {
@@ -318,6 +346,9 @@ function normalize(raw: ParsedConfig, source: string): ProxyConfig {
     maxConnectionsPerIpOverrides,
     connectionsMaxIdleMs: raw.listen.connections_max_idle_ms,
     firstFrameTimeoutMs: raw.listen.first_frame_timeout_ms,
+    clientSecurity,
+    files,
+    authorization,
     nodePortFor,
     departedBrokerLingerMs: Math.round(raw.listen.departed_broker_linger_secs * 1000),
     virtualCluster: {
@@ -329,6 +360,7 @@ function normalize(raw: ParsedConfig, source: string): ProxyConfig {
         name: raw.kafka.name,
         bootstrapServers: raw.kafka.bootstrap_servers.map(parseHostPort),
         nodeIdBase: raw.kafka.node_id_base,
+        security: upstreamSecurity,
       },
     ],
     connectionTimeoutMs: raw.kafka.connection_timeout_ms,

@@ -1,4 +1,12 @@
 import { z } from "zod";
+import { authorizationConfigSchema } from "../features/authorization/config.ts";
+import { bool, int, num, port } from "./coerce.ts";
+import {
+  listenSecuritySchema,
+  securityProtocolSchema,
+  upstreamSaslSchema,
+  upstreamTlsSchema,
+} from "./security.ts";
 
 const hostPort = z
   .string()
@@ -7,17 +15,6 @@ const hostPort = z
 const hostWithOptionalPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+)(:\d{1,5})?$/, "expected host or host:port");
-
-const numberFromText = (value: unknown) =>
-  typeof value === "string" && /^-?\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value;
-const booleanFromText = (value: unknown) => (value === "true" ? true : value === "false" ? false : value);
-
-const num = (min = Number.NEGATIVE_INFINITY) => z.preprocess(numberFromText, z.number().min(min));
-const int = (min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER) =>
-  z.preprocess(numberFromText, z.number().int().min(min).max(max));
-const bool = () => z.preprocess(booleanFromText, z.boolean());
-
-const port = z.preprocess(numberFromText, z.number().int().min(1).max(65535));
 
 const bootstrapServers = z.preprocess(
   (value) =>
@@ -29,8 +26,6 @@ const bootstrapServers = z.preprocess(
       : value,
   z.array(hostPort).min(1, "at least one bootstrap server is required"),
 );
-
-const securityProtocol = z.enum(["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]);
 
 const partitionRule = z
   .object({
@@ -72,10 +67,7 @@ export const configSchema = z
         broker_port_count: int(1, 10000).default(100),
         broker_ports: z.record(z.string().regex(/^\d+$/, "broker id"), port).default({}),
         departed_broker_linger_secs: num(0).default(300),
-        security: z
-          .object({ protocol: securityProtocol.default("PLAINTEXT") })
-          .passthrough()
-          .nullish(),
+        security: listenSecuritySchema.nullish(),
       })
       .strict()
       .prefault({}),
@@ -96,10 +88,11 @@ export const configSchema = z
         node_id_base: int(0, 1_000_000_000).default(0),
         connection_timeout_ms: int(1).default(10000),
         request_timeout_ms: int(1).default(30000),
-        metadata_refresh_interval_secs: num(0.1).default(30),
-        security_protocol: securityProtocol.default("PLAINTEXT"),
-        tls: z.record(z.string(), z.unknown()).nullish(),
-        sasl: z.record(z.string(), z.unknown()).nullish(),
+        /** 0 turns the background refresh off. */
+        metadata_refresh_interval_secs: num(0).default(30),
+        security_protocol: securityProtocolSchema.default("PLAINTEXT"),
+        tls: upstreamTlsSchema.nullish(),
+        sasl: upstreamSaslSchema.nullish(),
       })
       .strict(),
     mapping: z
@@ -128,6 +121,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Per-principal rules on topics, groups and transactional ids (terminate mode). */
+    authorization: authorizationConfigSchema.optional(),
     metrics: z
       .object({
         enabled: bool().default(true),

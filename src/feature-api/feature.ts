@@ -23,6 +23,11 @@ export interface ClientConnectionInfo {
   readonly nodeId: number | undefined;
   /** The client id of the connection's first request, null before it or when the client sent none. */
   readonly clientId: string | null;
+  /**
+   * Who the client proved to be: the SASL user (or the JWT's principal claim), else the name mapped from its TLS
+   * client certificate, else undefined (an anonymous client, or one that has not authenticated yet).
+   */
+  readonly principal: string | undefined;
   /** This connection's value for `key`, created on first use. */
   state<T>(key: ConnectionStateKey<T>): T;
 }

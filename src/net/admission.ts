@@ -1,7 +1,12 @@
 import type { Logger } from "../log/logger.ts";
 
 /** Why a client connection was refused (the `reason` label of kpp_client_connections_rejected_total). */
-export type RefusalReason = "max_connections" | "max_connections_per_ip" | "accept_failed";
+export type RefusalReason =
+  | "max_connections"
+  | "max_connections_per_ip"
+  | "accept_failed"
+  | "tls_handshake_failed"
+  | "client_certificate";
 
 export interface AdmissionLimits {
   maxConnections: number;

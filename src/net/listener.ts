@@ -1,4 +1,5 @@
 import net from "node:net";
+import tls from "node:tls";
 import type { Logger } from "../log/logger.ts";
 import { type ChunkHandler, type ReadTarget, sharedReads, WRITE_HIGH_WATER_BYTES } from "./shared-reads.ts";
 
@@ -14,6 +15,26 @@ export interface AcceptedConnection {
   open(onChunk: ChunkHandler, target: ReadTarget): { socket: net.Socket; borrowsChunks: boolean };
   /** Refuses the connection. */
   refuse(): void;
+  /** What the TLS handshake established, on a TLS listener. */
+  readonly tls?: AcceptedTls;
+}
+
+export interface AcceptedTls {
+  /** The client's certificate, when it sent one and it verified against the listener's CAs. */
+  readonly peerCertificate: tls.PeerCertificate | undefined;
+  /** The host name the client asked for (SNI), if any. */
+  readonly serverName: string | undefined;
+  /** Why a certificate the client sent did not verify (with client certificates requested, not required). */
+  readonly certificateError: string | undefined;
+}
+
+export interface TlsListenerOptions extends ListenerOptions {
+  /** Certificate, key, CAs and client certificate policy (`requestCert`, `rejectUnauthorized`). */
+  readonly secureContext: tls.TlsOptions;
+  /** A handshake not finished this long after connecting is abandoned. */
+  readonly handshakeTimeoutMs: number;
+  /** A handshake failed (a plaintext client, an untrusted certificate, a timeout): the socket is closed. */
+  onHandshakeError(remoteAddress: string | undefined, error: Error): void;
 }
 
 export interface ListenerOptions {
@@ -62,6 +83,65 @@ export function listenPlain(options: ListenerOptions): Promise<Listener> {
       resolve({ label: options.label, port, close: () => server.close() });
     });
   });
+}
+
+/** Listens for TLS clients; each is handed on once its handshake is done (read the standard way, not shared). */
+export function listenTls(options: TlsListenerOptions): Promise<Listener> {
+  const server = tls.createServer(
+    {
+      ...options.secureContext,
+      handshakeTimeout: options.handshakeTimeoutMs,
+      noDelay: true,
+      allowHalfOpen: true,
+      highWaterMark: WRITE_HIGH_WATER_BYTES,
+    } as tls.TlsOptions,
+    (socket) => {
+      socket.pause();
+      options.onConnection(tlsConnection(socket));
+    },
+  );
+  server.on("tlsClientError", (error, socket) => {
+    options.onHandshakeError(socket.remoteAddress, error);
+    socket.destroy();
+  });
+  server.maxConnections = options.maxConnections;
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ port: options.port, host: options.host, backlog: 1024 }, () => {
+      server.off("error", reject);
+      server.on("error", (error: NodeJS.ErrnoException) => {
+        if (options.onError) options.onError(error);
+        else options.log.error({ err: error.message, listener: options.label }, "listener error");
+      });
+      const port = (server.address() as net.AddressInfo).port;
+      options.log.info(
+        { listener: options.label, address: `${options.host}:${port}`, tls: true },
+        "listening",
+      );
+      resolve({ label: options.label, port, close: () => server.close() });
+    });
+  });
+}
+
+function tlsConnection(socket: tls.TLSSocket): AcceptedConnection {
+  const certificate = socket.authorized ? socket.getPeerCertificate() : undefined;
+  const sent = !socket.authorized && Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
+  const servername = (socket as tls.TLSSocket & { servername?: string | false }).servername;
+  return {
+    remoteAddress: socket.remoteAddress ?? "",
+    remotePort: socket.remotePort ?? 0,
+    tls: {
+      peerCertificate: certificate && Object.keys(certificate).length > 0 ? certificate : undefined,
+      serverName: servername || undefined,
+      certificateError: sent ? String(socket.authorizationError ?? "unverified") : undefined,
+    },
+    open(onChunk) {
+      socket.on("data", onChunk);
+      socket.resume();
+      return { socket, borrowsChunks: false };
+    },
+    refuse: () => socket.destroy(),
+  };
 }
 
 function plainConnection(socket: net.Socket): AcceptedConnection {

@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import net from "node:net";
+import tls from "node:tls";
 import type { Logger } from "../log/logger.ts";
 import type { ApiKey, RequestOf, ResponseOf } from "../protocol/api.ts";
 import { decodeResponse, encodeRequestChunks } from "../protocol/frame.ts";
@@ -47,6 +48,33 @@ export interface ByteAccount {
   remove(bytes: number): void;
 }
 
+/** Sends requests on a connection that is authenticating, ahead of every request waiting for it to finish. */
+export interface AuthenticationChannel {
+  request<K extends ApiKey>(apiKey: K, apiVersion: number, body: RequestOf<K>): Promise<ResponseOf<K>>;
+  readonly label: string;
+}
+
+/** Proves the proxy's identity on a new connection (SASL); resolves to the session's lifetime in ms (0: none). */
+export type Authenticate = (channel: AuthenticationChannel) => Promise<number>;
+
+/** TLS and authentication of a broker connection. */
+export interface UpstreamSecurity {
+  /** TLS towards the broker; plain TCP when absent. */
+  readonly tls?: tls.ConnectionOptions;
+  /** Runs once connected, before any request is written; requests sent meanwhile wait. */
+  readonly authenticate?: Authenticate;
+}
+
+/** Re-authenticate when this share of a SASL session's lifetime has passed (KIP-368 clients use 85-95%). */
+const REAUTHENTICATE_AT_SHARE = 0.85;
+
+interface WaitingSend {
+  frame: Buffer | Buffer[];
+  handler: ResponseHandler | undefined;
+  timeoutMs: number;
+  onWritten: (() => void) | undefined;
+}
+
 export interface UpstreamOptions {
   connectTimeoutMs: number;
   requestTimeoutMs: number;
@@ -62,6 +90,7 @@ export interface UpstreamOptions {
    * broker's silence would.
    */
   sharedByClients?: boolean;
+  security?: UpstreamSecurity;
 }
 
 export class UpstreamError extends Error {
@@ -103,7 +132,7 @@ export function writeCorrelationId(chunks: Buffer[], correlationId: number): voi
  */
 export class UpstreamConnection extends EventEmitter {
   readonly address: BrokerAddress;
-  private readonly socket: net.Socket;
+  private readonly socket: net.Socket | tls.TLSSocket;
   private readonly reader: FrameReader;
   private readonly inFlight: InFlight[] = [];
   private inFlightHead = 0;
@@ -114,6 +143,9 @@ export class UpstreamConnection extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   /** Bytes allocated for the response being received, counted in `receivingAccount`. */
   private receivingBytes = 0;
+  /** Requests sent while the connection authenticates: written, in order, once it has. */
+  private waiting: WaitingSend[] | undefined;
+  private reauthenticationTimer: NodeJS.Timeout | undefined;
   readonly ready: Promise<void>;
 
   constructor(address: BrokerAddress, options: UpstreamOptions) {
@@ -134,16 +166,30 @@ export class UpstreamConnection extends EventEmitter {
     this.reader.streamFramesFrom(STREAM_RESPONSES_FROM_BYTES, (frameBytes, head) =>
       this.offerStream(frameBytes, head),
     );
-    this.socket = net.connect({
-      host: address.host,
-      port: address.port,
-      noDelay: true,
-      writableHighWaterMark: WRITE_HIGH_WATER_BYTES,
-      onread: sharedReads(
-        (chunk) => this.onData(chunk),
-        () => this.reader.readTarget(),
-      ),
-    } as net.NetConnectOpts);
+    const security = options.security;
+    if (security?.authenticate) this.waiting = [];
+    if (security?.tls) {
+      this.socket = tls.connect({
+        ...security.tls,
+        host: address.host,
+        port: address.port,
+        servername: security.tls.servername ?? (net.isIP(address.host) ? undefined : address.host),
+        noDelay: true,
+        highWaterMark: WRITE_HIGH_WATER_BYTES,
+      } as tls.ConnectionOptions);
+      this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    } else {
+      this.socket = net.connect({
+        host: address.host,
+        port: address.port,
+        noDelay: true,
+        writableHighWaterMark: WRITE_HIGH_WATER_BYTES,
+        onread: sharedReads(
+          (chunk) => this.onData(chunk),
+          () => this.reader.readTarget(),
+        ),
+      } as net.NetConnectOpts);
+    }
     this.socket.setKeepAlive(true, 10_000);
     this.ready = new Promise((resolve, reject) => {
       const connectTimer = setTimeout(() => {
@@ -153,10 +199,20 @@ export class UpstreamConnection extends EventEmitter {
         reject(error);
         this.fail(error);
       }, options.connectTimeoutMs);
-      this.socket.once("connect", () => {
+      this.socket.once(security?.tls ? "secureConnect" : "connect", () => {
         clearTimeout(connectTimer);
         this.connected = true;
-        resolve();
+        if (!security?.authenticate) {
+          resolve();
+          return;
+        }
+        this.authenticate(security.authenticate).then(resolve, (error: Error) => {
+          const failure = new UpstreamError(
+            `authentication to broker ${address.host}:${address.port} failed: ${error.message}`,
+          );
+          reject(failure);
+          this.fail(failure);
+        });
       });
       this.socket.once("close", () => {
         clearTimeout(connectTimer);
@@ -207,6 +263,19 @@ export class UpstreamConnection extends EventEmitter {
       );
       return true;
     }
+    if (this.waiting) {
+      this.waiting.push({ frame, handler, timeoutMs, onWritten });
+      return true;
+    }
+    return this.write(frame, handler, timeoutMs, onWritten);
+  }
+
+  private write(
+    frame: Buffer | Buffer[],
+    handler: ResponseHandler | undefined,
+    timeoutMs: number,
+    onWritten: (() => void) | undefined,
+  ): boolean {
     const correlationId = this.nextCorrelationId;
     this.nextCorrelationId = (this.nextCorrelationId + 1) & 0x7fffffff || 1;
     if (handler) {
@@ -268,6 +337,76 @@ export class UpstreamConnection extends EventEmitter {
       writable = this.send(frame, handler, options.timeoutMs);
     });
     return { writable, response };
+  }
+
+  /**
+   * Runs `authenticate` ahead of the requests waiting, then writes them; when the broker gives the session a
+   * lifetime, authenticates again before it ends (KIP-368), holding new requests until the ones in flight are
+   * answered and the new session is set up.
+   */
+  private async authenticate(authenticate: Authenticate): Promise<void> {
+    const channel: AuthenticationChannel = {
+      label: `${this.address.host}:${this.address.port}`,
+      request: (apiKey, apiVersion, body) => this.requestNow(apiKey, apiVersion, body),
+    };
+    const lifetimeMs = await authenticate(channel);
+    const waiting = this.waiting ?? [];
+    this.waiting = undefined;
+    if (this.closed) return;
+    this.socket.cork();
+    for (const send of waiting) this.write(send.frame, send.handler, send.timeoutMs, send.onWritten);
+    this.socket.uncork();
+    if (lifetimeMs > 0) {
+      this.reauthenticationTimer = setTimeout(
+        () => void this.reauthenticate(authenticate),
+        Math.max(1, Math.floor(lifetimeMs * REAUTHENTICATE_AT_SHARE)),
+      );
+      this.reauthenticationTimer.unref();
+    }
+  }
+
+  private async reauthenticate(authenticate: Authenticate): Promise<void> {
+    if (this.closed) return;
+    this.waiting = [];
+    while (this.pendingCount > 0 && !this.closed) await new Promise((resolve) => setTimeout(resolve, 5));
+    try {
+      await this.authenticate(authenticate);
+    } catch (error) {
+      this.fail(
+        new UpstreamError(
+          `re-authentication to broker ${this.address.host}:${this.address.port} failed: ${(error as Error).message}`,
+        ),
+      );
+    }
+  }
+
+  /** Sends a request ahead of any waiting ones (authentication). */
+  private requestNow<K extends ApiKey>(
+    apiKey: K,
+    apiVersion: number,
+    body: RequestOf<K>,
+  ): Promise<ResponseOf<K>> {
+    const frame = encodeRequestChunks(
+      { apiKey, apiVersion, correlationId: 0, clientId: "kafka-partition-proxy" },
+      body,
+    );
+    return new Promise<ResponseOf<K>>((resolve, reject) => {
+      this.write(
+        frame,
+        {
+          onResponse: (answer) => {
+            try {
+              resolve(decodeResponse(apiKey, apiVersion, answer.subarray(4)).body as ResponseOf<K>);
+            } catch (error) {
+              reject(error);
+            }
+          },
+          onFailure: reject,
+        },
+        this.options.requestTimeoutMs,
+        undefined,
+      );
+    });
   }
 
   cork(): void {
@@ -416,6 +555,9 @@ export class UpstreamConnection extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.reauthenticationTimer) clearTimeout(this.reauthenticationTimer);
+    const waiting = this.waiting ?? [];
+    this.waiting = undefined;
     this.accountReceiving(0);
     this.socket.destroy();
     const pending = this.inFlight.slice(this.inFlightHead);
@@ -423,6 +565,7 @@ export class UpstreamConnection extends EventEmitter {
     this.inFlightHead = 0;
     const failure = error ?? new UpstreamError("connection closed by the proxy");
     for (const entry of pending) entry.handler.onFailure(failure);
+    for (const send of waiting) send.handler?.onFailure(failure);
     this.emit("close", error);
   }
 }

@@ -1,12 +1,16 @@
+import { readFileSync } from "node:fs";
 import type http from "node:http";
+import type { SecureContextOptions, TlsOptions } from "node:tls";
 import { startAdminServer } from "../admin/http-server.ts";
 import { ProxyMetrics } from "../admin/metrics.ts";
 import { normalizeClientAddress, type ProxyConfig } from "../config/load.ts";
 import type { Logger } from "../log/logger.ts";
 import { ConnectionAdmission, RefusalLog, type RefusalReason } from "../net/admission.ts";
-import { type AcceptedConnection, type Listener, listenPlain } from "../net/listener.ts";
+import { type AcceptedConnection, type Listener, listenPlain, listenTls } from "../net/listener.ts";
+import { ClientAuthenticator } from "../security/client-authenticator.ts";
 import type { Topology } from "../topology/topology.ts";
 import type { Chain } from "./chain.ts";
+import { ConnectionAuthentication } from "./connection/authentication.ts";
 import { ClientConnection, type ConnectionUpstreams } from "./connection/client-connection.ts";
 import { MemoryBudget } from "./memory-budget.ts";
 
@@ -45,6 +49,10 @@ export class ProxyServer {
   private readonly admission: ConnectionAdmission;
   private readonly refusals: RefusalLog;
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** SASL towards clients in terminate mode. */
+  private readonly authenticator: ClientAuthenticator | undefined;
+  /** The TLS listeners' certificate, key and client-certificate policy (undefined: plain TCP). */
+  private readonly tlsOptions: TlsOptions | undefined;
 
   constructor(config: ProxyConfig, log: Logger, chain: Chain, topology: Topology) {
     this.config = config;
@@ -53,6 +61,17 @@ export class ProxyServer {
     this.topology = topology;
     this.metrics = new ProxyMetrics((apiKey) => chain.apiName(apiKey));
     this.budget = new MemoryBudget(config.memoryBudgetBytes);
+    const security = config.clientSecurity;
+    this.authenticator =
+      security.sasl && security.mode === "terminate"
+        ? new ClientAuthenticator(security, log.child({ component: "authentication" }))
+        : security.tls
+          ? new ClientAuthenticator(
+              { ...security, sasl: undefined },
+              log.child({ component: "authentication" }),
+            )
+          : undefined;
+    this.tlsOptions = security.tls && clientTlsOptions(security.tls);
     this.admission = new ConnectionAdmission({
       maxConnections: config.maxConnections,
       maxConnectionsPerIp: config.maxConnectionsPerIp,
@@ -72,6 +91,11 @@ export class ProxyServer {
     );
     this.upstreams = {
       addressFor: (nodeId) => topology.addressFor(nodeId),
+      securityFor: (nodeId) => {
+        const security = topology.securityFor(nodeId);
+        // passthrough: the client's own SASL exchange authenticates its connections, so only TLS is the proxy's
+        return config.clientSecurity.mode === "passthrough" && security ? { tls: security.tls } : security;
+      },
       requestShared: (nodeId, apiKey, apiVersion, request, clientId) =>
         topology.admin.requestAt(nodeId, apiKey, apiVersion, request, clientId),
     };
@@ -89,6 +113,7 @@ export class ProxyServer {
 
   async start(): Promise<void> {
     for (const warning of this.config.warnings) this.log.warn(warning);
+    this.authenticator?.watchCredentials();
     this.sweepTimer = setInterval(() => this.sweep(), sweepIntervalMs(this.config));
     this.sweepTimer.unref();
     this.bootstrap = await this.listen(BOOTSTRAP, undefined, this.config.listen.port);
@@ -150,6 +175,7 @@ export class ProxyServer {
     }
     for (const connection of this.connections) connection.close("proxy shutting down");
     clearInterval(this.sweepTimer);
+    this.authenticator?.stop();
     this.refusals.stop();
     this.topology.stop();
     const admin = this.admin;
@@ -202,16 +228,42 @@ export class ProxyServer {
   }
 
   private listen(label: string, nodeId: number | undefined, port: number): Promise<Listener> {
-    return listenPlain({
+    const options = {
       host: this.config.listen.host,
       port,
       label,
       maxConnections: this.config.maxConnections * 4,
       log: this.log,
-      onConnection: (accepted) => this.accept(accepted, label, nodeId),
+      onConnection: (accepted: AcceptedConnection) => this.accept(accepted, label, nodeId),
       // A failed accept (EMFILE, ENFILE, ENOBUFS...) refuses that client; the listener keeps listening.
-      onError: (error) => this.refuse("accept_failed", undefined, error.code ?? error.message),
+      onError: (error: NodeJS.ErrnoException) =>
+        this.refuse("accept_failed", undefined, error.code ?? error.message),
+    };
+    if (!this.tlsOptions) return listenPlain(options);
+    return listenTls({
+      ...options,
+      secureContext: this.tlsOptions,
+      handshakeTimeoutMs: this.config.firstFrameTimeoutMs,
+      onHandshakeError: (address, error) =>
+        this.refuse(
+          "tls_handshake_failed",
+          address && normalizeClientAddress(address),
+          `${label}: ${error.message}`,
+        ),
     });
+  }
+
+  /** The principal of a TLS client certificate; a string when the connection must be refused instead. */
+  private certificatePrincipal(accepted: AcceptedConnection): { principal?: string; refusal?: string } {
+    const tls = accepted.tls;
+    if (!tls) return {};
+    if (tls.certificateError) return { refusal: `client certificate not trusted: ${tls.certificateError}` };
+    if (!tls.peerCertificate || !this.authenticator) return {};
+    try {
+      return { principal: this.authenticator.principalOf(tls.peerCertificate) };
+    } catch (error) {
+      return { refusal: `client certificate maps to no principal: ${(error as Error).message}` };
+    }
   }
 
   private accept(accepted: AcceptedConnection, label: string, nodeId: number | undefined): void {
@@ -226,9 +278,23 @@ export class ProxyServer {
       accepted.refuse();
       return;
     }
+    const { principal, refusal: certificateRefusal } = this.certificatePrincipal(accepted);
+    if (certificateRefusal) {
+      this.admission.release(address);
+      this.refuse("client_certificate", address, certificateRefusal);
+      accepted.refuse();
+      return;
+    }
     this.metrics.connectionsAccepted.labels(label).inc();
     this.metrics.connections.labels(label).inc();
+    const sasl = this.config.clientSecurity.sasl && this.config.clientSecurity.mode === "terminate";
     const connection = new ClientConnection(accepted, {
+      principal,
+      authentication:
+        sasl && this.authenticator
+          ? new ConnectionAuthentication(this.authenticator, this.config.clientSecurity.maxReauthMs)
+          : undefined,
+      authenticationTimeoutMs: this.config.clientSecurity.authenticationTimeoutMs,
       id: this.nextConnectionId++,
       listener: label,
       nodeId,
@@ -257,4 +323,19 @@ export class ProxyServer {
     this.metrics.connectionsRejected.labels(reason).inc();
     this.refusals.note(reason, address, detail);
   }
+}
+
+/** Node TLS server options from the config's PEM files (read now, at start). */
+function clientTlsOptions(settings: NonNullable<ProxyConfig["clientSecurity"]["tls"]>): TlsOptions {
+  const context: SecureContextOptions = {
+    cert: readFileSync(settings.certPath),
+    key: readFileSync(settings.keyPath),
+    passphrase: settings.keyPassword,
+  };
+  if (settings.caCertPath) context.ca = readFileSync(settings.caCertPath);
+  return {
+    ...context,
+    requestCert: settings.clientAuth !== "none",
+    rejectUnauthorized: settings.clientAuth === "required",
+  };
 }

@@ -1,5 +1,5 @@
 import type { Logger } from "../log/logger.ts";
-import { type BrokerAddress, UpstreamConnection } from "../net/upstream.ts";
+import { type BrokerAddress, UpstreamConnection, type UpstreamSecurity } from "../net/upstream.ts";
 import type { ApiKey, RequestOf, ResponseOf } from "../protocol/api.ts";
 import { type BrokerVersions, pickVersion, probeVersions, type VersionBounds } from "./api-versions.ts";
 
@@ -16,7 +16,7 @@ export interface AdminRequestOptions {
 /** How the admin client reaches brokers: the topology's answer for a virtual node. */
 export interface AdminRoutes {
   /** The upstream address of a virtual node and the key of its connection, e.g. "main/1". */
-  route(nodeId: number): { address: BrokerAddress; key: string } | undefined;
+  route(nodeId: number): { address: BrokerAddress; key: string; security?: UpstreamSecurity } | undefined;
   /** Some live virtual node of the default cluster. */
   anyNodeId(): number | undefined;
 }
@@ -74,16 +74,18 @@ export class AdminClient {
     apiKey: K,
     request: RequestOf<K>,
     versions?: VersionBounds,
+    security?: UpstreamSecurity,
   ): Promise<ResponseOf<K>> {
     const key = `${address.host}:${address.port}`;
-    const shared = this.connectTo(address, key);
+    const shared = this.connectTo(address, key, security);
     const version = pickVersion(apiKey, key, await shared.versions, versions);
     return shared.connection.request(apiKey, version, request, { clientId: PROXY_CLIENT_ID }).response;
   }
 
   /** Sends a request at a version the caller chose (one a client asked for). */
   requestAt<K extends ApiKey>(
-    nodeId: number,
+    /** Any live node of the default cluster when undefined. */
+    nodeId: number | undefined,
     apiKey: K,
     apiVersion: number,
     request: RequestOf<K>,
@@ -91,7 +93,9 @@ export class AdminClient {
   ): Promise<ResponseOf<K>> {
     let shared: SharedConnection;
     try {
-      shared = this.connect(nodeId);
+      const target = nodeId ?? this.routes.anyNodeId();
+      if (target === undefined) throw new Error("no upstream broker is known yet");
+      shared = this.connect(target);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -114,10 +118,10 @@ export class AdminClient {
   private connect(nodeId: number): SharedConnection {
     const route = this.routes.route(nodeId);
     if (!route) throw new Error(`no address is known for node ${nodeId}`);
-    return this.connectTo(route.address, route.key);
+    return this.connectTo(route.address, route.key, route.security);
   }
 
-  private connectTo(address: BrokerAddress, key: string): SharedConnection {
+  private connectTo(address: BrokerAddress, key: string, security?: UpstreamSecurity): SharedConnection {
     if (this.closed) throw new Error("the proxy is shutting down");
     const existing = this.connections.get(key);
     if (existing?.connection.isOpen) return existing;
@@ -128,6 +132,7 @@ export class AdminClient {
       log: this.options.log,
       label: `admin-${key}`,
       sharedByClients: true,
+      security,
     });
     const versions = probeVersions(connection, PROXY_CLIENT_ID);
     // A connection that could not learn its broker's versions is of no use: it is replaced on the next request.

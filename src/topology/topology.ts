@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { Logger } from "../log/logger.ts";
-import type { BrokerAddress } from "../net/upstream.ts";
+import type { BrokerAddress, UpstreamSecurity } from "../net/upstream.ts";
 import { ApiKey, firstVersion } from "../protocol/api.ts";
 import { AdminClient } from "./admin-client.ts";
 import { derivedClusterId } from "./cluster-identity.ts";
@@ -17,6 +17,8 @@ export interface UpstreamClusterConfig {
   bootstrapServers: BrokerAddress[];
   /** Virtual node id of the cluster's node 0. */
   nodeIdBase: number;
+  /** TLS and SASL for every connection to the cluster's brokers; plain TCP when absent. */
+  security?: UpstreamSecurity;
 }
 
 export interface TopologyOptions {
@@ -70,7 +72,7 @@ export class Topology extends EventEmitter {
       const cluster = new UpstreamCluster({
         name: config.name,
         bootstrapServers: config.bootstrapServers,
-        describe: (address) => this.describeCluster(address),
+        describe: (address) => this.describeCluster(address, config.security),
         refreshIntervalMs: options.refreshIntervalMs,
         departedLingerMs: options.departedLingerMs,
         log: options.log,
@@ -86,7 +88,13 @@ export class Topology extends EventEmitter {
       {
         route: (nodeId) => {
           const node = this.node(nodeId);
-          return node && { address: node.address, key: `${node.upstream.cluster}/${node.upstream.nodeId}` };
+          return (
+            node && {
+              address: node.address,
+              key: `${node.upstream.cluster}/${node.upstream.nodeId}`,
+              security: this.securityOf(node.upstream.cluster),
+            }
+          );
         },
         anyNodeId: () => {
           const upstreamId = this.defaultCluster.anyNodeId();
@@ -167,6 +175,18 @@ export class Topology extends EventEmitter {
   }
 
   /** Where a client connection's requests go: the node's broker, or some broker of the default cluster. */
+  /** How connections to a cluster's brokers are secured (undefined: plain TCP). */
+  securityOf(cluster: string): UpstreamSecurity | undefined {
+    return this.options.clusters.find((candidate) => candidate.name === cluster)?.security;
+  }
+
+  /** How connections to the broker behind a virtual node (any of the default cluster's when undefined) are secured. */
+  securityFor(nodeId: number | undefined): UpstreamSecurity | undefined {
+    if (nodeId === undefined) return this.securityOf(this.defaultCluster.name);
+    const node = this.node(nodeId);
+    return node && this.securityOf(node.upstream.cluster);
+  }
+
   addressFor(nodeId: number | undefined): BrokerAddress | undefined {
     if (nodeId === undefined) return this.defaultCluster.anyAddress();
     return this.node(nodeId)?.address;
@@ -191,7 +211,10 @@ export class Topology extends EventEmitter {
   }
 
   /** The cluster's id and brokers, as the broker at `address` reports them (upstream node ids). */
-  private async describeCluster(address: BrokerAddress): Promise<ClusterDescription> {
+  private async describeCluster(
+    address: BrokerAddress,
+    security: UpstreamSecurity | undefined,
+  ): Promise<ClusterDescription> {
     const response = await this.admin.requestToAddress(
       address,
       ApiKey.Metadata,
@@ -202,6 +225,7 @@ export class Topology extends EventEmitter {
         includeTopicAuthorizedOperations: false,
       },
       WITH_CLUSTER_ID,
+      security,
     );
     return {
       clusterId: response.clusterId,

@@ -22,6 +22,7 @@ export interface UpstreamClusterOptions {
   bootstrapServers: BrokerAddress[];
   /** Asks the broker at `address` for the cluster's id and brokers. */
   describe(address: BrokerAddress): Promise<ClusterDescription>;
+  /** 0: no background refresh (brokers are still looked up when a request needs one the proxy does not know). */
   refreshIntervalMs: number;
   /** How long a broker that left the metadata keeps its address (and its client-facing listener). */
   departedLingerMs: number;
@@ -131,8 +132,10 @@ export class UpstreamCluster extends EventEmitter {
   }
 
   async start(): Promise<void> {
-    this.timer = setInterval(() => void this.refresh().catch(() => {}), this.options.refreshIntervalMs);
-    this.timer.unref();
+    if (this.options.refreshIntervalMs > 0) {
+      this.timer = setInterval(() => void this.refresh().catch(() => {}), this.options.refreshIntervalMs);
+      this.timer.unref();
+    }
     await this.refresh();
   }
 

@@ -45,6 +45,7 @@ export function fakeConnection(overrides: Partial<ClientConnectionInfo> = {}): C
     listener: "bootstrap",
     nodeId: undefined,
     clientId: "test-client",
+    principal: undefined,
     state<T>(key: ConnectionStateKey<T>): T {
       if (!states.has(key)) states.set(key, key.create());
       return states.get(key) as T;

@@ -16,8 +16,10 @@ import {
   PREALLOCATE_RESPONSES_UP_TO_BYTES,
   type ResponseHandler,
   UpstreamConnection,
+  type UpstreamSecurity,
 } from "../../net/upstream.ts";
 import { ApiKey, type RequestOf, type ResponseOf } from "../../protocol/api.ts";
+import { decodeRequest, encodeResponse, REQUEST_ELEMENT_LIMIT } from "../../protocol/frame.ts";
 import {
   fetchMaxBytes,
   frameApiKey,
@@ -30,6 +32,7 @@ import {
 import { frameWaitMs, requestWaitMs } from "../../protocol/request-waits.ts";
 import { Chain, type ChainUpstream, type Link } from "../chain.ts";
 import type { MemoryBudget } from "../memory-budget.ts";
+import type { ConnectionAuthentication } from "./authentication.ts";
 import { intercept } from "./interception.ts";
 import { ResponseQueue, type ResponseSlot } from "./response-queue.ts";
 import { type StreamTarget, streamUnchanged, streamUpToTail } from "./response-streaming.ts";
@@ -39,9 +42,12 @@ import { answerUnsupportedApiVersions } from "./unsupported-api-versions.ts";
 export interface ConnectionUpstreams {
   /** The broker behind the listener's virtual node, or some broker for the bootstrap listener. */
   addressFor(nodeId: number | undefined): BrokerAddress | undefined;
+  /** TLS and SASL of the client's own connection to that broker (plain TCP when undefined). */
+  securityFor(nodeId: number | undefined): UpstreamSecurity | undefined;
   /** Sends a request to a virtual node over the proxy's shared connections. */
   requestShared<K extends ApiKey>(
-    nodeId: number,
+    /** Any live node of the default cluster when undefined. */
+    nodeId: number | undefined,
     apiKey: K,
     apiVersion: number,
     request: RequestOf<K>,
@@ -69,6 +75,16 @@ export interface ClientConnectionOptions {
   chain: Chain;
   metrics: ProxyMetrics;
   upstreams: ConnectionUpstreams;
+  /**
+   * SASL in terminate mode: until the client authenticates, only ApiVersions (answered over the proxy's own
+   * broker connections, so an unauthenticated client costs no broker socket), SaslHandshake and SaslAuthenticate
+   * are served; anything else closes the connection.
+   */
+  authentication?: ConnectionAuthentication;
+  /** The client must authenticate within this long of connecting (with `authentication`). */
+  authenticationTimeoutMs?: number;
+  /** The principal the TLS handshake established (a mapped client certificate), if any. */
+  principal?: string;
   onClosed(connection: ClientConnection): void;
 }
 
@@ -113,10 +129,12 @@ export class ClientConnection implements ClientConnectionInfo {
   readonly listener: string;
   readonly nodeId: number | undefined;
   clientId: string | null = null;
+  principal: string | undefined = undefined;
   readonly chain: Chain;
   readonly queue: ResponseQueue;
   readonly upstream: ChainUpstream;
   private readonly options: ClientConnectionOptions;
+  private readonly authentication: ConnectionAuthentication | undefined;
   private readonly reader: FrameReader;
   private readonly log: Logger;
   private upstreamConnection: UpstreamConnection | undefined;
@@ -150,6 +168,10 @@ export class ClientConnection implements ClientConnectionInfo {
     this.log = options.log.child({ conn: options.id, client: this.remote, listener: options.listener });
     this.lastActiveAt = Date.now();
     this.firstFrameBy = this.lastActiveAt + (options.firstFrameTimeoutMs ?? NO_DEADLINE);
+    this.principal = options.principal;
+    this.authentication = options.authentication;
+    if (this.authentication)
+      this.authenticateBy = this.lastActiveAt + (options.authenticationTimeoutMs ?? NO_DEADLINE);
     // The listener may ask for a read target while it opens, before the reader exists.
     const opened = accepted.open(
       (chunk) => this.onData(chunk),
@@ -339,6 +361,7 @@ export class ClientConnection implements ClientConnectionInfo {
       log: this.log,
       label: `${address.host}:${address.port}`,
       receivingAccount: this.options.budget,
+      security: this.options.upstreams.securityFor(this.nodeId),
     });
     this.upstreamConnection = upstream;
     upstream.on("drain", () => this.holdRequests("broker-busy", false));
@@ -354,8 +377,17 @@ export class ClientConnection implements ClientConnectionInfo {
     request: RequestOf<K>,
     options: SendOptions | undefined,
   ): Promise<ResponseOf<K>> {
-    if (options?.nodeId !== undefined) {
-      return this.options.upstreams.requestShared(options.nodeId, apiKey, apiVersion, request, this.clientId);
+    if (
+      options?.nodeId !== undefined ||
+      (this.authentication && this.authentication.principal === undefined)
+    ) {
+      return this.options.upstreams.requestShared(
+        options?.nodeId ?? this.nodeId,
+        apiKey,
+        apiVersion,
+        request,
+        this.clientId,
+      );
     }
     const upstream = this.connectUpstream();
     if (!upstream) return Promise.reject(new Error("no upstream broker for this connection"));
@@ -406,7 +438,9 @@ export class ClientConnection implements ClientConnectionInfo {
   private takeDeferred(): void {
     if (this.takingDeferred) return;
     this.takingDeferred = true;
+    const upstream = this.upstreamConnection;
     try {
+      upstream?.cork();
       while (this.deferred.length > 0 && this.requestHolds.size === 0 && !this.closed && !this.draining) {
         this.onRequest(this.deferred.shift()!);
       }
@@ -414,6 +448,7 @@ export class ClientConnection implements ClientConnectionInfo {
       this.closeOnError(error);
     } finally {
       this.takingDeferred = false;
+      upstream?.uncork();
     }
     if (this.clientEnded && !this.closed) this.finishIfAnswered();
   }
@@ -439,6 +474,12 @@ export class ClientConnection implements ClientConnectionInfo {
     }
     metrics.countRequest(apiKey, frame.length);
     const arrivedAt = performance.now();
+    const authentication = this.authentication;
+    if (
+      authentication &&
+      this.authenticates(authentication, frame, apiKey, apiVersion, correlationId, arrivedAt)
+    )
+      return;
 
     const unsupported = answerUnsupportedApiVersions(apiKey, apiVersion, correlationId);
     if (unsupported) {
@@ -449,12 +490,89 @@ export class ClientConnection implements ClientConnectionInfo {
 
     const info: ExchangeInfo = { apiKey, apiVersion, connection: this, log: this.log, requestFrame: frame };
     const links = chain.linksFor(info, frame);
-    if (links && Chain.intercepts(links)) {
+    if (authentication && authentication.principal === undefined) {
+      // ApiVersions before authentication: asked over the proxy's own connections (see requestUpstream)
+      if (intercept(this, links ?? [], info, frame, correlationId, arrivedAt) && !this.isClosed) this.flush();
+    } else if (links && Chain.intercepts(links)) {
       if (intercept(this, links, info, frame, correlationId, arrivedAt) && !this.isClosed) this.flush();
     } else {
       this.forward(frame, info, links, correlationId, arrivedAt);
     }
     if (!this.closed) this.limitInFlight();
+  }
+
+  /**
+   * Serves SaslHandshake and SaslAuthenticate, and refuses what an unauthenticated client may not send (or a client
+   * whose session ended without re-authenticating). Returns true when the request was dealt with here.
+   */
+  private authenticates(
+    authentication: ConnectionAuthentication,
+    frame: Buffer,
+    apiKey: ApiKey,
+    apiVersion: number,
+    correlationId: number,
+    arrivedAt: number,
+  ): boolean {
+    if (apiKey !== ApiKey.SaslHandshake && apiKey !== ApiKey.SaslAuthenticate) {
+      if (authentication.isAuthenticated(Date.now())) return false;
+      if (apiKey === ApiKey.ApiVersions) return false;
+      const name = this.chain.apiName(apiKey);
+      this.close(
+        authentication.principal === undefined
+          ? `${name} request before authentication (only ApiVersions, SaslHandshake and SaslAuthenticate are served until then)`
+          : `${name} request after the session of ${authentication.principal} ended without re-authentication`,
+        "warn",
+      );
+      return true;
+    }
+    let request: unknown;
+    try {
+      request = decodeRequest(frame.subarray(4), REQUEST_ELEMENT_LIMIT).body;
+    } catch (error) {
+      this.close(
+        `malformed ${this.chain.apiName(apiKey)} v${apiVersion} request: ${(error as Error).message}`,
+        "warn",
+      );
+      return true;
+    }
+    const slot = this.queue.reserve(apiKey, arrivedAt);
+    const reply = (body: unknown) => {
+      if (this.closed) return;
+      const response = encodeResponse(apiKey, apiVersion, correlationId, body as never);
+      this.options.metrics.countResponse(apiKey, response.length);
+      this.queue.fill(slot, response, response.length);
+      this.flush();
+    };
+    if (apiKey === ApiKey.SaslHandshake) {
+      reply(authentication.handshake(request as RequestOf<typeof ApiKey.SaslHandshake>));
+      return true;
+    }
+    authentication.authenticate(request as RequestOf<typeof ApiKey.SaslAuthenticate>).then(
+      ({ response, outcome }) => {
+        reply(response);
+        if (outcome.kind === "failed") {
+          this.log.warn({ client: this.remote, reason: outcome.reason }, "client authentication failed");
+          this.drain();
+        } else if (outcome.kind === "authenticated") {
+          this.principal = outcome.principal;
+          this.authenticateBy = NO_DEADLINE;
+          if (!outcome.reauthentication) {
+            this.log.info({ principal: outcome.principal }, "client authenticated");
+            for (const feature of this.chain.features) this.notifyAuthenticated(feature, outcome.principal);
+          }
+        }
+      },
+      (error: Error) => this.close(`authentication failed: ${error.message}`, "warn"),
+    );
+    return true;
+  }
+
+  private notifyAuthenticated(feature: Feature, principal: string): void {
+    try {
+      feature.onAuthenticated?.(this, principal);
+    } catch (error) {
+      this.log.warn({ feature: feature.name, err: (error as Error).message }, "onAuthenticated failed");
+    }
   }
 
   /**

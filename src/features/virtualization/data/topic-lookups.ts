@@ -21,8 +21,11 @@ export function lookUpVirtualCounts(
     if (name !== undefined && context.topics.get(name) === undefined && context.rules.layoutOf(name))
       (missing ??= []).push(name);
   }
-  return missing && context.topics.refreshNames(missing).then(
-    () => undefined,
-    () => undefined,
+  return (
+    missing &&
+    context.topics.refreshNames(missing).then(
+      () => undefined,
+      () => undefined,
+    )
   );
 }
