@@ -74,11 +74,15 @@ export interface BrokerInfo {
   port: number;
   controllerPort: number;
   saslPort?: number;
+  /** The TLS listener without SASL (SSL), beside SASL_SSL. */
+  tlsPort?: number;
   pid: number;
 }
 
 export interface SaslInfo {
   bootstrap: string;
+  /** The brokers' SSL listeners (TLS, no SASL), same certificate. */
+  tlsBootstrap: string;
   ports: { id: number; port: number }[];
   mechanisms: SaslMechanism[];
   users: { username: string; password: string }[];
@@ -171,12 +175,13 @@ export async function start(options: StartOptions = {}): Promise<ClusterInfo> {
   const timeoutMs = options.timeoutMs ?? 180_000;
 
   for (let attempt = 1; ; attempt++) {
-    const ports = await (options.choosePorts ?? freePorts)(brokerCount * (tls ? 3 : 2), attempt);
+    const perBroker = tls ? 4 : 2;
+    const ports = await (options.choosePorts ?? freePorts)(brokerCount * perBroker, attempt);
     const brokers: BrokerInfo[] = Array.from({ length: brokerCount }, (_, i) => ({
       id: i + 1,
-      port: ports[i * (tls ? 3 : 2)]!,
-      controllerPort: ports[i * (tls ? 3 : 2) + 1]!,
-      ...(tls ? { saslPort: ports[i * 3 + 2]! } : {}),
+      port: ports[i * perBroker]!,
+      controllerPort: ports[i * perBroker + 1]!,
+      ...(tls ? { saslPort: ports[i * perBroker + 2]!, tlsPort: ports[i * perBroker + 3]! } : {}),
       pid: 0,
     }));
     const info: ClusterInfo = {
@@ -261,6 +266,7 @@ function saslInfo(dir: string, brokers: BrokerInfo[], caFile: string): SaslInfo 
   }
   return {
     bootstrap: brokers.map((b) => `127.0.0.1:${b.saslPort}`).join(","),
+    tlsBootstrap: brokers.map((b) => `127.0.0.1:${b.tlsPort}`).join(","),
     ports: brokers.map((b) => ({ id: b.id, port: b.saslPort! })),
     mechanisms: [...SASL_MECHANISMS],
     users: Object.entries(SASL_USERS).map(([username, password]) => ({ username, password })),
@@ -284,8 +290,8 @@ function brokerProperties(
   ];
   const advertised = [`PLAINTEXT://127.0.0.1:${broker.port}`];
   if (broker.saslPort) {
-    listeners.push(`SASL_SSL://127.0.0.1:${broker.saslPort}`);
-    advertised.push(`SASL_SSL://127.0.0.1:${broker.saslPort}`);
+    listeners.push(`SASL_SSL://127.0.0.1:${broker.saslPort}`, `SSL://127.0.0.1:${broker.tlsPort}`);
+    advertised.push(`SASL_SSL://127.0.0.1:${broker.saslPort}`, `SSL://127.0.0.1:${broker.tlsPort}`);
   }
   const properties: Record<string, string> = {
     "process.roles": "broker,controller",
@@ -293,7 +299,7 @@ function brokerProperties(
     "controller.quorum.voters": info.brokers.map((b) => `${b.id}@127.0.0.1:${b.controllerPort}`).join(","),
     listeners: listeners.join(","),
     "advertised.listeners": advertised.join(","),
-    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL",
     "controller.listener.names": "CONTROLLER",
     "inter.broker.listener.name": "PLAINTEXT",
     "log.dirs": join(info.dir, `broker-${broker.id}`, "data"),

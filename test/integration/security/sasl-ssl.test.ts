@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,12 +28,15 @@ let kafka: KafkaTestCluster;
 let proxy: ProxyProcess;
 let dir: string;
 let ca: string;
+let credentialsFile: string;
+const CAROL_PASSWORD = "carol-proxy-pw";
 
 before(async () => {
   kafka = await useKafkaCluster({ brokers: 1, version: "4", security: "sasl_ssl" });
   dir = mkdtempSync(join(tmpdir(), "kpp-security-"));
   ca = clusterTls(kafka).ca;
-  proxy = await startSecureProxy(kafka, writeCredentials(dir));
+  credentialsFile = writeCredentials(dir, { ...USERS, carol: CAROL_PASSWORD });
+  proxy = await startSecureProxy(kafka, credentialsFile);
 });
 
 after(async () => {
@@ -244,4 +247,69 @@ test("no password, key or token appears in the proxy's logs", () => {
   for (const secret of [USERS.alice, USERS.bob, "admin-secret", "not-the-password", "PRIVATE KEY"]) {
     assert.equal(logs.includes(secret), false, `the logs hold ${secret}`);
   }
+});
+
+test("a user removed from the credentials file cannot connect any more, while another user's producer sees no error", async () => {
+  const topic = `sec-plain-reload-${Date.now()}`;
+  await createTopic(topic, 1);
+  const listAs = (user: string, password: string) =>
+    kafka.tool(
+      "kafka-topics",
+      [
+        "--bootstrap-server",
+        proxy.bootstrap,
+        "--command-config",
+        javaClientProperties(dir, "SCRAM-SHA-256", user, password, ca),
+        "--list",
+      ],
+      { timeoutMs: 60_000 },
+    );
+  assert.equal((await listAs("carol", CAROL_PASSWORD)).exitCode, 0, "carol can connect before the reload");
+
+  const client = new kafkajs.Kafka({
+    brokers: [proxy.bootstrap],
+    clientId: "reload-producer",
+    ssl: { ca: [readFileSync(ca)] },
+    sasl: { mechanism: "scram-sha-512", username: "alice", password: USERS.alice },
+    logLevel: kafkajs.logLevel.NOTHING,
+  });
+  const producer = client.producer();
+  await producer.connect();
+  const errors: string[] = [];
+  let acknowledged = 0;
+  let producing = true;
+  const running = (async () => {
+    while (producing) {
+      try {
+        await producer.send({ topic, acks: -1, messages: [{ value: `r-${acknowledged}` }] });
+        acknowledged++;
+      } catch (error) {
+        errors.push((error as Error).message);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  await waitFor("the producer to be running", async () => (acknowledged >= 5 ? true : undefined), 20_000);
+
+  const replacement = writeCredentials(dir, USERS);
+  renameSync(replacement, credentialsFile);
+  await waitFor(
+    "the proxy to reload its credentials",
+    async () => /credentials reloaded/.test(proxy.logs()) || undefined,
+    15_000,
+  );
+  const refused = await listAs("carol", CAROL_PASSWORD);
+  assert.notEqual(refused.exitCode, 0, "carol is refused after the reload");
+  assert.match(`${refused.stderr}${refused.stdout}`, /SaslAuthenticationException|Authentication failed/);
+  const before = acknowledged;
+  await waitFor(
+    "more records acknowledged after the reload",
+    async () => (acknowledged >= before + 10 ? true : undefined),
+    20_000,
+  );
+  producing = false;
+  await running;
+  await producer.disconnect();
+  assert.deepEqual(errors, [], "alice's producer saw no error");
+  assert.equal((await listAs("bob", USERS.bob)).exitCode, 0, "bob still connects");
 });
