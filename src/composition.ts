@@ -7,6 +7,7 @@ import { createVirtualization, VirtualizationRules } from "./features/virtualiza
 import type { Logger } from "./log/logger.ts";
 import { Chain } from "./proxy/chain.ts";
 import { ProxyServer } from "./proxy/server.ts";
+import { SniNames } from "./net/sni-names.ts";
 import { upstreamSecurity } from "./security/upstream-authentication.ts";
 import { Topology } from "./topology/topology.ts";
 
@@ -56,6 +57,17 @@ export const DEFAULT_CHAIN: readonly string[] = [
 /** Features every chain holds: without them clients would be sent to the brokers themselves. */
 const REQUIRED_FEATURES: readonly string[] = ["node-addressing", "api-versions"];
 
+const sniNamesOf = new WeakMap<ProxyConfig, SniNames>();
+
+/** The SNI host names of the config's single TLS port, when it has one (listen.security.tls.sni). */
+export function sniNames(config: ProxyConfig): SniNames | undefined {
+  const sni = config.clientSecurity.tls?.sni;
+  if (!sni) return undefined;
+  let names = sniNamesOf.get(config);
+  if (!names) sniNamesOf.set(config, (names = new SniNames(sni.bootstrapHost, sni.brokerHostPattern)));
+  return names;
+}
+
 export function createTopology(config: ProxyConfig, log: Logger): Topology {
   return new Topology({
     virtualClusterName: config.virtualCluster.name,
@@ -68,6 +80,8 @@ export function createTopology(config: ProxyConfig, log: Logger): Topology {
       ),
     })),
     endpointOf: (nodeId) => {
+      const sni = config.clientSecurity.tls?.sni;
+      if (sni) return { host: sniNames(config)!.hostOf(nodeId), port: config.advertisedBootstrapPort };
       const port = config.nodePortFor(nodeId);
       return port === undefined ? undefined : { host: config.advertisedHost, port };
     },
@@ -111,5 +125,5 @@ export function composeProxy(
     const feature = available[name]!(services);
     if (feature) features.push(feature);
   }
-  return new ProxyServer(config, log, new Chain(features), topology);
+  return new ProxyServer(config, log, new Chain(features), topology, sniNames(config));
 }

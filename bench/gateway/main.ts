@@ -4,7 +4,7 @@
  * then virtualized rows, and idle connections on fresh proxies. For each proxied turn, the proxy's CPU time
  * per MB forwarded and its peak RSS, from /proc.
  *
- * usage: npm run bench -- [--quick] [--brokers N] [--only perf,kafkajs,latency,virtual,metadata,idle]
+ * usage: npm run bench -- [--quick] [--brokers N] [--only perf,kafkajs,latency,virtual,metadata,idle,security]
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -15,7 +15,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import kafkajs from "kafkajs";
 import { start, stop } from "../../scripts/kafka/cluster.ts";
+import { SASL_USERS } from "../../scripts/kafka/security.ts";
 import { toolsClasspath } from "../../scripts/kafka/versions.ts";
+import { addStoredUser } from "../../src/security/credentials.ts";
 import { type ProxyProcess, startProxy } from "../../test/helpers/proxy.ts";
 import { consumerPerf, producerPerf } from "./perf-tools.ts";
 import { idleClients, kafkaJs, latencyProbe, metadataLatency } from "./probes.ts";
@@ -57,7 +59,7 @@ interface Accumulated {
   note?: string;
 }
 
-const SECTIONS = ["perf", "kafkajs", "latency", "virtual", "metadata", "idle"] as const;
+const SECTIONS = ["perf", "kafkajs", "latency", "virtual", "metadata", "idle", "security"] as const;
 type Section = (typeof SECTIONS)[number];
 
 const RESULTS = join(dirname(fileURLToPath(import.meta.url)), "..", "results", "latest.json");
@@ -586,6 +588,136 @@ async function main(): Promise<void> {
       await idle("idle after ApiVersions RSS", plan.exchangedConnections, true);
     }
 
+    if (sections.has("security")) {
+      log("\n== TLS and SASL_SSL (SCRAM-SHA-512) on both sides, against the same cluster's TLS listeners ==");
+      const secure = await start({ brokers, version: "4", security: "sasl_ssl" });
+      const secureProxies: ProxyProcess[] = [];
+      try {
+        const tlsDir = join(secure.dir, "tls");
+        const ca = join(tlsDir, "ca.pem");
+        const serverTls = { cert_path: join(tlsDir, "server.pem"), key_path: join(tlsDir, "server.key") };
+        const credentials = join(secure.dir, "bench-credentials.txt");
+        addStoredUser(credentials, "bench", "SCRAM-SHA-512", "bench-password", 4096);
+        const secureProxy = async (listen: Record<string, unknown>, kafka: Record<string, unknown>) => {
+          const started = await startProxy({
+            upstream: secure.bootstrap,
+            compiled: true,
+            extra: {
+              logging: { level: "warn", json: true },
+              listen: { security: listen },
+              kafka,
+              ...extraProxyConfig(),
+            },
+          });
+          secureProxies.push(started);
+          return started;
+        };
+        const upstreamTls = { ca_cert_path: ca };
+        const tlsProxy = await secureProxy(
+          { protocol: "SSL", tls: serverTls },
+          {
+            bootstrap_servers: secure.sasl!.tlsBootstrap.split(","),
+            security_protocol: "SSL",
+            tls: upstreamTls,
+          },
+        );
+        const saslProxy = await secureProxy(
+          {
+            protocol: "SASL_SSL",
+            tls: serverTls,
+            sasl: { enabled_mechanisms: ["SCRAM-SHA-512"], credentials: { file: credentials } },
+          },
+          {
+            bootstrap_servers: secure.sasl!.bootstrap.split(","),
+            security_protocol: "SASL_SSL",
+            tls: upstreamTls,
+            sasl: { mechanism: "SCRAM-SHA-512", username: "admin", password: SASL_USERS.admin },
+          },
+        );
+        const clientConfig = (name: string, lines: string[]) => {
+          const file = join(secure.dir, `${name}.properties`);
+          writeFileSync(
+            file,
+            [...lines, "ssl.truststore.type=PEM", `ssl.truststore.location=${ca}`, ""].join("\n"),
+          );
+          return file;
+        };
+        const tlsClient = clientConfig("bench-tls", ["security.protocol=SSL"]);
+        const scramClient = (user: string, password: string) =>
+          clientConfig(`bench-scram-${user}`, [
+            "security.protocol=SASL_SSL",
+            "sasl.mechanism=SCRAM-SHA-512",
+            `sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${user}" password="${password}";`,
+          ]);
+        const secureAdmin = new kafkajs.Kafka({
+          clientId: "kpp-bench-admin",
+          brokers: secure.bootstrap.split(","),
+          logLevel: kafkajs.logLevel.NOTHING,
+        }).admin();
+        await secureAdmin.connect();
+        await secureAdmin.createTopics({
+          topics: [...turns()].flatMap(({ round, side }) =>
+            ["tls", "sasl"].map((kind) => ({
+              topic: `bench-${kind}-${side}-${round}`,
+              numPartitions: PARTITIONS,
+              replicationFactor: Math.min(brokers, 3),
+            })),
+          ),
+          waitForLeaders: true,
+          timeout: 60_000,
+        });
+        await secureAdmin.disconnect();
+        for (const { round, side } of turns()) {
+          const tlsTarget = side === "direct" ? secure.sasl!.tlsBootstrap : tlsProxy.bootstrap;
+          const tlsTopic = `bench-tls-${side}-${round}`;
+          const tlsPid = tlsProxy.process.pid!;
+          const produced = await turn(
+            side,
+            () =>
+              producerPerf(secure.dir, tlsTarget, tlsTopic, plan.records, RECORD_SIZE, {
+                configFile: tlsClient,
+              }),
+            tlsPid,
+          );
+          const consumed = await turn(
+            side,
+            () =>
+              consumerPerf(secure.dir, tlsTarget, tlsTopic, plan.records, `${tlsTopic}-g`, {
+                configFile: tlsClient,
+              }),
+            tlsPid,
+          );
+          const saslTarget = side === "direct" ? secure.sasl!.bootstrap : saslProxy.bootstrap;
+          const saslTopic = `bench-sasl-${side}-${round}`;
+          const saslClient =
+            side === "direct"
+              ? scramClient("alice", SASL_USERS.alice!)
+              : scramClient("bench", "bench-password");
+          const saslProduced = await turn(
+            side,
+            () =>
+              producerPerf(secure.dir, saslTarget, saslTopic, plan.records, RECORD_SIZE, {
+                configFile: saslClient,
+              }),
+            saslProxy.process.pid!,
+          );
+          results.sample("TLS both sides produce", "MB/s", side, produced.result.mbPerSec);
+          results.sample("TLS both sides consume", "MB/s", side, consumed.result.fetchMbPerSec);
+          results.sample("SASL_SSL both sides produce", "MB/s", side, saslProduced.result.mbPerSec);
+          results.usage("TLS both sides produce", "MB/s", produced.usage, payloadMb);
+          results.usage("TLS both sides consume", "MB/s", consumed.usage, payloadMb);
+          results.usage("SASL_SSL both sides produce", "MB/s", saslProduced.usage, payloadMb);
+          log(
+            `round ${round + 1}/${plan.rounds} ${side}: TLS produce ${produced.result.mbPerSec} MB/s, consume ` +
+              `${consumed.result.fetchMbPerSec} MB/s; SASL_SSL produce ${saslProduced.result.mbPerSec} MB/s`,
+          );
+        }
+      } finally {
+        for (const started of secureProxies) await started.stop().catch(() => {});
+        await stop(secure.dir);
+      }
+    }
+
     const rows = results.list();
     const ratioOf = (name: string) => results.get(name)?.ratio ?? null;
     const checks: Check[] = [];
@@ -660,6 +792,11 @@ async function main(): Promise<void> {
       ] as const) {
         const name = `${lz4} ${what}`;
         check(`${name} ratio`, ratioOf(name), `>= ${target.toFixed(2)}`, (v) => v >= target, spread(name));
+      }
+    }
+    for (const name of ["TLS both sides produce", "TLS both sides consume", "SASL_SSL both sides produce"]) {
+      if (results.rows.has(name)) {
+        check(`${name} ratio`, ratioOf(name), ">= 0.85", (v) => v >= 0.85, spread(name));
       }
     }
     const passThrough = ["produce acks=1 throughput", "produce acks=all throughput", "consume throughput"]

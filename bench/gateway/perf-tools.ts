@@ -86,7 +86,8 @@ export async function producerPerf(
   topic: string,
   records: number,
   recordSize: number,
-  options: { acks?: "1" | "all"; properties?: string[] } = {},
+  /** `configFile`: client properties (security settings) passed as --command-config. */
+  options: { acks?: "1" | "all"; properties?: string[]; configFile?: string } = {},
 ): Promise<ProducerRun> {
   const result = await run(
     dir,
@@ -102,6 +103,7 @@ export async function producerPerf(
       String(recordSize),
       "--throughput",
       "-1",
+      ...(options.configFile ? ["--command-config", options.configFile] : []),
       "--command-property",
       `acks=${options.acks ?? "1"}`,
       "linger.ms=5",
@@ -119,6 +121,7 @@ export async function consumerPerf(
   topic: string,
   records: number,
   group: string,
+  options: { configFile?: string } = {},
 ): Promise<ConsumerRun> {
   const result = await run(
     dir,
@@ -134,6 +137,7 @@ export async function consumerPerf(
       group,
       "--timeout",
       "60000",
+      ...(options.configFile ? ["--command-config", options.configFile] : []),
     ],
     300_000,
   );

@@ -6,7 +6,8 @@ export type RefusalReason =
   | "max_connections_per_ip"
   | "accept_failed"
   | "tls_handshake_failed"
-  | "client_certificate";
+  | "client_certificate"
+  | "unknown_server_name";
 
 export interface AdmissionLimits {
   maxConnections: number;

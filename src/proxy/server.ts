@@ -7,6 +7,7 @@ import { normalizeClientAddress, type ProxyConfig } from "../config/load.ts";
 import type { Logger } from "../log/logger.ts";
 import { ConnectionAdmission, RefusalLog, type RefusalReason } from "../net/admission.ts";
 import { type AcceptedConnection, type Listener, listenPlain, listenTls } from "../net/listener.ts";
+import type { SniNames } from "../net/sni-names.ts";
 import { ClientAuthenticator } from "../security/client-authenticator.ts";
 import type { Topology } from "../topology/topology.ts";
 import type { Chain } from "./chain.ts";
@@ -54,7 +55,11 @@ export class ProxyServer {
   /** The TLS listeners' certificate, key and client-certificate policy (undefined: plain TCP). */
   private readonly tlsOptions: TlsOptions | undefined;
 
-  constructor(config: ProxyConfig, log: Logger, chain: Chain, topology: Topology) {
+  /** One TLS port for every broker, told apart by the name the client asks for (SNI); else a port per node. */
+  private readonly sni: SniNames | undefined;
+
+  constructor(config: ProxyConfig, log: Logger, chain: Chain, topology: Topology, sni?: SniNames) {
+    this.sni = sni;
     this.config = config;
     this.log = log;
     this.chain = chain;
@@ -107,6 +112,7 @@ export class ProxyServer {
   }
 
   nodePort(nodeId: number): number | undefined {
+    if (this.sni) return this.bootstrapPort;
     const listener = this.nodeListeners.get(nodeId);
     return listener && listener !== "opening" ? listener.port : undefined;
   }
@@ -190,6 +196,7 @@ export class ProxyServer {
     if (this.stopping) return;
     const nodes = this.topology.nodes();
     this.metrics.upstreamBrokers.set(nodes.filter((node) => node.live).length);
+    if (this.sni) return; // every node is served on the bootstrap port
     const present = new Set(nodes.map((node) => node.nodeId));
     for (const { nodeId } of nodes) {
       if (this.nodeListeners.has(nodeId)) continue;
@@ -270,6 +277,22 @@ export class ProxyServer {
     if (this.stopping) {
       accepted.refuse();
       return;
+    }
+    if (this.sni) {
+      const target = this.sni.targetOf(accepted.tls?.serverName);
+      if (target === undefined) {
+        this.refuse(
+          "unknown_server_name",
+          normalizeClientAddress(accepted.remoteAddress),
+          `no broker is served as ${accepted.tls?.serverName}`,
+        );
+        accepted.refuse();
+        return;
+      }
+      if (target !== "bootstrap") {
+        label = nodeLabel(target);
+        nodeId = target;
+      }
     }
     const address = normalizeClientAddress(accepted.remoteAddress);
     const refusal = this.admission.admit(address);
