@@ -1,3 +1,4 @@
+import { watchFile } from "node:fs";
 import { parseArgs } from "node:util";
 import { composeProxy } from "./composition.ts";
 import { buildConfig, ConfigError, loadConfigFile, type ProxyConfig } from "./config/load.ts";
@@ -177,6 +178,24 @@ function guardProcess(
   });
 }
 
+/** How often a changed config file is noticed (polled, as editors and config maps replace files). */
+const CONFIG_POLL_MS = 1000;
+
+/** Applies a changed config file's reloadable parts; a file that no longer validates is logged and ignored. */
+function watchConfigFile(file: string, server: ProxyServer, log: Logger): void {
+  watchFile(file, { interval: CONFIG_POLL_MS, persistent: false }, (now, before) => {
+    if (now.mtimeMs === before.mtimeMs && now.size === before.size) return;
+    try {
+      server.reload(loadConfigFile(file));
+    } catch (error) {
+      log.error(
+        { file, problems: error instanceof ConfigError ? error.problems : [(error as Error).message] },
+        "config file changed but does not validate: nothing reloaded",
+      );
+    }
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === "scram") {
     if (argv[1] === "add") return scramCommand(argv.slice(2));
@@ -281,6 +300,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (!signalled) printConnectHelp(config, server, dev?.bootstrap);
+  if (typeof args.values.config === "string") watchConfigFile(args.values.config, server, log);
 
   const running = server;
   await new Promise<void>((resolve) => {

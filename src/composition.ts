@@ -16,6 +16,8 @@ export interface FeatureServices {
   readonly config: ProxyConfig;
   readonly topology: Topology;
   readonly log: Logger;
+  /** Registers what a feature takes from a reloaded config file without a restart. */
+  onReload(listener: (config: ProxyConfig) => void): void;
 }
 
 /** Builds a feature for the chain; undefined when the config leaves it nothing to do. */
@@ -119,11 +121,16 @@ export function composeProxy(
   }
   if (problems.length > 0) throw new ConfigError("the config", problems);
   const topology = createTopology(config, log);
-  const services: FeatureServices = { config, topology, log };
+  const reloads: ((config: ProxyConfig) => void)[] = [];
+  const services: FeatureServices = { config, topology, log, onReload: (listener) => reloads.push(listener) };
   const features: Feature[] = [];
   for (const name of names) {
     const feature = available[name]!(services);
     if (feature) features.push(feature);
   }
-  return new ProxyServer(config, log, new Chain(features), topology, sniNames(config));
+  const server = new ProxyServer(config, log, new Chain(features), topology, sniNames(config));
+  server.onReload((reloaded) => {
+    for (const reload of reloads) reload(reloaded);
+  });
+  return server;
 }

@@ -55,6 +55,7 @@ export class ProxyServer {
   /** The TLS listeners' certificate, key and client-certificate policy (undefined: plain TCP). */
   private readonly tlsOptions: TlsOptions | undefined;
 
+  private readonly reloadListeners: ((config: ProxyConfig) => void)[] = [];
   /** One TLS port for every broker, told apart by the name the client asks for (SNI); else a port per node. */
   private readonly sni: SniNames | undefined;
 
@@ -105,6 +106,31 @@ export class ProxyServer {
         topology.admin.requestAt(nodeId, apiKey, apiVersion, request, clientId),
     };
     topology.on("nodes", () => this.syncNodeListeners());
+  }
+
+  /** Registers what to take from a reloaded config file (see `reload`). */
+  onReload(listener: (config: ProxyConfig) => void): void {
+    this.reloadListeners.push(listener);
+  }
+
+  /**
+   * Takes what can change without a restart from a config file that changed and still validates: today the
+   * authorization rules. Other changes wait for a restart, and the log says so.
+   */
+  reload(config: ProxyConfig): void {
+    for (const listener of this.reloadListeners) listener(config);
+    const restartNeeded = Object.keys(config.raw).filter(
+      (key) =>
+        key !== "authorization" &&
+        JSON.stringify((config.raw as Record<string, unknown>)[key]) !==
+          JSON.stringify((this.config.raw as Record<string, unknown>)[key]),
+    );
+    this.log.info(
+      restartNeeded.length > 0
+        ? { applied: ["authorization"], needRestart: restartNeeded }
+        : { applied: ["authorization"] },
+      "config file reloaded",
+    );
   }
 
   get bootstrapPort(): number {
