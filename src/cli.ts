@@ -2,7 +2,6 @@ import { watchFile } from "node:fs";
 import { parseArgs } from "node:util";
 import { composeProxy } from "./composition.ts";
 import { buildConfig, ConfigError, loadConfigFile, type ProxyConfig } from "./config/load.ts";
-import { unreadableFiles } from "./config/security.ts";
 import { createLogger, type Logger } from "./log/logger.ts";
 import type { ProxyServer } from "./proxy/server.ts";
 import { addStoredUser } from "./security/credentials.ts";
@@ -186,7 +185,7 @@ function watchConfigFile(file: string, server: ProxyServer, log: Logger): void {
   watchFile(file, { interval: CONFIG_POLL_MS, persistent: false }, (now, before) => {
     if (now.mtimeMs === before.mtimeMs && now.size === before.size) return;
     try {
-      server.reload(loadConfigFile(file));
+      server.reload(loadConfigFile(file, process.env, { checkFiles: true }));
     } catch (error) {
       log.error(
         { file, problems: error instanceof ConfigError ? error.problems : [(error as Error).message] },
@@ -227,7 +226,7 @@ export async function main(argv: string[]): Promise<number> {
   let dev: DevCluster | undefined;
   try {
     if (typeof args.values.config === "string") {
-      config = loadConfigFile(args.values.config);
+      config = loadConfigFile(args.values.config, process.env, { checkFiles: true });
     } else {
       dev = await startDevKafka(createLogger({ level: "info", json: false }));
       config = buildConfig(
@@ -241,8 +240,6 @@ export async function main(argv: string[]): Promise<number> {
         "--listen",
       );
     }
-    const unreadable = unreadableFiles(config.files);
-    if (unreadable.length > 0) throw new ConfigError(String(args.values.config ?? "the config"), unreadable);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);

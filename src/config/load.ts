@@ -10,6 +10,7 @@ import {
   normalizeClientSecurity,
   normalizeUpstreamSecurity,
   type UpstreamSecuritySettings,
+  unreadableFiles,
 } from "./security.ts";
 
 export class ConfigError extends Error {
@@ -145,20 +146,30 @@ export function parseHostPort(text: string): HostPort {
   return { host, port: Number(text.slice(index + 1)) };
 }
 
-export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): ProxyConfig {
+/** `checkFiles`: also report every certificate, key and credentials file the config names that cannot be read. */
+export interface LoadOptions {
+  checkFiles?: boolean;
+}
+
+export function loadConfigFile(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: LoadOptions = {},
+): ProxyConfig {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
     throw new ConfigError(file, [`cannot read file: ${(error as Error).message}`]);
   }
-  return parseConfigText(text, file, env);
+  return parseConfigText(text, file, env, options);
 }
 
 export function parseConfigText(
   text: string,
   source: string,
   env: NodeJS.ProcessEnv = process.env,
+  options: LoadOptions = {},
 ): ProxyConfig {
   const document = parseDocument(text, { prettyErrors: true });
   if (document.errors.length > 0) {
@@ -170,10 +181,10 @@ export function parseConfigText(
   const problems: string[] = [];
   const substituted = substituteEnv(document.toJS() ?? {}, "", env, problems);
   if (problems.length > 0) throw new ConfigError(source, problems);
-  return buildConfig(substituted, source);
+  return buildConfig(substituted, source, options);
 }
 
-export function buildConfig(input: unknown, source = "config"): ProxyConfig {
+export function buildConfig(input: unknown, source = "config", options: LoadOptions = {}): ProxyConfig {
   const result = configSchema.safeParse(input);
   if (!result.success) {
     throw new ConfigError(
@@ -181,7 +192,7 @@ export function buildConfig(input: unknown, source = "config"): ProxyConfig {
       result.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`),
     );
   }
-  return normalize(result.data, source);
+  return normalize(result.data, source, options);
 }
 
 function compileRegex(pattern: string, path: string, problems: string[]): RegExp {
@@ -193,7 +204,7 @@ function compileRegex(pattern: string, path: string, problems: string[]): RegExp
   }
 }
 
-function normalize(raw: ParsedConfig, source: string): ProxyConfig {
+function normalize(raw: ParsedConfig, source: string, options: LoadOptions): ProxyConfig {
   const problems: string[] = [];
   const warnings: string[] = [];
   const listen = parseHostPort(raw.listen.address);
@@ -333,6 +344,7 @@ function normalize(raw: ParsedConfig, source: string): ProxyConfig {
       "listen.security.mode: passthrough cannot be combined with mapping rules yet: virtualization sends requests on a client's behalf (companion-group commits, metadata) with the proxy's own credentials, which would let a client do what the broker's ACLs refuse it",
     );
   }
+  if (options.checkFiles) problems.push(...unreadableFiles(files));
   if (problems.length > 0) throw new ConfigError(source, problems);
 
   return {
