@@ -5,9 +5,9 @@ import { ApiVersionsClamp } from "./features/api-versions/api-versions-clamp.ts"
 import { createAuthorization } from "./features/authorization/index.ts";
 import { createVirtualization, VirtualizationRules } from "./features/virtualization/index.ts";
 import type { Logger } from "./log/logger.ts";
+import { SniNames } from "./net/sni-names.ts";
 import { Chain } from "./proxy/chain.ts";
 import { ProxyServer } from "./proxy/server.ts";
-import { SniNames } from "./net/sni-names.ts";
 import { upstreamSecurity } from "./security/upstream-authentication.ts";
 import { Topology } from "./topology/topology.ts";
 

@@ -33,8 +33,11 @@ export interface TlsListenerOptions extends ListenerOptions {
   readonly secureContext: tls.TlsOptions;
   /** A handshake not finished this long after connecting is abandoned. */
   readonly handshakeTimeoutMs: number;
-  /** A handshake failed (a plaintext client, an untrusted certificate, a timeout): the socket is closed. */
-  onHandshakeError(remoteAddress: string | undefined, error: Error): void;
+  /**
+   * A handshake failed (a plaintext client, a missing or untrusted client certificate, a timeout): the socket is
+   * closed. `certificateRefused`: the client sent a certificate that did not verify.
+   */
+  onHandshakeError(remoteAddress: string | undefined, error: Error, certificateRefused: boolean): void;
 }
 
 export interface ListenerOptions {
@@ -100,8 +103,16 @@ export function listenTls(options: TlsListenerOptions): Promise<Listener> {
       options.onConnection(tlsConnection(socket));
     },
   );
+  // Reading the address once the TCP connection arrives keeps it known after a failed handshake destroys it.
+  server.on("connection", (raw: net.Socket) => void raw.remoteAddress);
   server.on("tlsClientError", (error, socket) => {
-    options.onHandshakeError(socket.remoteAddress, error);
+    const parent = (socket as tls.TLSSocket & { _parent?: net.Socket })._parent;
+    const certificateError = socket.authorizationError;
+    options.onHandshakeError(
+      socket.remoteAddress ?? parent?.remoteAddress,
+      certificateError ? new Error(`client certificate not trusted: ${String(certificateError)}`) : error,
+      certificateError !== undefined && certificateError !== null,
+    );
     socket.destroy();
   });
   server.maxConnections = options.maxConnections;

@@ -277,9 +277,9 @@ export class ProxyServer {
       ...options,
       secureContext: this.tlsOptions,
       handshakeTimeoutMs: this.config.firstFrameTimeoutMs,
-      onHandshakeError: (address, error) =>
+      onHandshakeError: (address, error, certificateRefused) =>
         this.refuse(
-          "tls_handshake_failed",
+          certificateRefused ? "client_certificate" : "tls_handshake_failed",
           address && normalizeClientAddress(address),
           `${label}: ${error.message}`,
         ),
@@ -328,6 +328,12 @@ export class ProxyServer {
       return;
     }
     const { principal, refusal: certificateRefusal } = this.certificatePrincipal(accepted);
+    if (principal !== undefined) {
+      this.log.info(
+        { client: `${accepted.remoteAddress}:${accepted.remotePort}`, listener: label, principal },
+        "client certificate accepted",
+      );
+    }
     if (certificateRefusal) {
       this.admission.release(address);
       this.refuse("client_certificate", address, certificateRefusal);

@@ -67,7 +67,12 @@ export class ConnectionAuthentication {
       return { response: answer(ErrorCode.NONE, null, step.payload, 0n), outcome: { kind: "continue" } };
     }
     this.exchange = undefined;
-    if (step.kind === "failure") return failed(`${exchange.mechanism}: ${step.reason}`, step.clientMessage);
+    if (step.kind === "failure") {
+      const reason = step.reason.startsWith(exchange.mechanism)
+        ? step.reason
+        : `${exchange.mechanism}: ${step.reason}`;
+      return failed(reason, step.clientMessage);
+    }
     const reauthentication = this.principal !== undefined;
     if (reauthentication && step.principal !== this.principal) {
       return failed(

@@ -551,7 +551,7 @@ export class ClientConnection implements ClientConnectionInfo {
       ({ response, outcome }) => {
         reply(response);
         if (outcome.kind === "failed") {
-          this.log.warn({ client: this.remote, reason: outcome.reason }, "client authentication failed");
+          this.log.warn({ reason: outcome.reason }, "client authentication failed");
           this.drain();
         } else if (outcome.kind === "authenticated") {
           this.principal = outcome.principal;

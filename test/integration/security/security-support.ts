@@ -2,6 +2,10 @@
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import tls from "node:tls";
+import { FrameReader } from "../../../src/net/frame-reader.ts";
+import { ApiKey } from "../../../src/protocol/api.ts";
+import { decodeResponse, encodeRequest } from "../../../src/protocol/frame.ts";
 import { addStoredUser } from "../../../src/security/credentials.ts";
 import { clientPython } from "../../helpers/clients.ts";
 import type { KafkaTestCluster } from "../../helpers/kafka.ts";
@@ -199,4 +203,346 @@ export function connectionsTo(pid: number, port: number): number {
     }
   }
   return count;
+}
+
+const LIBRDKAFKA_RUN = `
+import json, sys, time
+from confluent_kafka import Producer, Consumer
+spec = json.loads(sys.stdin.read())
+config = dict(spec["config"])
+errors = []
+config["error_cb"] = lambda e: errors.append({"name": e.name(), "message": e.str()})
+if spec.get("token") is not None:
+    token, expiry = spec["token"], float(spec["expiry"])
+    config["oauth_cb"] = lambda _config: (token, expiry)
+stop_on = set(spec.get("stop_on", []))
+deadline = time.time() + spec.get("timeout_s", 40)
+out = {"acked": [], "delivery_errors": [], "seen": [], "seen_partitions": [], "consume_errors": [], "errors": errors}
+def stopped():
+    names = [e["name"] for e in errors] + [e["name"] for e in out["delivery_errors"]] + [e["name"] for e in out["consume_errors"]]
+    return any(name in stop_on for name in names)
+def delivered(err, m):
+    if err is None: out["acked"].append(m.value().decode())
+    else: out["delivery_errors"].append({"name": err.name(), "message": err.str()})
+if spec["produce"] > 0:
+    p = Producer({**config, "message.timeout.ms": spec.get("message_timeout_ms", 30000)})
+    for i in range(spec["produce"]):
+        p.produce(spec["topic"], value=("%s-%d" % (spec["label"], i)).encode(), partition=i % spec["partitions"], on_delivery=delivered)
+    while len(p) > 0 and time.time() < deadline and not stopped():
+        p.poll(0.2)
+    p.flush(0)
+if spec.get("consume", 0) > 0 and not stopped():
+    c = Consumer({**config, "group.id": spec.get("group", "g-" + spec["topic"]), "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.subscribe([spec["topic"]])
+    while time.time() < deadline and len(out["seen"]) < spec["consume"] and not stopped():
+        m = c.poll(0.5)
+        if m is None: continue
+        if m.error(): out["consume_errors"].append({"name": m.error().name(), "message": m.error().str()}); continue
+        out["seen"].append(m.value().decode())
+        out["seen_partitions"].append(m.partition())
+    c.close()
+print(json.dumps(out), flush=True)
+`;
+
+export interface LibrdkafkaRunSpec {
+  /** librdkafka properties (bootstrap.servers, security.protocol, ssl.*, sasl.*); error_cb is added. */
+  config: Record<string, string | number | boolean>;
+  topic: string;
+  /** Records to produce (value `<label>-<i>` to partition i % partitions); 0 produces nothing. */
+  produce: number;
+  partitions: number;
+  label: string;
+  /** Records to consume from the start of the topic after producing (a consumer group of its own). */
+  consume?: number;
+  group?: string;
+  /** OAUTHBEARER: the token oauth_cb hands librdkafka and the expiry it tells it (epoch seconds). */
+  token?: string;
+  expiry?: number;
+  /** Error names (error_cb, delivery or consume) that end the run early. */
+  stopOn?: string[];
+  messageTimeoutMs?: number;
+  timeoutS?: number;
+}
+
+export interface LibrdkafkaError {
+  name: string;
+  message: string;
+}
+
+export interface LibrdkafkaRunResult {
+  acked: string[];
+  delivery_errors: LibrdkafkaError[];
+  seen: string[];
+  /** The partition of each record in `seen`. */
+  seen_partitions: number[];
+  consume_errors: LibrdkafkaError[];
+  /** What error_cb reported. */
+  errors: LibrdkafkaError[];
+}
+
+/**
+ * Runs librdkafka (confluent-kafka) with any security settings: produces, then consumes, and reports what was
+ * acknowledged, consumed and every error by its librdkafka name. The spec (a token included) goes on stdin.
+ */
+export function librdkafkaRun(spec: LibrdkafkaRunSpec): Promise<LibrdkafkaRunResult> {
+  const input = JSON.stringify({
+    config: spec.config,
+    topic: spec.topic,
+    produce: spec.produce,
+    partitions: spec.partitions,
+    label: spec.label,
+    consume: spec.consume ?? 0,
+    group: spec.group,
+    token: spec.token,
+    expiry: spec.expiry,
+    stop_on: spec.stopOn ?? [],
+    message_timeout_ms: spec.messageTimeoutMs ?? 30_000,
+    timeout_s: spec.timeoutS ?? 40,
+  });
+  return new Promise((resolve, reject) => {
+    const child = spawn(clientPython(), ["-c", LIBRDKAFKA_RUN], { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), ((spec.timeoutS ?? 40) + 60) * 1000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      const line = stdout.trim().split("\n").pop() ?? "";
+      if (code !== 0 || !line.startsWith("{")) {
+        reject(new Error(`librdkafka exited ${code}:\n${stdout}\n${stderr.slice(-3000)}`));
+        return;
+      }
+      resolve(JSON.parse(line) as LibrdkafkaRunResult);
+    });
+    child.stdin.end(input);
+  });
+}
+
+/** The proxy's JSON log lines, parsed (lines that are not JSON are left out). */
+export function logLines(logs: string): Record<string, unknown>[] {
+  const lines: Record<string, unknown>[] = [];
+  for (const line of logs.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      lines.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {}
+  }
+  return lines;
+}
+
+/**
+ * Whether the proxy logged a refused connection from `address` whose reason matches `reason`: the line logged at
+ * once for the first refusal after a quiet interval, or the summary line counting later ones (`refused` by reason,
+ * `addresses` by client address).
+ */
+export function refusalLogged(logs: string, reason: RegExp, address: string): boolean {
+  return logLines(logs).some((line) => {
+    if (typeof line.reason === "string" && reason.test(line.reason) && line.client === address) return true;
+    const refused = line.refused as Record<string, number> | undefined;
+    const addresses = line.addresses as Record<string, number> | undefined;
+    return (
+      refused !== undefined &&
+      Object.keys(refused).some((key) => reason.test(key)) &&
+      addresses?.[address] !== undefined
+    );
+  });
+}
+
+/**
+ * Runs `script` with the clients' Python (confluent-kafka) and resolves to the JSON object its last line of
+ * output holds; rejects with its output when it exits non-zero, prints no JSON, or outlives `timeoutMs`.
+ */
+export function runPythonJson<T>(script: string, args: readonly string[], timeoutMs = 120_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(clientPython(), ["-c", script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk;
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      const line = stdout.trim().split("\n").pop() ?? "";
+      if (code !== 0 || !line.startsWith("{")) {
+        const why = timedOut ? `was killed after ${timeoutMs} ms` : `exited ${code}`;
+        reject(new Error(`python ${why}:\n${stdout}\n${stderr.slice(-3000)}`));
+        return;
+      }
+      resolve(JSON.parse(line) as T);
+    });
+  });
+}
+
+/**
+ * A minimal Kafka protocol client over TLS that authenticates with SASL PLAIN, for requests no real client
+ * sends as they are (e.g. a Produce without the Metadata lookup before it). Requests are answered in order.
+ */
+export class SaslTlsClient {
+  private readonly socket: tls.TLSSocket;
+  private readonly waiters: {
+    correlationId: number;
+    apiKey: number;
+    apiVersion: number;
+    resolve(body: unknown): void;
+    reject(error: Error): void;
+  }[] = [];
+  private nextCorrelationId = 1;
+
+  private constructor(socket: tls.TLSSocket) {
+    this.socket = socket;
+    const reader = new FrameReader(1 << 30, false);
+    socket.on("data", (chunk: Buffer) =>
+      reader.push(chunk, (frame) => {
+        const waiter = this.waiters.shift();
+        if (!waiter) return;
+        const correlationId = frame.readInt32BE(4);
+        if (correlationId !== waiter.correlationId) {
+          waiter.reject(new Error(`expected correlation id ${waiter.correlationId}, got ${correlationId}`));
+          return;
+        }
+        try {
+          waiter.resolve(decodeResponse(waiter.apiKey, waiter.apiVersion, frame.subarray(4)).body);
+        } catch (error) {
+          waiter.reject(error as Error);
+        }
+      }),
+    );
+    socket.on("error", () => {});
+    socket.once("close", () => {
+      for (const waiter of this.waiters.splice(0)) waiter.reject(new Error("connection closed"));
+    });
+  }
+
+  /** Connects to `address` over TLS (trusting `caFile`) and authenticates as `user` with SASL PLAIN. */
+  static async connect(
+    address: string,
+    caFile: string,
+    user: string,
+    password: string,
+  ): Promise<SaslTlsClient> {
+    const [host, port] = address.split(":");
+    const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const socket = tls.connect({ host: host!, port: Number(port), ca: [readFileSync(caFile)] });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`TLS connect to ${address} timed out`));
+      }, 10_000);
+      socket.once("secureConnect", () => {
+        clearTimeout(timer);
+        resolve(socket);
+      });
+      socket.once("error", (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+    const client = new SaslTlsClient(socket);
+    const handshake = await client.request(ApiKey.SaslHandshake, 1, { mechanism: "PLAIN" });
+    if (handshake.errorCode !== 0) throw new Error(`SaslHandshake failed with error ${handshake.errorCode}`);
+    const authenticated = await client.request(ApiKey.SaslAuthenticate, 2, {
+      authBytes: Buffer.from(`\u0000${user}\u0000${password}`),
+    });
+    if (authenticated.errorCode !== 0) {
+      client.close();
+      throw new Error(`SaslAuthenticate failed with error ${authenticated.errorCode}`);
+    }
+    return client;
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: generated message bodies
+  request(apiKey: number, apiVersion: number, body: unknown, timeoutMs = 15_000): Promise<any> {
+    const correlationId = this.nextCorrelationId++;
+    this.socket.write(encodeRequest({ apiKey, apiVersion, correlationId, clientId: "raw-sasl-test" }, body));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no response to api ${apiKey} v${apiVersion} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.waiters.push({
+        correlationId,
+        apiKey,
+        apiVersion,
+        resolve: (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** The proxy's `kafka` section for the cluster's SASL_SSL listener, logging in as the proxy's own SCRAM user. */
+export function secureUpstream(kafka: KafkaTestCluster): Record<string, unknown> {
+  return {
+    bootstrap_servers: [kafka.sasl!.bootstrap],
+    metadata_refresh_interval_secs: 5,
+    security_protocol: "SASL_SSL",
+    tls: { ca_cert_path: clusterTls(kafka).ca },
+    sasl: { mechanism: "SCRAM-SHA-512", username: "admin", password: "${KPP_TEST_BROKER_PASSWORD}" },
+  };
+}
+
+/**
+ * A proxy with the given `listen.security` in front of the cluster's SASL_SSL listener (see `secureUpstream`);
+ * `extra` holds further top-level sections (mapping, authorization, ...).
+ */
+export function startProxyBehindCluster(
+  kafka: KafkaTestCluster,
+  listenSecurity: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): Promise<ProxyProcess> {
+  return startProxy({
+    upstream: kafka.sasl!.bootstrap,
+    extra: { listen: { security: listenSecurity }, kafka: secureUpstream(kafka), ...extra },
+    env: { KPP_TEST_BROKER_PASSWORD: "admin-secret" },
+  });
+}
+
+/** Creates a topic through the cluster's own SASL_SSL listener (not through the proxy). */
+export async function createClusterTopic(
+  kafka: KafkaTestCluster,
+  topic: string,
+  partitions: number,
+): Promise<void> {
+  await kafka.toolOk("kafka-topics", [
+    "--bootstrap-server",
+    kafka.sasl!.bootstrap,
+    "--command-config",
+    kafka.sasl!.clientConfigs["SCRAM-SHA-512"],
+    "--create",
+    "--topic",
+    topic,
+    "--partitions",
+    String(partitions),
+  ]);
+}
+
+/** The value of one sample of a counter on the proxy's /metrics (0 when it has no sample yet). */
+export async function metricValue(proxy: ProxyProcess, name: string, labels: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${proxy.adminPort}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+  return line ? Number(line.split(" ").pop()) : 0;
 }
