@@ -24,12 +24,18 @@ export interface FeatureServices {
 export type FeatureFactory = (services: FeatureServices) => Feature | undefined;
 
 export const BUILT_IN_FEATURES: Readonly<Record<string, FeatureFactory>> = {
-  authorization: ({ config, topology, log }) =>
-    config.authorization.enabled
-      ? createAuthorization(config.authorization, log.child({ component: "authorization" }), {
-          topics: topology.topics,
-        })
-      : undefined,
+  authorization: ({ config, topology, log, onReload }) => {
+    const authorizationLog = log.child({ component: "authorization" });
+    if (!config.authorization.enabled) {
+      onReload((reloaded) => {
+        if (reloaded.authorization.enabled) authorizationLog.warn("enabling authorization needs a restart");
+      });
+      return undefined;
+    }
+    const feature = createAuthorization(config.authorization, authorizationLog, { topics: topology.topics });
+    onReload((reloaded) => feature.update(reloaded.authorization));
+    return feature;
+  },
   virtualization: ({ config, topology, log }) => {
     const rules = new VirtualizationRules(config.partitionRules, config.neverVirtualize);
     if (rules.isEmpty) return undefined;

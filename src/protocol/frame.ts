@@ -141,10 +141,23 @@ function checkedCodec(
 export const REQUEST_ELEMENT_LIMIT = 1 << 18;
 
 /**
- * Decodes a whole request frame (no length prefix); every byte must belong to the request. `elementLimit`
- * caps the array elements decoded (see `REQUEST_ELEMENT_LIMIT`).
+ * Decodes a request a client sent (no length prefix), as a broker does: at most REQUEST_ELEMENT_LIMIT array
+ * elements, and bytes after the request's last field are ignored (librdkafka sends a few after some Metadata
+ * requests, and brokers accept them). What the proxy passes on is encoded again from what it decoded.
  */
-export function decodeRequest(frame: Buffer, elementLimit = Number.POSITIVE_INFINITY): DecodedRequest {
+export function decodeClientRequest(frame: Buffer): DecodedRequest {
+  return decodeRequest(frame, REQUEST_ELEMENT_LIMIT, true);
+}
+
+/**
+ * Decodes a whole request frame (no length prefix); every byte must belong to the request unless
+ * `ignoreTrailingBytes`. `elementLimit` caps the array elements decoded (see `REQUEST_ELEMENT_LIMIT`).
+ */
+export function decodeRequest(
+  frame: Buffer,
+  elementLimit = Number.POSITIVE_INFINITY,
+  ignoreTrailingBytes = false,
+): DecodedRequest {
   if (frame.length < 4) {
     throw new KafkaProtocolError(
       "TRUNCATED",
@@ -159,7 +172,7 @@ export function decodeRequest(frame: Buffer, elementLimit = Number.POSITIVE_INFI
   const r = new Reader(frame).limitElements(elementLimit);
   const header = decodeRequestHeader(r, headerVersion);
   const body = codec.decode(r, apiVersion);
-  expectEnd(r, codec.label, apiVersion);
+  if (!ignoreTrailingBytes) expectEnd(r, codec.label, apiVersion);
   return { header, headerVersion, apiKey, apiVersion, body };
 }
 

@@ -1,5 +1,5 @@
 import { API_KEYS, ApiKey, FIELD_VERSIONS } from "./api.ts";
-import { decodeRequest, REQUEST_ELEMENT_LIMIT } from "./frame.ts";
+import { decodeClientRequest } from "./frame.ts";
 import { fetchMaxWaitMs, produceTimeoutMs } from "./request-peek.ts";
 
 interface WaitFields {
@@ -46,7 +46,7 @@ export function frameWaitMs(frame: Buffer, apiKey: ApiKey, apiVersion: number): 
   else if (apiKey === ApiKey.Fetch) wait = fetchMaxWaitMs(frame, apiVersion);
   else if (WAITING_APIS.has(apiKey)) {
     try {
-      wait = requestWaitMs(apiKey, decodeRequest(frame.subarray(4), REQUEST_ELEMENT_LIMIT).body);
+      wait = requestWaitMs(apiKey, decodeClientRequest(frame.subarray(4)).body);
     } catch {
       wait = 0;
     }

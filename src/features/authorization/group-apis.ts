@@ -15,6 +15,7 @@ import {
   splitNamed,
   splitTopics,
 } from "./answers.ts";
+import { everyNamedEntity } from "./named-entities.ts";
 import { type AclOperation, AUTHORIZATION_FAILED } from "./operations.ts";
 import { REQUIRED_OPERATIONS } from "./required-operations.ts";
 
@@ -411,6 +412,36 @@ const deleteGroups: Authorize<typeof ApiKey.DeleteGroups> = async (request, cont
   return answerAllowed(DELETED_GROUPS, request, context, split);
 };
 
+const HEARTBEAT_CHECKS = everyNamedEntity(
+  ApiKey.ConsumerGroupHeartbeat,
+  REQUIRED_OPERATIONS[ApiKey.ConsumerGroupHeartbeat],
+);
+
+/**
+ * READ on the group and DESCRIBE on every subscribed topic named. A regex subscription is resolved by the group
+ * coordinator against every topic, all of which it may describe as the proxy's own principal: as Kafka's
+ * coordinator leaves out of a member's regex the topics its principal may not describe
+ * (filterTopicDescribeAuthorizedTopics), the assignment the member gets keeps only those the principal may
+ * describe (a topic id no one knows is left out too). Left out silently, as Kafka does.
+ */
+const consumerGroupHeartbeat: Authorize<typeof ApiKey.ConsumerGroupHeartbeat> = async (
+  request,
+  context,
+  access,
+) => {
+  const response = await HEARTBEAT_CHECKS(request, context, access);
+  const assignment = response?.assignment;
+  if (assignment && assignment.topicPartitions.length > 0) {
+    const operation = REQUIRED_OPERATIONS[ApiKey.ConsumerGroupHeartbeat].topic;
+    await access.topics.resolve(assignment.topicPartitions.map((topic) => topic.topicId));
+    assignment.topicPartitions = assignment.topicPartitions.filter((topic) => {
+      const name = access.topics.nameOf(topic.topicId);
+      return name !== undefined && access.may("topic", name, operation);
+    });
+  }
+  return response;
+};
+
 type ShareTopic = { topicId: string };
 
 /**
@@ -442,6 +473,7 @@ export const GROUP_AUTHORIZERS = {
   [ApiKey.OffsetDelete]: offsetDelete,
   [ApiKey.OffsetFetch]: offsetFetch,
   [ApiKey.FindCoordinator]: findCoordinator,
+  [ApiKey.ConsumerGroupHeartbeat]: consumerGroupHeartbeat,
   [ApiKey.DescribeGroups]: describeClassicGroups,
   [ApiKey.ConsumerGroupDescribe]: describeConsumerGroups,
   [ApiKey.ShareGroupDescribe]: describeShareGroups,

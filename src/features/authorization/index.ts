@@ -67,9 +67,15 @@ export function createAuthorization(
   settings: AuthorizationSettings,
   log: Logger,
   options: AuthorizationOptions = {},
-): Feature {
-  if (!settings.enabled) return { name: AUTHORIZATION_FEATURE, handlers: {} };
-  const authorizer = new Authorizer(settings);
+): AuthorizationFeature {
+  if (!settings.enabled) {
+    return {
+      name: AUTHORIZATION_FEATURE,
+      handlers: {},
+      update: () => log.warn("authorization was disabled at start: enabling it needs a restart"),
+    };
+  }
+  let authorizer = new Authorizer(settings);
   const topics = new TopicNames(options.topics ?? NO_TOPIC_IDS, options.now);
   const denials = new DenialLog(options.now);
   const handlers: Record<number, ApiHandler<ApiKey>> = {};
@@ -88,5 +94,21 @@ export function createAuthorization(
       },
     };
   }
-  return { name: AUTHORIZATION_FEATURE, handlers: handlers as ApiHandlers };
+  return {
+    name: AUTHORIZATION_FEATURE,
+    handlers: handlers as ApiHandlers,
+    update: (next) => {
+      if (!next.enabled) {
+        log.warn("authorization cannot be disabled by a reload: it needs a restart; the previous rules stay");
+        return;
+      }
+      authorizer = new Authorizer(next);
+      log.info({ principals: next.principals.size }, "authorization rules reloaded");
+    },
+  };
+}
+
+/** The authorization feature; `update` replaces its rules (a reloaded config) for the requests that follow. */
+export interface AuthorizationFeature extends Feature {
+  update(settings: AuthorizationSettings): void;
 }

@@ -19,7 +19,7 @@ import {
   type UpstreamSecurity,
 } from "../../net/upstream.ts";
 import { ApiKey, type RequestOf, type ResponseOf } from "../../protocol/api.ts";
-import { decodeRequest, encodeResponse, REQUEST_ELEMENT_LIMIT } from "../../protocol/frame.ts";
+import { decodeClientRequest, encodeResponse } from "../../protocol/frame.ts";
 import {
   fetchMaxBytes,
   frameApiKey,
@@ -527,7 +527,7 @@ export class ClientConnection implements ClientConnectionInfo {
     }
     let request: unknown;
     try {
-      request = decodeRequest(frame.subarray(4), REQUEST_ELEMENT_LIMIT).body;
+      request = decodeClientRequest(frame.subarray(4)).body;
     } catch (error) {
       this.close(
         `malformed ${this.chain.apiName(apiKey)} v${apiVersion} request: ${(error as Error).message}`,

@@ -1,6 +1,6 @@
 import type { ExchangeInfo } from "../../feature-api/feature.ts";
 import { ApiKey } from "../../protocol/api.ts";
-import { decodeRequest, encodeResponseChunks, REQUEST_ELEMENT_LIMIT } from "../../protocol/frame.ts";
+import { decodeClientRequest, encodeResponseChunks } from "../../protocol/frame.ts";
 import type { Chain, ChainUpstream, ExchangeScope, Link } from "../chain.ts";
 import { AfterReply, type ResponseQueue } from "./response-queue.ts";
 
@@ -38,7 +38,7 @@ export function intercept(
   const chain = target.chain;
   let request: unknown;
   try {
-    request = decodeRequest(frame.subarray(4), REQUEST_ELEMENT_LIMIT).body;
+    request = decodeClientRequest(frame.subarray(4)).body;
   } catch (error) {
     target.fail(
       `malformed ${chain.apiName(info.apiKey)} v${info.apiVersion} request: ${(error as Error).message}`,

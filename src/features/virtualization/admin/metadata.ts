@@ -1,6 +1,6 @@
 import type { ApiHandler, ExchangeInfo } from "../../../feature-api/feature.ts";
 import { ApiKey, ErrorCode, type RequestOf } from "../../../protocol/api.ts";
-import { decodeRequest } from "../../../protocol/frame.ts";
+import { decodeClientRequest } from "../../../protocol/frame.ts";
 import type { TopicDirectory } from "../../../topology/topics.ts";
 import { physicalOf, type VirtualizationRules, type VirtualLayout } from "../mapping/rules.ts";
 
@@ -117,7 +117,7 @@ export class VirtualMetadata {
 function namedTopics(exchange: ExchangeInfo): Set<string> | undefined {
   if (!exchange.requestFrame) return undefined;
   try {
-    const request = decodeRequest(exchange.requestFrame.subarray(4)).body as {
+    const request = decodeClientRequest(exchange.requestFrame.subarray(4)).body as {
       topics: { name: string | null }[] | null;
     };
     if (!request.topics || (exchange.apiKey === ApiKey.Metadata && request.topics.length === 0)) {

@@ -11,7 +11,7 @@ import {
   type ResponseOf,
   requestEntities,
 } from "../../../protocol/api.ts";
-import { decodeRequest, REQUEST_ELEMENT_LIMIT } from "../../../protocol/frame.ts";
+import { decodeClientRequest } from "../../../protocol/frame.ts";
 import { refusalResponse } from "../../../protocol/refusal.ts";
 import { COMPANION_SEPARATOR, isCompanionGroup } from "./companion-groups.ts";
 
@@ -121,7 +121,7 @@ function guard<K extends ApiKey>(
   const refuses = (frame: Buffer, version: number): boolean => {
     if (!mayNameCompanionGroup(frame)) return false;
     try {
-      const request = decodeRequest(frame.subarray(4), REQUEST_ELEMENT_LIMIT).body;
+      const request = decodeClientRequest(frame.subarray(4)).body;
       return companionGroupsNamed(apiKey, version, request).length > 0;
     } catch {
       return true; // never passed on unread: the runtime's own decoding refuses it as malformed

@@ -299,3 +299,33 @@ describe("every API, every version", () => {
     }
   });
 });
+
+test("reloaded rules apply to the requests that follow", async () => {
+  const feature = createAuthorization(parseAuthorization(CONFIG), silentLogger);
+  const carolJoins = () =>
+    send(feature, "carol", ApiKey.JoinGroup, latest(ApiKey.JoinGroup), joinGroup, () => ({
+      errorCode: ErrorCode.NONE,
+      generationId: 1,
+      protocolType: "consumer",
+      protocolName: "range",
+      leader: "m",
+      skipAssignment: false,
+      memberId: "m",
+      members: [],
+      throttleTimeMs: 0,
+    }));
+  assert.equal((await carolJoins()).response!.errorCode, ErrorCode.GROUP_AUTHORIZATION_FAILED);
+  const carol = {
+    rules: [
+      {
+        effect: "allow",
+        resource: "group",
+        pattern: "tenant-a.",
+        pattern_type: "prefixed",
+        operations: ["read"],
+      },
+    ],
+  };
+  feature.update(parseAuthorization({ ...CONFIG, principals: { ...CONFIG.principals, carol } }));
+  assert.equal((await carolJoins()).response!.errorCode, ErrorCode.NONE);
+});

@@ -271,6 +271,75 @@ describe("group membership", () => {
   });
 });
 
+describe("ConsumerGroupHeartbeat assignments", () => {
+  const ORDERS_ID = "0000000000000000000000000000000a";
+  const OTHERS_ID = "0000000000000000000000000000000b";
+  const UNKNOWN_ID = "0000000000000000000000000000000c";
+  const names: Record<string, string> = { [ORDERS_ID]: "tenant-a.orders", [OTHERS_ID]: "tenant-b.orders" };
+  const topics = { nameOf: (id: string) => names[id] };
+  const regexHeartbeat = {
+    groupId: "tenant-a.group",
+    memberId: "m",
+    memberEpoch: 0,
+    instanceId: null,
+    rackId: null,
+    rebalanceTimeoutMs: 1000,
+    subscribedTopicNames: null,
+    subscribedTopicRegex: "^tenant-.*\\.orders$",
+    serverAssignor: null,
+    topicPartitions: [],
+  };
+  /** The coordinator resolved the regex to every topic it matches, as the proxy's principal may see them all. */
+  const coordinator = (call: UpstreamCall) => ({
+    ...refusalResponse(call.apiKey, call.apiVersion, call.request, ErrorCode.NONE),
+    memberId: "m",
+    memberEpoch: 3,
+    heartbeatIntervalMs: 5000,
+    assignment: {
+      topicPartitions: [
+        { topicId: ORDERS_ID, partitions: [0, 1] },
+        { topicId: OTHERS_ID, partitions: [0] },
+        { topicId: UNKNOWN_ID, partitions: [2] },
+      ],
+    },
+  });
+
+  test("a regex subscription's assignment keeps only the topics the principal may describe, as Kafka's coordinator resolves it", async () => {
+    const version = latest(ApiKey.ConsumerGroupHeartbeat);
+    const { response, calls } = await send(
+      authorization(undefined, { topics }),
+      "alice",
+      ApiKey.ConsumerGroupHeartbeat,
+      version,
+      regexHeartbeat,
+      coordinator,
+    );
+    assert.equal(calls.length, 1);
+    assert.equal(response!.errorCode, ErrorCode.NONE);
+    assert.equal(response!.memberEpoch, 3);
+    assert.deepEqual(
+      response!.assignment!.topicPartitions.map((t: Body) => [t.topicId, t.partitions]),
+      [[ORDERS_ID, [0, 1]]],
+    );
+  });
+
+  test("a super user's assignment is left as the coordinator made it", async () => {
+    const version = latest(ApiKey.ConsumerGroupHeartbeat);
+    const { response } = await send(
+      authorization(undefined, { topics }),
+      "admin",
+      ApiKey.ConsumerGroupHeartbeat,
+      version,
+      regexHeartbeat,
+      coordinator,
+    );
+    assert.deepEqual(
+      response!.assignment!.topicPartitions.map((t: Body) => t.topicId),
+      [ORDERS_ID, OTHERS_ID, UNKNOWN_ID],
+    );
+  });
+});
+
 describe("FindCoordinator", () => {
   test("a transactional id the principal may not describe: its key gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED, the others are looked up", async () => {
     const config = {
