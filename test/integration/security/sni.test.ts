@@ -1,17 +1,18 @@
 /**
  * One TLS port for every broker: clients reach the bootstrap and each broker of a 3-broker cluster by host name
  * (SNI) on the proxy's single port. The names resolve to 127.0.0.1 through a hosts file given to the Java client
- * (`jdk.net.hosts.file`, Java 18+).
+ * (`jdk.net.hosts.file`, Java 18+), and for librdkafka through /etc/hosts: lines marked with this run's id are
+ * added (as root, as CI runs) and removed afterwards.
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
-import { clusterTls } from "./security-support.ts";
+import { clusterTls, librdkafkaRun } from "./security-support.ts";
 
 const DOMAIN = "kpp-sni.test";
 const BOOTSTRAP_HOST = `kafka.${DOMAIN}`;
@@ -22,6 +23,31 @@ let proxy: ProxyProcess;
 let dir: string;
 let hostsFile: string;
 let java: string;
+let caFile: string;
+const SYSTEM_HOSTS = "/etc/hosts";
+const HOSTS_MARKER = `# kafka-partition-proxy sni test ${process.pid}`;
+
+/** Makes the test's names resolve for every process (librdkafka reads /etc/hosts); needs root. */
+function addSystemHosts(names: string[]): void {
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      `this test resolves ${names[0]} and the broker names through ${SYSTEM_HOSTS}: run it as root (CI does)`,
+    );
+  }
+  appendFileSync(SYSTEM_HOSTS, `127.0.0.1 ${names.join(" ")} ${HOSTS_MARKER}\n`);
+}
+
+function removeSystemHosts(): void {
+  const text = readFileSync(SYSTEM_HOSTS, "utf8");
+  if (!text.includes(HOSTS_MARKER)) return;
+  writeFileSync(
+    SYSTEM_HOSTS,
+    text
+      .split("\n")
+      .filter((line) => !line.includes(HOSTS_MARKER))
+      .join("\n"),
+  );
+}
 
 /** A JDK that reads `jdk.net.hosts.file` (18 or newer): JAVA_HOME when it is one, else the newest in /usr/lib/jvm. */
 function javaWithHostsFile(): string {
@@ -82,6 +108,8 @@ before(async () => {
   const hosts = [BOOTSTRAP_HOST, ...kafka.brokers.map((broker) => `broker-${broker.id}.${DOMAIN}`)];
   hostsFile = join(dir, "hosts");
   writeFileSync(hostsFile, `127.0.0.1 ${hosts.join(" ")}\n`);
+  addSystemHosts(hosts);
+  caFile = certificate.ca;
   const upstream = clusterTls(kafka);
   proxy = await startProxy({
     upstream: kafka.sasl!.bootstrap,
@@ -119,6 +147,7 @@ before(async () => {
 });
 
 after(async () => {
+  removeSystemHosts();
   await proxy?.stop();
 });
 
@@ -184,6 +213,42 @@ for (const topicPrefix of ["sni-plain-", "sni-virt-"]) {
     assert.deepEqual(out.trim().split("\n").sort(), [...values].sort());
   });
 }
+
+test("librdkafka produces and consumes through the one TLS port to every broker", async () => {
+  for (const prefix of ["sni-plain-", "sni-virt-"]) {
+    const topic = `${prefix}rdkafka-${Date.now()}`;
+    const partitions = prefix === "sni-virt-" ? 6 : 3;
+    await kafka.toolOk("kafka-topics", [
+      "--create",
+      "--topic",
+      topic,
+      "--partitions",
+      "3",
+      "--replication-factor",
+      "3",
+    ]);
+    const result = await librdkafkaRun({
+      config: {
+        "bootstrap.servers": `${BOOTSTRAP_HOST}:${proxy.port}`,
+        "security.protocol": "SSL",
+        "ssl.ca.location": caFile,
+      },
+      topic,
+      produce: 24,
+      partitions,
+      label: prefix,
+      consume: 24,
+    });
+    assert.equal(result.acked.length, 24, JSON.stringify(result));
+    assert.deepEqual([...result.seen].sort(), [...result.acked].sort(), prefix);
+    assert.equal(
+      new Set(result.seen_partitions).size,
+      partitions,
+      "every partition, so every broker, was read",
+    );
+    assert.deepEqual(result.errors, [], prefix);
+  }
+});
 
 test("the proxy listens on one port only, and names the brokers by host name", () => {
   const listening = proxy
