@@ -91,9 +91,16 @@ export interface ClientConnectionOptions {
 /**
  * Why a connection stops reading requests: the broker's socket is full; responses parked behind an unfinished
  * one passed `maxInFlightBytes`; the client does not read what it is sent; `maxInFlightRequests` are waiting;
- * the proxy's memory budget is exhausted.
+ * the proxy's memory budget is exhausted; a SASL exchange is being checked (as a broker mutes a channel while it
+ * authenticates, so requests sent behind SaslAuthenticate wait for its outcome).
  */
-type RequestHold = "broker-busy" | "responses-parked" | "client-slow" | "too-many-requests" | "memory";
+type RequestHold =
+  | "broker-busy"
+  | "responses-parked"
+  | "client-slow"
+  | "too-many-requests"
+  | "memory"
+  | "authenticating";
 
 /** A request the broker does not answer: Produce with acks=0. */
 function unanswered(apiKey: ApiKey, request: unknown): boolean {
@@ -547,6 +554,7 @@ export class ClientConnection implements ClientConnectionInfo {
       reply(authentication.handshake(request as RequestOf<typeof ApiKey.SaslHandshake>));
       return true;
     }
+    this.holdRequests("authenticating", true);
     authentication.authenticate(request as RequestOf<typeof ApiKey.SaslAuthenticate>).then(
       ({ response, outcome }) => {
         reply(response);
@@ -561,6 +569,7 @@ export class ClientConnection implements ClientConnectionInfo {
             for (const feature of this.chain.features) this.notifyAuthenticated(feature, outcome.principal);
           }
         }
+        if (outcome.kind !== "failed") this.holdRequests("authenticating", false);
       },
       (error: Error) => this.close(`authentication failed: ${error.message}`, "warn"),
     );
