@@ -310,12 +310,22 @@ export function defineDriverSuite(options: DriverSuiteOptions): void {
       });
       assert.match(before.configs["retention.ms"] ?? "", /^\d+$/);
       assert.notEqual(before.configs["retention.ms"], "3600000");
-      const altered = await client.run<{ configs: Record<string, string | null> }>("alter-config", {
+      let { configs } = await client.run<{ configs: Record<string, string | null> }>("alter-config", {
         topic,
         set: ["retention.ms=3600000", "max.message.bytes=2000000"],
       });
-      assert.equal(altered.configs["retention.ms"], "3600000");
-      assert.equal(altered.configs["max.message.bytes"], "2000000");
+      // Brokers apply a change through the metadata log: one that has not read it yet answers the old value
+      // for a moment, so the describe is repeated (bounded) until the change shows.
+      const showsChange = () =>
+        configs["retention.ms"] === "3600000" && configs["max.message.bytes"] === "2000000";
+      for (const deadline = Date.now() + 15_000; !showsChange() && Date.now() < deadline; ) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        ({ configs } = await client.run<{ configs: Record<string, string | null> }>("describe-config", {
+          topic,
+        }));
+      }
+      assert.equal(configs["retention.ms"], "3600000");
+      assert.equal(configs["max.message.bytes"], "2000000");
     });
 
     it("deletes the topic with the admin API", async () => {
