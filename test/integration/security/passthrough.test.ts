@@ -3,12 +3,10 @@
  * and ACLs decide; the proxy keeps TLS towards the broker and its own credentials only for its own metadata.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { after, before, test } from "node:test";
-import { clientPython } from "../../helpers/clients.ts";
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
-import { clusterTls } from "./security-support.ts";
+import { clusterTls, runPythonJson } from "./security-support.ts";
 
 let kafka: KafkaTestCluster;
 let proxy: ProxyProcess;
@@ -110,32 +108,11 @@ interface Outcome {
 }
 
 function produceOne(mechanism: string, user: string, password: string, topic: string): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      clientPython(),
-      ["-c", PRODUCE_ONE, proxy.bootstrap, clusterTls(kafka).ca, mechanism, user, password, topic],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      const line = stdout.trim().split("\n").pop() ?? "";
-      if (code !== 0 || !line.startsWith("{")) {
-        reject(new Error(`librdkafka exited ${code}:\n${stdout}\n${stderr.slice(-3000)}`));
-        return;
-      }
-      resolve(JSON.parse(line) as Outcome);
-    });
-  });
+  return runPythonJson<Outcome>(
+    PRODUCE_ONE,
+    [proxy.bootstrap, clusterTls(kafka).ca, mechanism, user, password, topic],
+    90_000,
+  );
 }
 
 test("a broker SCRAM user produces and consumes through the proxy where the broker's ACLs allow it", async () => {
