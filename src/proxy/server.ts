@@ -345,6 +345,8 @@ export class ProxyServer {
     const sasl = this.config.clientSecurity.sasl && this.config.clientSecurity.mode === "terminate";
     const connection = new ClientConnection(accepted, {
       principal,
+      passthroughSasl:
+        this.config.clientSecurity.mode === "passthrough" && this.config.clientSecurity.sasl !== undefined,
       authentication:
         sasl && this.authenticator
           ? new ConnectionAuthentication(this.authenticator, this.config.clientSecurity.maxReauthMs)

@@ -30,6 +30,7 @@ import {
   REQUEST_HEADER_MIN_BYTES,
 } from "../../protocol/request-peek.ts";
 import { frameWaitMs, requestWaitMs } from "../../protocol/request-waits.ts";
+import { claimedUser } from "../../security/sasl/claimed-user.ts";
 import { Chain, type ChainUpstream, type Link } from "../chain.ts";
 import type { MemoryBudget } from "../memory-budget.ts";
 import type { ConnectionAuthentication } from "./authentication.ts";
@@ -85,6 +86,11 @@ export interface ClientConnectionOptions {
   authenticationTimeoutMs?: number;
   /** The principal the TLS handshake established (a mapped client certificate), if any. */
   principal?: string;
+  /**
+   * Passthrough mode: the client's SASL requests go to the broker as they are; the user they name becomes the
+   * connection's principal once the client sends anything else (which the broker serves only after success).
+   */
+  passthroughSasl?: boolean;
   onClosed(connection: ClientConnection): void;
 }
 
@@ -142,6 +148,9 @@ export class ClientConnection implements ClientConnectionInfo {
   readonly upstream: ChainUpstream;
   private readonly options: ClientConnectionOptions;
   private readonly authentication: ConnectionAuthentication | undefined;
+  /** Passthrough: the mechanism the client's SaslHandshake chose, and the user its first message named. */
+  private passthroughMechanism: string | undefined;
+  private claimedPrincipal: string | undefined;
   private readonly reader: FrameReader;
   private readonly log: Logger;
   private upstreamConnection: UpstreamConnection | undefined;
@@ -481,6 +490,7 @@ export class ClientConnection implements ClientConnectionInfo {
     }
     metrics.countRequest(apiKey, frame.length);
     const arrivedAt = performance.now();
+    if (this.options.passthroughSasl && this.principal === undefined) this.observeSasl(apiKey, frame);
     const authentication = this.authentication;
     if (
       authentication &&
@@ -574,6 +584,31 @@ export class ClientConnection implements ClientConnectionInfo {
       (error: Error) => this.close(`authentication failed: ${error.message}`, "warn"),
     );
     return true;
+  }
+
+  /** Passthrough: notes who the client's SASL exchange with the broker claims to be, and when it succeeded. */
+  private observeSasl(apiKey: ApiKey, frame: Buffer): void {
+    if (apiKey === ApiKey.SaslHandshake || apiKey === ApiKey.SaslAuthenticate) {
+      try {
+        const request = decodeClientRequest(frame.subarray(4)).body;
+        if (apiKey === ApiKey.SaslHandshake) {
+          this.passthroughMechanism = (request as RequestOf<typeof ApiKey.SaslHandshake>).mechanism;
+        } else if (this.claimedPrincipal === undefined && this.passthroughMechanism) {
+          const first = (request as RequestOf<typeof ApiKey.SaslAuthenticate>).authBytes;
+          this.claimedPrincipal = claimedUser(this.passthroughMechanism, first);
+        }
+      } catch {
+        // the broker judges the bytes as they are
+      }
+      return;
+    }
+    if (apiKey === ApiKey.ApiVersions || this.claimedPrincipal === undefined) return;
+    this.principal = this.claimedPrincipal;
+    this.log.info(
+      { principal: this.principal, mechanism: this.passthroughMechanism },
+      "client authenticated by the broker",
+    );
+    for (const feature of this.chain.features) this.notifyAuthenticated(feature, this.principal);
   }
 
   private notifyAuthenticated(feature: Feature, principal: string): void {

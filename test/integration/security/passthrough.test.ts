@@ -123,6 +123,7 @@ test("a broker SCRAM user produces and consumes through the proxy where the brok
     assert.equal(outcome.delivery, "OK", JSON.stringify(outcome));
     assert.equal(outcome.consumed, "through-passthrough", JSON.stringify(outcome));
   }
+  assert.match(proxy.logs(), /"principal":"alice"[^\n]*client authenticated by the broker/);
 });
 
 test("the broker's ACL refusal reaches the client", async () => {
