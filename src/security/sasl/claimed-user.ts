@@ -1,5 +1,8 @@
 import { decodeSaslName } from "../scram.ts";
 
+/** RFC 7628 separates OAUTHBEARER's key=value pairs with ^A. */
+const KEY_VALUE_SEPARATOR = "\u0001";
+
 /**
  * The user a client's first SASL message names, read without checking anything (the broker checks it in
  * passthrough mode): PLAIN's authcid, SCRAM's `n=`, OAUTHBEARER's token `sub`. Undefined when the message does not
@@ -16,7 +19,8 @@ export function claimedUser(mechanism: string, firstMessage: Buffer): string | u
     return name ? decodeSaslName(name) : undefined;
   }
   if (mechanism === "OAUTHBEARER") {
-    const token = /(?:^|\x01)auth=Bearer ([^\x01]+)/.exec(text)?.[1];
+    const auth = text.split(KEY_VALUE_SEPARATOR).find((pair) => pair.startsWith("auth=Bearer "));
+    const token = auth?.slice("auth=Bearer ".length);
     const payload = token?.split(".")[1];
     if (!payload) return undefined;
     try {
