@@ -3,7 +3,7 @@
  * first (and says so in KPP_TEST_SET_UP); a test file run on its own installs here what it asks for. A client
  * that cannot be had throws, so the tests that need it fail; none of them skip.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import {
   CLIENTS_VENV,
@@ -40,4 +40,47 @@ export function clientPython(): string {
 export function kcat(): string {
   ensure("kcat", kcatReady, `kcat (${kcatCommand()})`);
   return kcatCommand();
+}
+
+/**
+ * Runs `script` with the clients' Python (confluent-kafka) and resolves to the JSON object its last line of
+ * output holds; `input` goes to its stdin. Rejects with its output when it exits non-zero, prints no JSON, or
+ * outlives `timeoutMs`.
+ */
+export function runPythonJson<T>(
+  script: string,
+  args: readonly string[],
+  timeoutMs = 120_000,
+  input?: string,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(clientPython(), ["-c", script, ...args], {
+      stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      stdout += chunk;
+    });
+    child.stderr!.on("data", (chunk: Buffer) => {
+      stderr += chunk;
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      const line = stdout.trim().split("\n").pop() ?? "";
+      if (code !== 0 || !line.startsWith("{")) {
+        const why = timedOut ? `was killed after ${timeoutMs} ms` : `exited ${code}`;
+        reject(new Error(`python ${why}:\n${stdout}\n${stderr.slice(-3000)}`));
+        return;
+      }
+      resolve(JSON.parse(line) as T);
+    });
+    if (input !== undefined) child.stdin!.end(input);
+  });
 }

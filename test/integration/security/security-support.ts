@@ -1,5 +1,4 @@
 /** Shared set-up of the security suites: a SASL_SSL Kafka, stored credentials, a proxy with TLS and SASL on both sides. */
-import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import tls from "node:tls";
@@ -7,7 +6,10 @@ import { FrameReader } from "../../../src/net/frame-reader.ts";
 import { ApiKey } from "../../../src/protocol/api.ts";
 import { decodeResponse, encodeRequest } from "../../../src/protocol/frame.ts";
 import { addStoredUser } from "../../../src/security/credentials.ts";
-import { clientPython } from "../../helpers/clients.ts";
+import { runPythonJson } from "../../helpers/clients.ts";
+
+export { runPythonJson };
+
 import type { KafkaTestCluster } from "../../helpers/kafka.ts";
 import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
 
@@ -149,32 +151,15 @@ export function librdkafkaRoundTrip(
   topic: string,
   count: number,
 ): Promise<RoundTrip> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      clientPython(),
-      ["-c", LIBRDKAFKA, bootstrap, caFile, mechanism, user, password, topic, String(count)],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      const line = stdout.trim().split("\n").pop() ?? "";
-      if (code !== 0 || !line.startsWith("{")) {
-        reject(new Error(`librdkafka exited ${code}:\n${stdout}\n${stderr.slice(-3000)}`));
-        return;
-      }
-      resolve(JSON.parse(line) as RoundTrip);
-    });
-  });
+  return runPythonJson<RoundTrip>(LIBRDKAFKA, [
+    bootstrap,
+    caFile,
+    mechanism,
+    user,
+    password,
+    topic,
+    String(count),
+  ]);
 }
 
 /** TCP connections the process `pid` has open to `port` on the loopback (from /proc; established only). */
@@ -299,29 +284,7 @@ export function librdkafkaRun(spec: LibrdkafkaRunSpec): Promise<LibrdkafkaRunRes
     message_timeout_ms: spec.messageTimeoutMs ?? 30_000,
     timeout_s: spec.timeoutS ?? 40,
   });
-  return new Promise((resolve, reject) => {
-    const child = spawn(clientPython(), ["-c", LIBRDKAFKA_RUN], { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), ((spec.timeoutS ?? 40) + 60) * 1000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      const line = stdout.trim().split("\n").pop() ?? "";
-      if (code !== 0 || !line.startsWith("{")) {
-        reject(new Error(`librdkafka exited ${code}:\n${stdout}\n${stderr.slice(-3000)}`));
-        return;
-      }
-      resolve(JSON.parse(line) as LibrdkafkaRunResult);
-    });
-    child.stdin.end(input);
-  });
+  return runPythonJson<LibrdkafkaRunResult>(LIBRDKAFKA_RUN, [], ((spec.timeoutS ?? 40) + 60) * 1000, input);
 }
 
 /** The proxy's JSON log lines, parsed (lines that are not JSON are left out). */
@@ -351,40 +314,6 @@ export function refusalLogged(logs: string, reason: RegExp, address: string): bo
       Object.keys(refused).some((key) => reason.test(key)) &&
       addresses?.[address] !== undefined
     );
-  });
-}
-
-/**
- * Runs `script` with the clients' Python (confluent-kafka) and resolves to the JSON object its last line of
- * output holds; rejects with its output when it exits non-zero, prints no JSON, or outlives `timeoutMs`.
- */
-export function runPythonJson<T>(script: string, args: readonly string[], timeoutMs = 120_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(clientPython(), ["-c", script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk;
-    });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      const line = stdout.trim().split("\n").pop() ?? "";
-      if (code !== 0 || !line.startsWith("{")) {
-        const why = timedOut ? `was killed after ${timeoutMs} ms` : `exited ${code}`;
-        reject(new Error(`python ${why}:\n${stdout}\n${stderr.slice(-3000)}`));
-        return;
-      }
-      resolve(JSON.parse(line) as T);
-    });
   });
 }
 

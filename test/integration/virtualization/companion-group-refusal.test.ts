@@ -7,11 +7,10 @@
  * (the real group's v >= P) keep working.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { ApiKey, ErrorCode, ZERO_UUID } from "../../../src/protocol/api.ts";
 import { fastGroup } from "../../compat/kafkajs/client.ts";
-import { clientPython } from "../../helpers/clients.ts";
+import { runPythonJson } from "../../helpers/clients.ts";
 import { RawKafkaClient } from "../../helpers/raw-kafka.ts";
 import { createTopic, startVirtualEnvironment, type VirtualEnvironment } from "./acceptance-support.ts";
 
@@ -82,30 +81,7 @@ interface LibrdkafkaResult {
 }
 
 function librdkafka(bootstrap: string, group: string, topic: string, mode: string, ...args: string[]) {
-  return new Promise<LibrdkafkaResult>((resolve, reject) => {
-    const child = spawn(clientPython(), ["-c", LIBRDKAFKA, bootstrap, group, topic, mode, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      const line = stdout.trim().split("\n").pop() ?? "";
-      if (code !== 0 || !line.startsWith("{")) {
-        reject(new Error(`librdkafka ${mode} exited ${code}:\n${stdout}\n${stderr.slice(-3000)}`));
-        return;
-      }
-      resolve(JSON.parse(line) as LibrdkafkaResult);
-    });
-  });
+  return runPythonJson<LibrdkafkaResult>(LIBRDKAFKA, [bootstrap, group, topic, mode, ...args], 90_000);
 }
 
 describe("companion groups: clients that name them are refused", { timeout: 420_000 }, () => {
