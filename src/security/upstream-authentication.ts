@@ -3,25 +3,18 @@ import type { ConnectionOptions } from "node:tls";
 import type { UpstreamSaslSettings, UpstreamSecuritySettings } from "../config/security.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Authenticate, AuthenticationChannel, UpstreamSecurity } from "../net/upstream.ts";
-import { API_KEYS, ApiKey, ErrorCode, kafkaError } from "../protocol/api.ts";
-
-const errorName = (code: number): string => kafkaError(code)?.name ?? `error ${code}`;
+import { ApiKey, ErrorCode, kafkaError } from "../protocol/api.ts";
+import {
+  API_VERSIONS_PROBE,
+  brokerVersionsOf,
+  PROBE_VERSION,
+  pickVersion,
+} from "../topology/api-versions.ts";
 
 import { OAuthClientCredentials } from "./oauth-client-credentials.ts";
 import { saslClientExchange } from "./sasl/client.ts";
 
-const codecRange = (apiKey: number) => API_KEYS.find((api) => api.apiKey === apiKey)!;
-
-/** The newest version of `apiKey` that the broker (as its ApiVersions answer says) and the codec both speak. */
-function commonVersion(apiKey: number, brokerRanges: Map<number, { min: number; max: number }>): number {
-  const own = codecRange(apiKey);
-  const broker = brokerRanges.get(apiKey);
-  if (!broker) throw new Error(`the broker does not offer ${own.name}`);
-  const version = Math.min(own.maxVersion, broker.max);
-  if (version < Math.max(own.minVersion, broker.min))
-    throw new Error(`the broker and the proxy speak no common version of ${own.name}`);
-  return version;
-}
+const errorName = (code: number): string => kafkaError(code)?.name ?? `error ${code}`;
 
 export class UpstreamAuthenticationError extends Error {
   constructor(message: string) {
@@ -38,18 +31,11 @@ export class UpstreamAuthenticationError extends Error {
 export function saslAuthenticator(settings: UpstreamSaslSettings, log: Logger): Authenticate {
   const tokens = settings.mechanism === "OAUTHBEARER" ? new OAuthClientCredentials(settings, log) : undefined;
   return async (channel: AuthenticationChannel): Promise<number> => {
-    const probe = codecRange(ApiKey.ApiVersions);
-    const versions = await channel.request(ApiKey.ApiVersions, probe.minVersion, {
-      clientSoftwareName: "",
-      clientSoftwareVersion: "",
-      clusterId: null,
-      nodeId: -1,
-    });
-    const ranges = new Map(
-      versions.apiKeys.map((api) => [api.apiKey, { min: api.minVersion, max: api.maxVersion }]),
+    const versions = brokerVersionsOf(
+      await channel.request(ApiKey.ApiVersions, PROBE_VERSION, API_VERSIONS_PROBE),
     );
-    const handshakeVersion = commonVersion(ApiKey.SaslHandshake, ranges);
-    const authenticateVersion = commonVersion(ApiKey.SaslAuthenticate, ranges);
+    const handshakeVersion = pickVersion(ApiKey.SaslHandshake, channel.label, versions);
+    const authenticateVersion = pickVersion(ApiKey.SaslAuthenticate, channel.label, versions);
     const handshake = await channel.request(ApiKey.SaslHandshake, handshakeVersion, {
       mechanism: settings.mechanism,
     });

@@ -1,5 +1,5 @@
 import type { UpstreamConnection } from "../net/upstream.ts";
-import { API_KEYS, ApiKey } from "../protocol/api.ts";
+import { API_KEYS, ApiKey, type RequestOf, type ResponseOf } from "../protocol/api.ts";
 
 /** The versions a caller can work with, when it needs fields only some versions have. */
 export interface VersionBounds {
@@ -12,7 +12,14 @@ export type BrokerVersions = ReadonlyMap<number, { min: number; max: number }>;
 
 const codecRanges = new Map(API_KEYS.map((api) => [api.apiKey, api]));
 /** Asked at the oldest version, which every broker answers (and which carries all the ranges). */
-const PROBE_VERSION = codecRanges.get(ApiKey.ApiVersions)!.minVersion;
+export const PROBE_VERSION = codecRanges.get(ApiKey.ApiVersions)!.minVersion;
+/** The ApiVersions request the proxy asks brokers with. */
+export const API_VERSIONS_PROBE: RequestOf<typeof ApiKey.ApiVersions> = {
+  clientSoftwareName: "",
+  clientSoftwareVersion: "",
+  clusterId: null,
+  nodeId: -1,
+};
 
 /** Raised when a broker and the proxy share no version of an API that a request needs. */
 export class NoCommonVersionError extends Error {
@@ -22,20 +29,21 @@ export class NoCommonVersionError extends Error {
   }
 }
 
+/** What a broker's ApiVersions answer says it speaks. */
+export function brokerVersionsOf(answer: ResponseOf<typeof ApiKey.ApiVersions>): BrokerVersions {
+  const table = new Map<number, { min: number; max: number }>();
+  for (const api of answer.apiKeys) table.set(api.apiKey, { min: api.minVersion, max: api.maxVersion });
+  return table;
+}
+
 /** Asks the broker at the other end of `connection` which versions it speaks. */
 export async function probeVersions(
   connection: UpstreamConnection,
   clientId: string,
 ): Promise<BrokerVersions> {
-  const answer = await connection.request(
-    ApiKey.ApiVersions,
-    PROBE_VERSION,
-    { clientSoftwareName: "", clientSoftwareVersion: "", clusterId: null, nodeId: -1 },
-    { clientId },
-  ).response;
-  const table = new Map<number, { min: number; max: number }>();
-  for (const api of answer.apiKeys) table.set(api.apiKey, { min: api.minVersion, max: api.maxVersion });
-  return table;
+  const answer = await connection.request(ApiKey.ApiVersions, PROBE_VERSION, API_VERSIONS_PROBE, { clientId })
+    .response;
+  return brokerVersionsOf(answer);
 }
 
 /** The newest version of `apiKey` that the broker and the proxy's codec both speak, within `bounds`. */
