@@ -125,6 +125,28 @@ export function writeCorrelationId(chunks: Buffer[], correlationId: number): voi
   }
 }
 
+/** A handler that decodes the response of `apiKey` at `apiVersion` (after `onResponseFrame` sees its frame). */
+function decodingHandler<K extends ApiKey>(
+  apiKey: K,
+  apiVersion: number,
+  resolve: (response: ResponseOf<K>) => void,
+  reject: (error: unknown) => void,
+  onResponseFrame?: (frame: Buffer) => void,
+): ResponseHandler {
+  return {
+    releasesResponse: onResponseFrame !== undefined,
+    onResponse: (answer) => {
+      onResponseFrame?.(answer);
+      try {
+        resolve(decodeResponse(apiKey, apiVersion, answer.subarray(4)).body as ResponseOf<K>);
+      } catch (error) {
+        reject(error);
+      }
+    },
+    onFailure: reject,
+  };
+}
+
 /**
  * One TCP connection to a broker. Requests are sent with the proxy's own correlation ids; responses arrive in
  * request order (Kafka answers each connection in order), so in-flight requests form a FIFO queue.
@@ -321,19 +343,7 @@ export class UpstreamConnection extends EventEmitter {
     }
     let writable = true;
     const response = new Promise<ResponseOf<K>>((resolve, reject) => {
-      const onResponseFrame = options.onResponseFrame;
-      const handler: ResponseHandler = {
-        releasesResponse: onResponseFrame !== undefined,
-        onResponse: (answer) => {
-          onResponseFrame?.(answer);
-          try {
-            resolve(decodeResponse(apiKey, apiVersion, answer.subarray(4)).body as ResponseOf<K>);
-          } catch (error) {
-            reject(error);
-          }
-        },
-        onFailure: reject,
-      };
+      const handler = decodingHandler(apiKey, apiVersion, resolve, reject, options.onResponseFrame);
       writable = this.send(frame, handler, options.timeoutMs);
     });
     return { writable, response };
@@ -393,16 +403,7 @@ export class UpstreamConnection extends EventEmitter {
     return new Promise<ResponseOf<K>>((resolve, reject) => {
       this.write(
         frame,
-        {
-          onResponse: (answer) => {
-            try {
-              resolve(decodeResponse(apiKey, apiVersion, answer.subarray(4)).body as ResponseOf<K>);
-            } catch (error) {
-              reject(error);
-            }
-          },
-          onFailure: reject,
-        },
+        decodingHandler(apiKey, apiVersion, resolve, reject),
         this.options.requestTimeoutMs,
         undefined,
       );
