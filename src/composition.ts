@@ -65,18 +65,14 @@ export const DEFAULT_CHAIN: readonly string[] = [
 /** Features every chain holds: without them clients would be sent to the brokers themselves. */
 const REQUIRED_FEATURES: readonly string[] = ["node-addressing", "api-versions"];
 
-const sniNamesOf = new WeakMap<ProxyConfig, SniNames>();
-
 /** The SNI host names of the config's single TLS port, when it has one (listen.security.tls.sni). */
-export function sniNames(config: ProxyConfig): SniNames | undefined {
+function sniNames(config: ProxyConfig): SniNames | undefined {
   const sni = config.clientSecurity.tls?.sni;
-  if (!sni) return undefined;
-  let names = sniNamesOf.get(config);
-  if (!names) sniNamesOf.set(config, (names = new SniNames(sni.bootstrapHost, sni.brokerHostPattern)));
-  return names;
+  return sni && new SniNames(sni.bootstrapHost, sni.brokerHostPattern);
 }
 
-export function createTopology(config: ProxyConfig, log: Logger): Topology {
+/** `sni`: the names of a single TLS port for every broker, which then name the nodes in responses. */
+export function createTopology(config: ProxyConfig, log: Logger, sni = sniNames(config)): Topology {
   return new Topology({
     virtualClusterName: config.virtualCluster.name,
     clusterId: config.virtualCluster.clusterId,
@@ -88,8 +84,7 @@ export function createTopology(config: ProxyConfig, log: Logger): Topology {
       ),
     })),
     endpointOf: (nodeId) => {
-      const sni = config.clientSecurity.tls?.sni;
-      if (sni) return { host: sniNames(config)!.hostOf(nodeId), port: config.advertisedBootstrapPort };
+      if (sni) return { host: sni.hostOf(nodeId), port: config.advertisedBootstrapPort };
       const port = config.nodePortFor(nodeId);
       return port === undefined ? undefined : { host: config.advertisedHost, port };
     },
@@ -126,7 +121,8 @@ export function composeProxy(
     if (!names.includes(required)) problems.push(`proxy.chain: must include "${required}"`);
   }
   if (problems.length > 0) throw new ConfigError("the config", problems);
-  const topology = createTopology(config, log);
+  const sni = sniNames(config);
+  const topology = createTopology(config, log, sni);
   const reloads: ((config: ProxyConfig) => void)[] = [];
   const services: FeatureServices = { config, topology, log, onReload: (listener) => reloads.push(listener) };
   const features: Feature[] = [];
@@ -134,7 +130,7 @@ export function composeProxy(
     const feature = available[name]!(services);
     if (feature) features.push(feature);
   }
-  const server = new ProxyServer(config, log, new Chain(features), topology, sniNames(config));
+  const server = new ProxyServer(config, log, new Chain(features), topology, sni);
   server.onReload((reloaded) => {
     for (const reload of reloads) reload(reloaded);
   });
