@@ -3,6 +3,7 @@ import type { Feature } from "./feature-api/feature.ts";
 import { NodeAddressing } from "./features/addressing/node-addressing.ts";
 import { ApiVersionsClamp } from "./features/api-versions/api-versions-clamp.ts";
 import { createAuthorization } from "./features/authorization/index.ts";
+import { createRouting } from "./features/routing/index.ts";
 import { createVirtualization, VirtualizationRules } from "./features/virtualization/index.ts";
 import type { Logger } from "./log/logger.ts";
 import { SniNames } from "./net/sni-names.ts";
@@ -51,6 +52,7 @@ export const BUILT_IN_FEATURES: Readonly<Record<string, FeatureFactory>> = {
       log: log.child({ component: "virtualization" }),
     });
   },
+  routing: ({ topology }) => createRouting(topology),
   "node-addressing": ({ topology }) => new NodeAddressing(topology),
   "api-versions": ({ config }) => new ApiVersionsClamp(config.apiMaxVersions),
 };
@@ -59,6 +61,7 @@ export const BUILT_IN_FEATURES: Readonly<Record<string, FeatureFactory>> = {
 export const DEFAULT_CHAIN: readonly string[] = [
   "authorization",
   "virtualization",
+  "routing",
   "node-addressing",
   "api-versions",
 ];
@@ -76,6 +79,7 @@ export function createTopology(config: ProxyConfig, log: Logger, sni = sniNames(
   return new Topology({
     virtualClusterName: config.virtualCluster.name,
     clusterId: config.virtualCluster.clusterId,
+    routing: config.routing,
     clusters: config.clusters.map((cluster) => ({
       ...cluster,
       security: upstreamSecurity(
@@ -119,6 +123,9 @@ export function composeProxy(
   });
   for (const required of REQUIRED_FEATURES) {
     if (!names.includes(required)) problems.push(`proxy.chain: must include "${required}"`);
+  }
+  if (config.clusters.length > 1 && !names.includes("routing")) {
+    problems.push(`proxy.chain: must include "routing" when several clusters are configured`);
   }
   if (problems.length > 0) throw new ConfigError("the config", problems);
   const sni = sniNames(config);

@@ -3,15 +3,25 @@ import { isIP } from "node:net";
 import { parseDocument } from "yaml";
 import { type AuthorizationSettings, normalizeAuthorization } from "../features/authorization/config.ts";
 import { API_KEYS } from "../protocol/generated/api-keys.ts";
+import {
+  compileRegex,
+  DEFAULT_NODE_ID_STRIDE,
+  type HostPort,
+  normalizeUpstream,
+  parseHostPort,
+  type RoutingSettings,
+  type UpstreamClusterSettings,
+} from "./clusters.ts";
 import { configSchema, type ParsedConfig, type RawConfig } from "./schema.ts";
 import {
   type ClientSecuritySettings,
   type NamedFile,
   normalizeClientSecurity,
-  normalizeUpstreamSecurity,
-  type UpstreamSecuritySettings,
   unreadableFiles,
 } from "./security.ts";
+
+export type { HostPort, RoutingRule, RoutingSettings, UpstreamClusterSettings } from "./clusters.ts";
+export { parseHostPort } from "./clusters.ts";
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -22,25 +32,11 @@ export class ConfigError extends Error {
   }
 }
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
-
 export interface PartitionRule {
   pattern: RegExp;
   source: string;
   virtualPartitions: number;
   physicalPartitions: number;
-}
-
-export interface UpstreamClusterSettings {
-  name: string;
-  bootstrapServers: HostPort[];
-  /** Virtual node id of the cluster's node 0. */
-  nodeIdBase: number;
-  /** TLS and SASL towards the cluster's brokers, for every connection the proxy opens to them. */
-  security: UpstreamSecuritySettings;
 }
 
 export interface ProxyConfig {
@@ -73,6 +69,8 @@ export interface ProxyConfig {
   virtualCluster: { name: string; clusterId: string | undefined };
   /** The upstream clusters; the first is the default. */
   clusters: UpstreamClusterSettings[];
+  /** Which cluster each topic lives on, and where groups and transactional ids are coordinated. */
+  routing: RoutingSettings;
   connectionTimeoutMs: number;
   requestTimeoutMs: number;
   metadataRefreshMs: number;
@@ -140,12 +138,6 @@ export function defaultMaxConnectionsPerIp(maxConnections: number): number {
   return Math.max(1, Math.floor(maxConnections / 2));
 }
 
-export function parseHostPort(text: string): HostPort {
-  const index = text.lastIndexOf(":");
-  const host = text.slice(0, index).replace(/^\[(.*)\]$/, "$1");
-  return { host, port: Number(text.slice(index + 1)) };
-}
-
 /** `checkFiles`: also report every certificate, key and credentials file the config names that cannot be read. */
 export interface LoadOptions {
   checkFiles?: boolean;
@@ -195,15 +187,6 @@ export function buildConfig(input: unknown, source = "config", options: LoadOpti
   return normalize(result.data, source, options);
 }
 
-function compileRegex(pattern: string, path: string, problems: string[]): RegExp {
-  try {
-    return new RegExp(`^(?:${pattern})$`);
-  } catch (error) {
-    problems.push(`${path}: invalid regular expression: ${(error as Error).message}`);
-    return /$^/;
-  }
-}
-
 function normalize(raw: ParsedConfig, source: string, options: LoadOptions): ProxyConfig {
   const problems: string[] = [];
   const warnings: string[] = [];
@@ -224,7 +207,12 @@ function normalize(raw: ParsedConfig, source: string, options: LoadOptions): Pro
 
   const portBase = raw.listen.broker_port_base ?? listen.port + 1;
   const idBase = raw.listen.broker_id_base;
-  const portCount = raw.listen.broker_port_count;
+  const files: NamedFile[] = [];
+  const upstream = normalizeUpstream(raw, problems, warnings, files);
+  const highestNodeIdBase = Math.max(0, ...upstream.clusters.map((cluster) => cluster.nodeIdBase));
+  const portCount =
+    raw.listen.broker_port_count ??
+    Math.max(DEFAULT_NODE_ID_STRIDE, highestNodeIdBase - idBase + DEFAULT_NODE_ID_STRIDE);
   const explicitPorts = new Map(Object.entries(raw.listen.broker_ports).map(([id, p]) => [Number(id), p]));
   const nodePortFor = (nodeId: number): number | undefined => {
     const explicit = explicitPorts.get(nodeId);
@@ -251,17 +239,7 @@ function normalize(raw: ParsedConfig, source: string, options: LoadOptions): Pro
     }
   }
 
-  const files: NamedFile[] = [];
   const clientSecurity = normalizeClientSecurity(raw.listen.security, problems, warnings, files);
-  const upstreamSecurity = normalizeUpstreamSecurity(
-    raw.kafka.security_protocol,
-    raw.kafka.tls,
-    raw.kafka.sasl,
-    "kafka",
-    problems,
-    warnings,
-    files,
-  );
 
   const partitionRules: PartitionRule[] = [];
   const mapping = raw.mapping;
@@ -367,17 +345,11 @@ function normalize(raw: ParsedConfig, source: string, options: LoadOptions): Pro
       name: raw.virtual_cluster.name,
       clusterId: raw.virtual_cluster.cluster_id ?? undefined,
     },
-    clusters: [
-      {
-        name: raw.kafka.name,
-        bootstrapServers: raw.kafka.bootstrap_servers.map(parseHostPort),
-        nodeIdBase: raw.kafka.node_id_base,
-        security: upstreamSecurity,
-      },
-    ],
-    connectionTimeoutMs: raw.kafka.connection_timeout_ms,
-    requestTimeoutMs: raw.kafka.request_timeout_ms,
-    metadataRefreshMs: Math.round(raw.kafka.metadata_refresh_interval_secs * 1000),
+    clusters: upstream.clusters,
+    routing: upstream.routing,
+    connectionTimeoutMs: upstream.connectionTimeoutMs,
+    requestTimeoutMs: upstream.requestTimeoutMs,
+    metadataRefreshMs: upstream.metadataRefreshMs,
     maxFrameBytes: raw.proxy.max_frame_bytes,
     maxInFlightBytes: raw.proxy.max_in_flight_bytes,
     maxInFlightRequests: raw.proxy.max_in_flight_requests,

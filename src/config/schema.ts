@@ -27,6 +27,25 @@ const bootstrapServers = z.preprocess(
   z.array(hostPort).min(1, "at least one bootstrap server is required"),
 );
 
+const clusterName = z.string().regex(/^[A-Za-z0-9._-]+$/, "letters, digits, '.', '_' or '-'");
+
+/** How the proxy reaches one upstream cluster. */
+const clusterFields = {
+  bootstrap_servers: bootstrapServers,
+  /** Virtual node id of the cluster's node 0; with several clusters, 100 times the cluster's place by default. */
+  node_id_base: int(0, 1_000_000_000).optional(),
+  security_protocol: securityProtocolSchema.default("PLAINTEXT"),
+  tls: upstreamTlsSchema.nullish(),
+  sasl: upstreamSaslSchema.nullish(),
+};
+
+const upstreamTimingFields = {
+  connection_timeout_ms: int(1).default(10000),
+  request_timeout_ms: int(1).default(30000),
+  /** 0 turns the background refresh off. */
+  metadata_refresh_interval_secs: num(0).default(30),
+};
+
 const partitionRule = z
   .object({
     virtual_partitions: int(1).optional(),
@@ -64,7 +83,8 @@ export const configSchema = z
         first_frame_timeout_ms: int(1).default(10_000),
         broker_port_base: port.nullish(),
         broker_id_base: int(0).default(0),
-        broker_port_count: int(1, 10000).default(100),
+        /** Default: 100 past the highest cluster's node_id_base. */
+        broker_port_count: int(1, 10000).nullish(),
         broker_ports: z.record(z.string().regex(/^\d+$/, "broker id"), port).default({}),
         departed_broker_linger_secs: num(0).default(300),
         security: listenSecuritySchema.nullish(),
@@ -78,23 +98,32 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The upstream cluster, named `default` unless `name` says otherwise; or `clusters` with `routing`. */
     kafka: z
       .object({
-        name: z
-          .string()
-          .regex(/^[A-Za-z0-9._-]+$/, "letters, digits, '.', '_' or '-'")
-          .default("default"),
-        bootstrap_servers: bootstrapServers,
-        node_id_base: int(0, 1_000_000_000).default(0),
-        connection_timeout_ms: int(1).default(10000),
-        request_timeout_ms: int(1).default(30000),
-        /** 0 turns the background refresh off. */
-        metadata_refresh_interval_secs: num(0).default(30),
-        security_protocol: securityProtocolSchema.default("PLAINTEXT"),
-        tls: upstreamTlsSchema.nullish(),
-        sasl: upstreamSaslSchema.nullish(),
+        name: clusterName.default("default"),
+        ...clusterFields,
+        ...upstreamTimingFields,
       })
-      .strict(),
+      .strict()
+      .optional(),
+    /** Several upstream clusters by name, behind one virtual cluster; `routing` says which topic lives where. */
+    clusters: z.record(clusterName, z.object(clusterFields).strict()).optional(),
+    routing: z
+      .object({
+        /** Where topics and groups go that no rule names; the first cluster when absent. */
+        default_cluster: clusterName.nullish(),
+        /** Topic name patterns (anchored regular expressions) to cluster names; the first match wins. */
+        topics: z.record(z.string(), clusterName).default({}),
+        /** Consumer group id patterns to their home cluster; the first match wins. */
+        groups: z.record(z.string(), clusterName).default({}),
+        /** Transactional id patterns to the cluster of their coordinator; the first match wins. */
+        transactional_ids: z.record(z.string(), clusterName).default({}),
+      })
+      .strict()
+      .optional(),
+    /** Timeouts and refresh towards every upstream cluster (with `clusters`; `kafka` holds its own). */
+    upstream: z.object(upstreamTimingFields).strict().prefault({}),
     mapping: z
       .object({
         virtual_partitions: int(1).optional(),

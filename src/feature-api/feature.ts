@@ -56,6 +56,11 @@ export interface ExchangeInfo<K extends ApiKey = ApiKey> {
   readonly log: Logger;
   /** The client's request frame (length prefix included), when the request is the client's own. */
   readonly requestFrame: Buffer | undefined;
+  /**
+   * The virtual node whose broker answers: the one the request was sent to (`SendOptions.nodeId`), else the
+   * node the client connected to; undefined for some broker of the default cluster (the bootstrap listener).
+   */
+  readonly nodeId?: number;
 }
 
 /** What a request handler may do: pass the request on, send others on the client's behalf, manage buffers. */

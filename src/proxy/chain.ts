@@ -112,6 +112,8 @@ export class Chain {
     above = NOTHING_ABOVE,
     links: readonly Link[] | undefined = this.links[info.apiKey],
   ): Promise<ResponseOf<K>> {
+    if (options?.nodeId !== undefined && options.nodeId !== info.nodeId)
+      info = { ...info, nodeId: options.nodeId };
     let taker: Link | undefined;
     if (links) {
       for (const link of links) {
@@ -145,7 +147,14 @@ export class Chain {
       send: (apiKey, apiVersion, request, options) =>
         this.run(
           scope,
-          { apiKey, apiVersion, connection: info.connection, log: info.log, requestFrame: undefined },
+          {
+            apiKey,
+            apiVersion,
+            connection: info.connection,
+            log: info.log,
+            requestFrame: undefined,
+            nodeId: info.nodeId,
+          },
           request,
           options,
           position,

@@ -109,6 +109,15 @@ export class AdminClient {
     return pickVersion(apiKey, `node ${target}`, await this.connect(target).versions, bounds);
   }
 
+  /** What the node's broker said it speaks (asked once per connection). */
+  versionsOf(nodeId: number): Promise<BrokerVersions> {
+    try {
+      return this.connect(nodeId).versions;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   close(): void {
     this.closed = true;
     for (const { connection } of this.connections.values()) connection.close();

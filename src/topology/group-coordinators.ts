@@ -31,6 +31,12 @@ export type CoordinatorCall<R> = (nodeId: number, groups: string[]) => Promise<M
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Several upstream clusters: each group is coordinated on its home cluster. */
+export interface GroupHomes {
+  homeOf(group: string): string;
+  anyNodeOf(cluster: string): number | undefined;
+}
+
 /**
  * Group coordinators (virtual node ids) as the cluster reports them (FindCoordinator v4, batched), cached per group and
  * forgotten when a broker says it no longer coordinates the group. Requests for many groups go out as one
@@ -39,14 +45,24 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class GroupCoordinators {
   private readonly cache = new Map<string, number>();
   private readonly admin: AdminClient;
-  private readonly virtualNodeOf: (upstreamNodeId: number) => number;
+  private readonly virtualNodeOf: (upstreamNodeId: number, cluster: string | undefined) => number;
+  private readonly homes: GroupHomes | undefined;
   private readonly log: Logger;
 
-  /** `virtualNodeOf` maps the node ids FindCoordinator answers with to the topology's virtual node ids. */
-  constructor(admin: AdminClient, virtualNodeOf: (upstreamNodeId: number) => number, log: Logger) {
+  /**
+   * `virtualNodeOf` maps the node ids FindCoordinator answers with (from `cluster`, the default one when
+   * undefined) to the topology's virtual node ids. Without `homes`, every group lives on the default cluster.
+   */
+  constructor(
+    admin: AdminClient,
+    virtualNodeOf: (upstreamNodeId: number, cluster: string | undefined) => number,
+    log: Logger,
+    homes?: GroupHomes,
+  ) {
     this.admin = admin;
     this.virtualNodeOf = virtualNodeOf;
     this.log = log;
+    this.homes = homes;
   }
 
   forget(group: string): void {
@@ -140,27 +156,46 @@ export class GroupCoordinators {
       else located.set(group, { nodeId, errorCode: ErrorCode.NONE });
     }
     if (unknown.length > 0) {
-      let coordinators: { key: string; nodeId: number; errorCode: number }[] = [];
-      try {
-        const response = await this.admin.request(
-          ApiKey.FindCoordinator,
-          { key: "", keyType: GROUP_KEY_TYPE, coordinatorKeys: unknown },
-          { versions: BATCHED_LOOKUPS },
-        );
-        coordinators = response.coordinators;
-      } catch (error) {
-        this.log.debug({ err: (error as Error).message }, "FindCoordinator failed");
+      const byHome = new Map<string | undefined, string[]>();
+      for (const group of unknown) {
+        const home = this.homes?.homeOf(group);
+        const list = byHome.get(home) ?? [];
+        list.push(group);
+        byHome.set(home, list);
       }
-      for (const entry of coordinators) {
-        const nodeId = this.virtualNodeOf(entry.nodeId);
-        if (entry.errorCode === ErrorCode.NONE) this.remember(entry.key, nodeId);
-        located.set(entry.key, { nodeId, errorCode: entry.errorCode });
-      }
+      await Promise.all([...byHome].map(([home, homeGroups]) => this.find(home, homeGroups, located)));
       for (const group of unknown) {
         if (!located.has(group))
           located.set(group, { nodeId: -1, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE });
       }
     }
     return located;
+  }
+
+  /** Asks `cluster` (the default one when undefined) where `groups` are coordinated. */
+  private async find(
+    cluster: string | undefined,
+    groups: string[],
+    located: Map<string, { nodeId: number; errorCode: number }>,
+  ): Promise<void> {
+    let coordinators: { key: string; nodeId: number; errorCode: number }[] = [];
+    try {
+      const nodeId = cluster === undefined ? undefined : this.homes?.anyNodeOf(cluster);
+      if (cluster !== undefined && nodeId === undefined)
+        throw new Error(`no broker of cluster ${cluster} is known`);
+      const response = await this.admin.request(
+        ApiKey.FindCoordinator,
+        { key: "", keyType: GROUP_KEY_TYPE, coordinatorKeys: groups },
+        { versions: BATCHED_LOOKUPS, nodeId },
+      );
+      coordinators = response.coordinators;
+    } catch (error) {
+      this.log.debug({ cluster, err: (error as Error).message }, "FindCoordinator failed");
+    }
+    for (const entry of coordinators) {
+      const nodeId = this.virtualNodeOf(entry.nodeId, cluster);
+      if (entry.errorCode === ErrorCode.NONE) this.remember(entry.key, nodeId);
+      located.set(entry.key, { nodeId, errorCode: entry.errorCode });
+    }
   }
 }

@@ -17,6 +17,16 @@ export interface TopicEntry {
 }
 
 type MetadataResponse = ResponseOf<typeof ApiKey.Metadata>;
+type MetadataTopic = MetadataResponse["topics"][number];
+
+/** Several upstream clusters behind the directory: each topic is looked up on, and learned from, its own. */
+export interface TopicClusters {
+  readonly clusters: readonly string[];
+  clusterOfTopic(topic: string): string;
+  /** Whether `topic` lives on `cluster` (false for a copy on a cluster it is not routed to). */
+  owns(cluster: string, topic: string): boolean;
+  anyNodeOf(cluster: string): number | undefined;
+}
 
 /**
  * Topics as the upstream cluster reports them: names, ids and partition counts. Learned from every Metadata
@@ -27,15 +37,18 @@ export class TopicDirectory {
   private readonly byName = new Map<string, PhysicalTopic>();
   private readonly nameById = new Map<string, string>();
   private readonly admin: AdminClient;
+  private readonly clusters: TopicClusters | undefined;
   private readonly log: Logger;
   private lookup: Promise<void> | undefined;
   private nextLookup: Promise<void> | undefined;
   private listing: { at: number; topics: readonly PhysicalTopic[] } | undefined;
   private pendingListing: Promise<readonly PhysicalTopic[]> | undefined;
 
-  constructor(admin: AdminClient, log: Logger) {
+  /** Without `clusters`, topics are looked up on the admin client's default cluster. */
+  constructor(admin: AdminClient, log: Logger, clusters?: TopicClusters) {
     this.admin = admin;
     this.log = log;
+    this.clusters = clusters && clusters.clusters.length > 1 ? clusters : undefined;
   }
 
   /**
@@ -121,7 +134,7 @@ export class TopicDirectory {
     this.pendingListing ??= this.query(null)
       .then((response) => {
         const topics: PhysicalTopic[] = [];
-        for (const topic of response.topics) {
+        for (const topic of response) {
           if (topic.errorCode === ErrorCode.NONE && topic.name) topics.push(this.byName.get(topic.name)!);
         }
         this.listing = { at: Date.now(), topics };
@@ -138,19 +151,73 @@ export class TopicDirectory {
     return this.pendingListing;
   }
 
-  private async query(topics: { topicId: string; name: string }[] | null): Promise<MetadataResponse> {
+  private async query(topics: { topicId: string; name: string }[] | null): Promise<MetadataTopic[]> {
     try {
-      const response = await this.admin.request(ApiKey.Metadata, {
-        topics,
-        allowAutoTopicCreation: false,
-        includeClusterAuthorizedOperations: false,
-        includeTopicAuthorizedOperations: false,
-      });
-      this.learn(response.topics);
-      return response;
+      const found = this.clusters
+        ? await this.queryClusters(this.clusters, topics)
+        : await this.describe(topics);
+      this.learn(found);
+      return found;
     } catch (error) {
       this.log.warn({ err: (error as Error).message }, "topic metadata lookup failed");
       throw error;
     }
+  }
+
+  private async describe(
+    topics: { topicId: string; name: string }[] | null,
+    nodeId?: number,
+  ): Promise<MetadataTopic[]> {
+    const response = await this.admin.request(
+      ApiKey.Metadata,
+      {
+        topics,
+        allowAutoTopicCreation: false,
+        includeClusterAuthorizedOperations: false,
+        includeTopicAuthorizedOperations: false,
+      },
+      { nodeId },
+    );
+    return response.topics;
+  }
+
+  /**
+   * Asks each cluster for the topics routed to it (every cluster for ids and for all topics), keeping each topic
+   * only from its own cluster. What the clusters that answered said is learned even when another one failed.
+   */
+  private async queryClusters(
+    clusters: TopicClusters,
+    topics: { topicId: string; name: string }[] | null,
+  ): Promise<MetadataTopic[]> {
+    const asked = new Map<string, { topicId: string; name: string }[] | null>();
+    if (topics === null || topics.some((topic) => topic.topicId !== ZERO_UUID)) {
+      for (const cluster of clusters.clusters) asked.set(cluster, topics);
+    } else {
+      for (const topic of topics) {
+        const cluster = clusters.clusterOfTopic(topic.name);
+        const list = asked.get(cluster) ?? [];
+        list.push(topic);
+        asked.set(cluster, list);
+      }
+    }
+    const outcomes = await Promise.allSettled(
+      [...asked].map(async ([cluster, clusterTopics]) => {
+        const nodeId = clusters.anyNodeOf(cluster);
+        if (nodeId === undefined) throw new Error(`no broker of cluster ${cluster} is known yet`);
+        const found = await this.describe(clusterTopics, nodeId);
+        return found.filter((topic) => topic.name === null || clusters.owns(cluster, topic.name));
+      }),
+    );
+    const found: MetadataTopic[] = [];
+    let failure: Error | undefined;
+    for (const outcome of outcomes) {
+      if (outcome.status === "fulfilled") found.push(...outcome.value);
+      else failure ??= outcome.reason as Error;
+    }
+    if (failure) {
+      this.learn(found);
+      throw failure;
+    }
+    return found;
   }
 }

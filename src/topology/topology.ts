@@ -1,9 +1,12 @@
 import { EventEmitter } from "node:events";
+import type { RoutingSettings } from "../config/load.ts";
 import type { Logger } from "../log/logger.ts";
 import type { BrokerAddress, UpstreamSecurity } from "../net/upstream.ts";
 import { ApiKey, firstVersion } from "../protocol/api.ts";
 import { AdminClient } from "./admin-client.ts";
+import type { BrokerVersions } from "./api-versions.ts";
 import { derivedClusterId } from "./cluster-identity.ts";
+import { ClusterRouting } from "./cluster-routing.ts";
 import { GroupCoordinators } from "./group-coordinators.ts";
 import { TopicDirectory } from "./topics.ts";
 import { type ClusterDescription, type UpstreamBroker, UpstreamCluster } from "./upstream-cluster.ts";
@@ -28,6 +31,8 @@ export interface TopologyOptions {
   clusterId: string | undefined;
   /** Every upstream cluster; the first is the default, where requests that name no topic go. */
   clusters: UpstreamClusterConfig[];
+  /** Which cluster each topic, group and transactional id belongs to; everything on the first when absent. */
+  routing?: RoutingSettings;
   /** The client-facing address of a virtual node: the advertised host and the node's port. */
   endpointOf(nodeId: number): BrokerAddress | undefined;
   connectTimeoutMs: number;
@@ -57,9 +62,11 @@ export class Topology extends EventEmitter {
   readonly admin: AdminClient;
   readonly topics: TopicDirectory;
   readonly coordinators: GroupCoordinators;
+  readonly routing: ClusterRouting;
   private readonly clusters = new Map<string, UpstreamCluster>();
   private readonly defaultCluster: UpstreamCluster;
   private readonly options: TopologyOptions;
+  private readonly lastVersions = new Map<string, BrokerVersions>();
   private derivedId: string | undefined;
 
   constructor(options: TopologyOptions) {
@@ -96,12 +103,7 @@ export class Topology extends EventEmitter {
             }
           );
         },
-        anyNodeId: () => {
-          const upstreamId = this.defaultCluster.anyNodeId();
-          return upstreamId === undefined
-            ? undefined
-            : this.nodeIds.virtualId(this.defaultCluster.name, upstreamId);
-        },
+        anyNodeId: () => this.anyNodeOf(this.defaultCluster.name),
       },
       {
         connectTimeoutMs: options.connectTimeoutMs,
@@ -109,12 +111,62 @@ export class Topology extends EventEmitter {
         log: options.log.child({ component: "admin-client" }),
       },
     );
-    this.topics = new TopicDirectory(this.admin, options.log);
+    const names = options.clusters.map((cluster) => cluster.name);
+    this.routing = new ClusterRouting(
+      names,
+      options.routing ?? { defaultCluster: names[0]!, topics: [], groups: [], transactionalIds: [] },
+      options.log.child({ component: "routing" }),
+    );
+    const anyNodeOf = (cluster: string) => this.anyNodeOf(cluster);
+    this.topics = new TopicDirectory(this.admin, options.log, {
+      clusters: names,
+      clusterOfTopic: (topic) => this.routing.clusterOfTopic(topic),
+      owns: (cluster, topic) => this.routing.owns(cluster, topic),
+      anyNodeOf,
+    });
     this.coordinators = new GroupCoordinators(
       this.admin,
-      (upstreamId) => this.nodeIds.virtualId(this.defaultCluster.name, upstreamId),
+      (upstreamId, cluster) => this.nodeIds.virtualId(cluster ?? this.defaultCluster.name, upstreamId),
       options.log,
+      this.routing.isSingleCluster
+        ? undefined
+        : { homeOf: (group) => this.routing.homeOfGroup(group), anyNodeOf },
     );
+  }
+
+  get clusterNames(): readonly string[] {
+    return this.routing.clusters;
+  }
+
+  /** Some live node of a cluster (virtual id), undefined while none is known. */
+  anyNodeOf(cluster: string): number | undefined {
+    const upstream = this.clusters.get(cluster);
+    const upstreamId = upstream?.anyNodeId();
+    return upstreamId === undefined ? undefined : this.nodeIds.virtualId(cluster, upstreamId);
+  }
+
+  /**
+   * The versions some broker of `cluster` speaks: asked of a live broker, else the last answer (a cluster that is
+   * down keeps its versions); undefined when no broker of it was ever reached.
+   */
+  async versionsOfCluster(cluster: string): Promise<BrokerVersions | undefined> {
+    const nodeId = this.anyNodeOf(cluster);
+    if (nodeId !== undefined) {
+      try {
+        const versions = await this.admin.versionsOf(nodeId);
+        this.lastVersions.set(cluster, versions);
+        return versions;
+      } catch {
+        // the last answer stands
+      }
+    }
+    return this.lastVersions.get(cluster);
+  }
+
+  /** The cluster of a virtual node; the default cluster for undefined (the bootstrap listener). */
+  clusterOfNode(nodeId: number | undefined): string {
+    if (nodeId === undefined || this.clusters.size === 1) return this.defaultCluster.name;
+    return this.nodeIds.upstreamOf(nodeId)?.cluster ?? this.defaultCluster.name;
   }
 
   get defaultClusterName(): string {
@@ -174,7 +226,6 @@ export class Topology extends EventEmitter {
     return this.options.endpointOf(nodeId);
   }
 
-  /** Where a client connection's requests go: the node's broker, or some broker of the default cluster. */
   /** How connections to a cluster's brokers are secured (undefined: plain TCP). */
   securityOf(cluster: string): UpstreamSecurity | undefined {
     return this.options.clusters.find((candidate) => candidate.name === cluster)?.security;
@@ -187,6 +238,7 @@ export class Topology extends EventEmitter {
     return node && this.securityOf(node.upstream.cluster);
   }
 
+  /** Where a client connection's requests go: the node's broker, or some broker of the default cluster. */
   addressFor(nodeId: number | undefined): BrokerAddress | undefined {
     if (nodeId === undefined) return this.defaultCluster.anyAddress();
     return this.node(nodeId)?.address;

@@ -36,6 +36,8 @@ export interface StartProxyOptions {
   brokerPortBase?: number;
   brokerIdBase?: number;
   env?: NodeJS.ProcessEnv;
+  /** Client-facing broker ports (node ids from brokerIdBase); 8 by default. */
+  brokerSlots?: number;
   /** Runs the compiled build (dist/, from `npm run build`) as installed users do, instead of the TypeScript sources. */
   compiled?: boolean;
 }
@@ -61,7 +63,7 @@ export async function freePortRange(count: number): Promise<number> {
 
 /** Starts the proxy as a child process (the real CLI with a YAML config) and waits until it is ready. */
 export async function startProxy(options: StartProxyOptions): Promise<ProxyProcess> {
-  const brokerSlots = 8;
+  const brokerSlots = options.brokerSlots ?? 8;
   const base = options.port ?? (await freePortRange(brokerSlots + 2));
   const adminPort = options.port ? await freePortRange(1) : base + brokerSlots + 1;
   const brokerPortBase = options.brokerPortBase ?? base + 1;
@@ -76,7 +78,9 @@ export async function startProxy(options: StartProxyOptions): Promise<ProxyProce
       broker_port_count: brokerSlots,
       ...(extraListen as object | undefined),
     },
-    kafka: { bootstrap_servers: options.upstream.split(","), metadata_refresh_interval_secs: 5 },
+    ...(extra.clusters
+      ? { upstream: { metadata_refresh_interval_secs: 5 } }
+      : { kafka: { bootstrap_servers: options.upstream.split(","), metadata_refresh_interval_secs: 5 } }),
     metrics: { enabled: true, address: `127.0.0.1:${adminPort}` },
     logging: { level: "info", json: true },
     proxy: { shutdown_grace_ms: 3000 },

@@ -39,7 +39,7 @@ export class NodeAddressing implements Feature {
     this.handlers = {
       [ApiKey.ApiVersions]: {
         wantsRequest: (_frame, exchange) => exchange.apiVersion >= API_VERSIONS_NAMING_THE_CLUSTER,
-        onRequest: (request, context) => context.next(this.apiVersions(request)),
+        onRequest: (request, context) => context.next(this.apiVersions(request, this.clusterOf(context))),
       },
       [ApiKey.Metadata]: { onResponse: (response, exchange) => this.metadata(response, exchange) },
       [ApiKey.DescribeCluster]: {
@@ -50,7 +50,7 @@ export class NodeAddressing implements Feature {
       },
       [ApiKey.DescribeTopicPartitions]: {
         wantsResponse: () => this.renumbers,
-        onResponse: (response) => this.describeTopicPartitions(response),
+        onResponse: (response, exchange) => this.describeTopicPartitions(response, exchange),
       },
       [ApiKey.Produce]: {
         wantsResponse: (exchange) => exchange.apiVersion >= PRODUCE_LEADERS,
@@ -64,29 +64,34 @@ export class NodeAddressing implements Feature {
     };
   }
 
-  private get cluster(): string {
-    return this.topology.defaultClusterName;
+  /** The upstream cluster whose broker answers the exchange. */
+  private clusterOf(exchange: ExchangeInfo): string {
+    return this.topology.clusterOfNode(exchange.nodeId);
   }
 
-  private nodeId(upstreamId: number): number {
-    return this.renumbers ? this.topology.virtualNodeId(this.cluster, upstreamId) : upstreamId;
+  private nodeId(upstreamId: number, cluster: string): number {
+    return this.renumbers ? this.topology.virtualNodeId(cluster, upstreamId) : upstreamId;
   }
 
-  private nodeIds(upstreamIds: number[]): number[] {
-    return this.renumbers ? upstreamIds.map((id) => this.nodeId(id)) : upstreamIds;
+  private nodeIds(upstreamIds: number[], cluster: string): number[] {
+    return this.renumbers ? upstreamIds.map((id) => this.nodeId(id, cluster)) : upstreamIds;
   }
 
   /**
    * A KRaft broker names a random live broker as the controller (any broker forwards controller requests), so
    * the virtual cluster names its lowest-numbered node instead, the same on every instance and every request.
    */
-  private controllerId(upstreamControllerId: number, lowestNodeId: number | undefined): number {
+  private controllerId(
+    upstreamControllerId: number,
+    lowestNodeId: number | undefined,
+    cluster: string,
+  ): number {
     if (upstreamControllerId < 0) return upstreamControllerId;
-    return lowestNodeId ?? this.nodeId(upstreamControllerId);
+    return lowestNodeId ?? this.nodeId(upstreamControllerId, cluster);
   }
 
-  private clusterId(upstreamClusterId: string | null): string | null {
-    this.topology.learnUpstreamClusterId(this.cluster, upstreamClusterId);
+  private clusterId(upstreamClusterId: string | null, cluster: string): string | null {
+    this.topology.learnUpstreamClusterId(cluster, upstreamClusterId);
     return this.topology.clusterId ?? upstreamClusterId;
   }
 
@@ -95,10 +100,13 @@ export class NodeAddressing implements Feature {
    * checks them against its own, so they are translated. A cluster id that is not the virtual cluster's is left
    * for the broker to refuse.
    */
-  private apiVersions(request: RequestOf<typeof ApiKey.ApiVersions>): RequestOf<typeof ApiKey.ApiVersions> {
+  private apiVersions(
+    request: RequestOf<typeof ApiKey.ApiVersions>,
+    cluster: string,
+  ): RequestOf<typeof ApiKey.ApiVersions> {
     const clusterId = this.topology.clusterId;
     if (request.clusterId !== null && clusterId !== undefined && request.clusterId === clusterId) {
-      request.clusterId = this.topology.cluster(this.cluster)?.clusterId ?? request.clusterId;
+      request.clusterId = this.topology.cluster(cluster)?.clusterId ?? request.clusterId;
     }
     if (request.nodeId >= 0) {
       const upstream = this.topology.nodeIds.upstreamOf(request.nodeId);
@@ -108,13 +116,14 @@ export class NodeAddressing implements Feature {
   }
 
   private metadata(response: ResponseOf<typeof ApiKey.Metadata>, exchange: ExchangeInfo): boolean {
-    response.clusterId = this.clusterId(response.clusterId);
-    this.brokers(response.brokers, exchange);
+    const cluster = this.clusterOf(exchange);
+    response.clusterId = this.clusterId(response.clusterId, cluster);
+    this.brokers(response.brokers, exchange, cluster);
     response.brokers.sort((a, b) => a.nodeId - b.nodeId);
-    response.controllerId = this.controllerId(response.controllerId, response.brokers[0]?.nodeId);
+    response.controllerId = this.controllerId(response.controllerId, response.brokers[0]?.nodeId, cluster);
     if (this.renumbers) {
       for (const topic of response.topics) {
-        for (const partition of topic.partitions) this.renumberReplicas(partition);
+        for (const partition of topic.partitions) this.renumberReplicas(partition, cluster);
       }
     }
     return true;
@@ -124,16 +133,18 @@ export class NodeAddressing implements Feature {
     response: ResponseOf<typeof ApiKey.DescribeCluster>,
     exchange: ExchangeInfo,
   ): boolean {
-    response.clusterId = this.clusterId(response.clusterId) ?? response.clusterId;
+    const cluster = this.clusterOf(exchange);
+    response.clusterId = this.clusterId(response.clusterId, cluster) ?? response.clusterId;
     this.learn(
       response.brokers.map((b) => ({ nodeId: b.brokerId, host: b.host, port: b.port, rack: b.rack })),
+      cluster,
     );
     for (const broker of response.brokers) {
-      this.endpoint(broker, broker.brokerId, exchange);
-      broker.brokerId = this.nodeId(broker.brokerId);
+      this.endpoint(broker, broker.brokerId, exchange, cluster);
+      broker.brokerId = this.nodeId(broker.brokerId, cluster);
     }
     response.brokers.sort((a, b) => a.brokerId - b.brokerId);
-    response.controllerId = this.controllerId(response.controllerId, response.brokers[0]?.brokerId);
+    response.controllerId = this.controllerId(response.controllerId, response.brokers[0]?.brokerId, cluster);
     return true;
   }
 
@@ -141,107 +152,117 @@ export class NodeAddressing implements Feature {
     response: ResponseOf<typeof ApiKey.FindCoordinator>,
     exchange: ExchangeInfo,
   ): boolean {
+    const cluster = this.clusterOf(exchange);
     let changed = false;
     if (response.coordinators.length > 0) {
       for (const coordinator of response.coordinators) {
-        if (this.endpoint(coordinator, coordinator.nodeId, exchange)) changed = true;
-        coordinator.nodeId = this.nodeId(coordinator.nodeId);
+        if (this.endpoint(coordinator, coordinator.nodeId, exchange, cluster)) changed = true;
+        coordinator.nodeId = this.nodeId(coordinator.nodeId, cluster);
       }
       return changed || this.renumbers;
     }
-    changed = this.endpoint(response, response.nodeId, exchange);
-    response.nodeId = this.nodeId(response.nodeId);
+    changed = this.endpoint(response, response.nodeId, exchange, cluster);
+    response.nodeId = this.nodeId(response.nodeId, cluster);
     return changed || this.renumbers;
   }
 
-  private describeTopicPartitions(response: ResponseOf<typeof ApiKey.DescribeTopicPartitions>): boolean {
+  private describeTopicPartitions(
+    response: ResponseOf<typeof ApiKey.DescribeTopicPartitions>,
+    exchange: ExchangeInfo,
+  ): boolean {
+    const cluster = this.clusterOf(exchange);
     for (const topic of response.topics) {
       for (const partition of topic.partitions) {
-        this.renumberReplicas(partition);
+        this.renumberReplicas(partition, cluster);
         if (partition.eligibleLeaderReplicas) {
-          partition.eligibleLeaderReplicas = this.nodeIds(partition.eligibleLeaderReplicas);
+          partition.eligibleLeaderReplicas = this.nodeIds(partition.eligibleLeaderReplicas, cluster);
         }
-        if (partition.lastKnownElr) partition.lastKnownElr = this.nodeIds(partition.lastKnownElr);
+        if (partition.lastKnownElr) partition.lastKnownElr = this.nodeIds(partition.lastKnownElr, cluster);
       }
     }
     return true;
   }
 
-  private renumberReplicas(partition: {
-    leaderId: number;
-    replicaNodes: number[];
-    isrNodes: number[];
-    offlineReplicas: number[];
-  }): void {
-    partition.leaderId = this.nodeId(partition.leaderId);
-    partition.replicaNodes = this.nodeIds(partition.replicaNodes);
-    partition.isrNodes = this.nodeIds(partition.isrNodes);
-    partition.offlineReplicas = this.nodeIds(partition.offlineReplicas);
+  private renumberReplicas(
+    partition: { leaderId: number; replicaNodes: number[]; isrNodes: number[]; offlineReplicas: number[] },
+    cluster: string,
+  ): void {
+    partition.leaderId = this.nodeId(partition.leaderId, cluster);
+    partition.replicaNodes = this.nodeIds(partition.replicaNodes, cluster);
+    partition.isrNodes = this.nodeIds(partition.isrNodes, cluster);
+    partition.offlineReplicas = this.nodeIds(partition.offlineReplicas, cluster);
   }
 
   private produce(response: ResponseOf<typeof ApiKey.Produce>, exchange: ExchangeInfo): boolean {
+    const cluster = this.clusterOf(exchange);
     if (this.renumbers) {
       for (const topic of response.responses) {
         for (const partition of topic.partitionResponses) {
-          partition.currentLeader.leaderId = this.nodeId(partition.currentLeader.leaderId);
+          partition.currentLeader.leaderId = this.nodeId(partition.currentLeader.leaderId, cluster);
         }
       }
     }
-    return this.brokers(response.nodeEndpoints, exchange) || this.renumbers;
+    return this.brokers(response.nodeEndpoints, exchange, cluster) || this.renumbers;
   }
 
   private fetch(response: ResponseOf<typeof ApiKey.Fetch>, exchange: ExchangeInfo): boolean {
+    const cluster = this.clusterOf(exchange);
     if (this.renumbers && response.responses) {
       for (const topic of response.responses) {
         for (const partition of topic.partitions) {
-          partition.currentLeader.leaderId = this.nodeId(partition.currentLeader.leaderId);
-          partition.preferredReadReplica = this.nodeId(partition.preferredReadReplica);
+          partition.currentLeader.leaderId = this.nodeId(partition.currentLeader.leaderId, cluster);
+          partition.preferredReadReplica = this.nodeId(partition.preferredReadReplica, cluster);
         }
       }
     }
-    return this.brokers(response.nodeEndpoints, exchange) || this.renumbers;
+    return this.brokers(response.nodeEndpoints, exchange, cluster) || this.renumbers;
   }
 
   private shareResponse(
     response: ResponseOf<typeof ApiKey.ShareFetch> | ResponseOf<typeof ApiKey.ShareAcknowledge>,
     exchange: ExchangeInfo,
   ): boolean {
+    const cluster = this.clusterOf(exchange);
     if (this.renumbers) {
       for (const topic of response.responses) {
         for (const partition of topic.partitions) {
-          partition.currentLeader.leaderId = this.nodeId(partition.currentLeader.leaderId);
+          partition.currentLeader.leaderId = this.nodeId(partition.currentLeader.leaderId, cluster);
         }
       }
     }
-    return this.brokers(response.nodeEndpoints, exchange) || this.renumbers;
+    return this.brokers(response.nodeEndpoints, exchange, cluster) || this.renumbers;
   }
 
   /** Renames brokers (upstream ids) to virtual nodes with client-facing addresses, teaching the topology. */
   private brokers(
     brokers: (Endpoint & { nodeId: number; rack?: string | null })[] | undefined,
     exchange: ExchangeInfo,
+    cluster: string,
   ): boolean {
     if (!brokers || brokers.length === 0) return false;
-    this.learn(brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack ?? null })));
+    this.learn(
+      brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack ?? null })),
+      cluster,
+    );
     let changed = false;
     for (const broker of brokers) {
-      if (this.endpoint(broker, broker.nodeId, exchange)) changed = true;
-      broker.nodeId = this.nodeId(broker.nodeId);
+      if (this.endpoint(broker, broker.nodeId, exchange, cluster)) changed = true;
+      broker.nodeId = this.nodeId(broker.nodeId, cluster);
     }
     return changed || this.renumbers;
   }
 
-  private learn(brokers: UpstreamBroker[]): void {
-    this.topology.learnBrokers(this.cluster, brokers);
+  private learn(brokers: UpstreamBroker[], cluster: string): void {
+    this.topology.learnBrokers(cluster, brokers);
   }
 
   /** Points an endpoint of upstream node `upstreamId` at its virtual node's client-facing address. */
-  private endpoint(endpoint: Endpoint, upstreamId: number, exchange: ExchangeInfo): boolean {
+  private endpoint(endpoint: Endpoint, upstreamId: number, exchange: ExchangeInfo, cluster: string): boolean {
     if (upstreamId < 0 || !endpoint.host) return false;
-    if (!this.topology.cluster(this.cluster)?.broker(upstreamId)) {
-      this.learn([{ nodeId: upstreamId, host: endpoint.host, port: endpoint.port, rack: null }]);
+    if (!this.topology.cluster(cluster)?.broker(upstreamId)) {
+      this.learn([{ nodeId: upstreamId, host: endpoint.host, port: endpoint.port, rack: null }], cluster);
     }
-    const nodeId = this.nodeId(upstreamId);
+    const nodeId = this.nodeId(upstreamId, cluster);
     const address = this.topology.endpointOf(nodeId);
     if (!address) {
       exchange.log.error(

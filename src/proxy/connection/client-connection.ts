@@ -505,7 +505,14 @@ export class ClientConnection implements ClientConnectionInfo {
       return;
     }
 
-    const info: ExchangeInfo = { apiKey, apiVersion, connection: this, log: this.log, requestFrame: frame };
+    const info: ExchangeInfo = {
+      apiKey,
+      apiVersion,
+      connection: this,
+      log: this.log,
+      requestFrame: frame,
+      nodeId: this.nodeId,
+    };
     const links = chain.linksFor(info, frame);
     if (authentication && authentication.principal === undefined) {
       // ApiVersions before authentication: asked over the proxy's own connections (see requestUpstream)

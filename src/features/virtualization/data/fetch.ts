@@ -8,6 +8,7 @@ import {
   type ResponseOf,
   ZERO_UUID,
 } from "../../../protocol/api.ts";
+import { fetchNamesTopic } from "../../../protocol/fetch-request-peek.ts";
 import type { FetchPartition, FetchTopic } from "../../../protocol/generated/messages/fetch-request.ts";
 import type {
   FetchableTopicResponse,
@@ -23,7 +24,6 @@ import {
   READ_AHEAD,
   ReadAheadBudget,
 } from "./fetch-read-ahead.ts";
-import { fetchNamesTopic } from "./fetch-request-peek.ts";
 import { finishCursor, splitPhysicalRecords, VirtualCursor } from "./fetch-virtual-records.ts";
 import { LruCache } from "./lru-cache.ts";
 import { isUnresolvedId, lookUpVirtualCounts } from "./topic-lookups.ts";

@@ -15,6 +15,7 @@ import type {
   PartitionProduceResponse,
   TopicProduceResponse,
 } from "../../../protocol/generated/messages/produce-response.ts";
+import { produceNamesTopic } from "../../../protocol/produce-request-peek.ts";
 import {
   BatchLayout,
   CompressionType,
@@ -27,7 +28,6 @@ import {
 } from "../../../records/index.ts";
 import type { VirtualizationContext } from "../context.ts";
 import { groupOf, physicalOf, type VirtualLayout, virtualOf } from "../mapping/rules.ts";
-import { produceNamesTopic } from "./produce-request-peek.ts";
 import { isUnresolvedId, lookUpVirtualCounts } from "./topic-lookups.ts";
 
 type Produce = typeof ApiKey.Produce;

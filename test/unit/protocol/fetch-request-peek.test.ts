@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { fetchNamesTopic } from "../../../../src/features/virtualization/data/fetch-request-peek.ts";
-import { ApiKey, apiInfo, hasField, ZERO_UUID } from "../../../../src/protocol/api.ts";
-import { encodeRequest } from "../../../../src/protocol/frame.ts";
+import { ApiKey, apiInfo, hasField, ZERO_UUID } from "../../../src/protocol/api.ts";
+import { fetchNamesTopic } from "../../../src/protocol/fetch-request-peek.ts";
+import { encodeRequest } from "../../../src/protocol/frame.ts";
 
 const ids = { plain: "11".repeat(16), virtual: "22".repeat(16) };
 const fetchVersions = apiInfo(ApiKey.Fetch)!;

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { produceNamesTopic } from "../../../../src/features/virtualization/data/produce-request-peek.ts";
-import { ApiKey, apiInfo, hasField, ZERO_UUID } from "../../../../src/protocol/api.ts";
-import { encodeRequest } from "../../../../src/protocol/frame.ts";
-import { buildBatch } from "../../../../src/records/index.ts";
+import { ApiKey, apiInfo, hasField, ZERO_UUID } from "../../../src/protocol/api.ts";
+import { encodeRequest } from "../../../src/protocol/frame.ts";
+import { produceNamesTopic } from "../../../src/protocol/produce-request-peek.ts";
+import { buildBatch } from "../../../src/records/index.ts";
 
 const ids = { plain: "11".repeat(16), virtual: "22".repeat(16) };
 const produceVersions = apiInfo(ApiKey.Produce)!;

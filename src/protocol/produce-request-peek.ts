@@ -1,7 +1,7 @@
-import { ApiKey, hasField, isFlexibleRequest } from "../../../protocol/api.ts";
-import type { Reader } from "../../../protocol/primitives/reader.ts";
-import { readTaggedFields } from "../../../protocol/primitives/tagged.ts";
-import { peekRequestBody } from "../../../protocol/request-peek.ts";
+import { ApiKey, hasField, isFlexibleRequest } from "./api.ts";
+import type { Reader } from "./primitives/reader.ts";
+import { readTaggedFields } from "./primitives/tagged.ts";
+import { peekRequestBody } from "./request-peek.ts";
 
 /**
  * Whether a Produce request frame (length prefix included) names a topic `isVirtual` accepts, read without

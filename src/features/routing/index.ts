@@ -1,0 +1,313 @@
+import type { ApiHandler, ApiHandlers, Feature, RequestContext } from "../../feature-api/feature.ts";
+import { ApiKey, ErrorCode, type RequestOf, type ResponseOf } from "../../protocol/api.ts";
+import { fetchNamesTopic } from "../../protocol/fetch-request-peek.ts";
+import { produceNamesTopic } from "../../protocol/produce-request-peek.ts";
+import { refusalResponse } from "../../protocol/refusal.ts";
+import type { Topology } from "../../topology/topology.ts";
+import {
+  type Destination,
+  ENTRY_ROUTES,
+  type EntryRoute,
+  LEADER_REQUESTS,
+  type RouteLookups,
+} from "./entry-routes.ts";
+import { mergeMetadata, metadataRequests } from "./metadata.ts";
+
+/** FindCoordinator's key types (Kafka's CoordinatorType): not part of the message definitions. */
+const TRANSACTION_KEY_TYPE = 1;
+
+type AnyRequest = Record<string, unknown>;
+type AnyResponse = Record<string, unknown>;
+
+/**
+ * Several upstream clusters behind one virtual cluster. Requests that concern one cluster go there: a node's
+ * requests to its own cluster, group and transaction coordinators to their home cluster. Requests that span
+ * clusters are split by entry, sent to each cluster and merged: Metadata, admin requests naming topics, config
+ * resources. ApiVersions offers only versions that every cluster speaks.
+ */
+export class ClusterRoutingFeature implements Feature {
+  readonly name = "routing";
+  readonly handlers: ApiHandlers;
+  private readonly topology: Topology;
+  private readonly lookups: RouteLookups;
+
+  constructor(topology: Topology) {
+    this.topology = topology;
+    const routing = topology.routing;
+    this.lookups = {
+      clusterOfTopic: (topic) => routing.clusterOfTopic(topic),
+      clusterOfTopicId: (topicId) => {
+        const name = topology.topics.nameOf(topicId);
+        return name === undefined ? undefined : routing.clusterOfTopic(name);
+      },
+      homeOfGroup: (group) => routing.homeOfGroup(group),
+      upstreamOf: (nodeId) => topology.nodeIds.upstreamOf(nodeId),
+    };
+    const handlers: Record<number, ApiHandler<ApiKey>> = {
+      [ApiKey.Metadata]: {
+        onRequest: (request, context) =>
+          this.metadata(
+            request as RequestOf<typeof ApiKey.Metadata>,
+            context as RequestContext<typeof ApiKey.Metadata>,
+          ),
+      },
+      [ApiKey.ApiVersions]: {
+        onRequest: (request, context) =>
+          this.apiVersions(
+            request as RequestOf<typeof ApiKey.ApiVersions>,
+            context as RequestContext<typeof ApiKey.ApiVersions>,
+          ),
+      },
+      [ApiKey.FindCoordinator]: {
+        onRequest: (request, context) =>
+          this.findCoordinator(
+            request as RequestOf<typeof ApiKey.FindCoordinator>,
+            context as RequestContext<typeof ApiKey.FindCoordinator>,
+          ),
+      },
+    };
+    for (const [apiKey, routes] of ENTRY_ROUTES) {
+      handlers[apiKey] = {
+        wantsRequest: this.framePeek(apiKey),
+        onRequest: (request, context) => this.split(routes, request as unknown as AnyRequest, context),
+      };
+    }
+    this.handlers = handlers as ApiHandlers;
+  }
+
+  /** Produce and Fetch are taken only when they name a topic of another cluster, read without decoding. */
+  private framePeek(apiKey: number): ApiHandler<ApiKey>["wantsRequest"] {
+    const foreign = (cluster: string) => (nameOrId: string, byId: boolean) =>
+      byId
+        ? this.lookups.clusterOfTopicId(nameOrId) !== undefined &&
+          this.lookups.clusterOfTopicId(nameOrId) !== cluster
+        : this.topology.routing.clusterOfTopic(nameOrId) !== cluster;
+    if (apiKey === ApiKey.Produce) {
+      return (frame, exchange) =>
+        produceNamesTopic(frame, exchange.apiVersion, foreign(this.topology.clusterOfNode(exchange.nodeId)));
+    }
+    if (apiKey === ApiKey.Fetch) {
+      return (frame, exchange) =>
+        fetchNamesTopic(frame, exchange.apiVersion, foreign(this.topology.clusterOfNode(exchange.nodeId)));
+    }
+    return undefined;
+  }
+
+  /**
+   * Sends each cluster the entries that belong to it and merges the results into one response, in the order the
+   * clusters answered. Entries of the request's own cluster stay on the client's connection.
+   */
+  private async split(
+    routes: readonly EntryRoute[],
+    request: AnyRequest,
+    context: RequestContext<ApiKey>,
+  ): Promise<ResponseOf<ApiKey> | undefined> {
+    const route = routes.find((candidate) => Array.isArray(request[candidate.requestList]));
+    if (!route) return context.next(request as unknown as RequestOf<ApiKey>);
+    const own = this.topology.clusterOfNode(context.nodeId);
+    const parts = new Map<string, { destination: Destination; entries: unknown[] }>();
+    for (const entry of request[route.requestList] as unknown[]) {
+      const destination = route.destinationOf(entry, this.lookups) ?? { cluster: own };
+      route.toUpstream?.(entry, this.lookups);
+      const key = `${destination.cluster}/${destination.nodeId ?? ""}`;
+      const part = parts.get(key);
+      if (part) part.entries.push(entry);
+      else parts.set(key, { destination, entries: [entry] });
+    }
+    const ownOnly =
+      parts.size === 1 && [...parts.values()][0]!.destination.cluster === own && !route.fromUpstream;
+    if (parts.size === 0 || ownOnly) return context.next(request as unknown as RequestOf<ApiKey>);
+
+    const leaderBound = LEADER_REQUESTS.has(context.apiKey);
+    const unanswered = context.apiKey === ApiKey.Produce && request.acks === 0;
+    const answers = await Promise.all(
+      [...parts.values()].map(async ({ destination, entries }) => {
+        const part = { ...request, [route.requestList]: entries } as unknown as RequestOf<ApiKey>;
+        const response = await this.sendPart(part, destination, own, leaderBound, context);
+        if (response && route.fromUpstream) {
+          for (const result of (response as unknown as AnyResponse)[route.responseList] as unknown[]) {
+            route.fromUpstream(result, destination);
+          }
+        }
+        return response;
+      }),
+    );
+    return unanswered ? undefined : mergeLists(answers, route.responseList);
+  }
+
+  private async sendPart(
+    part: RequestOf<ApiKey>,
+    destination: Destination,
+    own: string,
+    leaderBound: boolean,
+    context: RequestContext<ApiKey>,
+  ): Promise<ResponseOf<ApiKey> | undefined> {
+    if (
+      destination.cluster === own &&
+      (destination.nodeId === undefined || destination.nodeId === context.nodeId)
+    ) {
+      return context.next(part);
+    }
+    if (leaderBound) {
+      return context.apiKey === ApiKey.Produce && (part as unknown as AnyRequest).acks === 0
+        ? undefined
+        : this.refuse(part, context, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    }
+    const nodeId = destination.nodeId ?? this.topology.anyNodeOf(destination.cluster);
+    if (nodeId === undefined) return this.refuse(part, context, ErrorCode.NOT_CONTROLLER);
+    try {
+      return await context.send(context.apiKey, context.apiVersion, part, { nodeId });
+    } catch (error) {
+      context.log.warn(
+        { cluster: destination.cluster, api: context.apiKey, err: (error as Error).message },
+        "request to another cluster failed; its entries are answered with a retriable error",
+      );
+      return this.refuse(part, context, ErrorCode.NOT_CONTROLLER);
+    }
+  }
+
+  /** Answers entries without a broker: the error on each entry, none at the top where entries carry their own. */
+  private refuse(
+    part: RequestOf<ApiKey>,
+    context: RequestContext<ApiKey>,
+    errorCode: number,
+  ): ResponseOf<ApiKey> {
+    const response = refusalResponse(
+      context.apiKey,
+      context.apiVersion,
+      part,
+      errorCode,
+    ) as unknown as AnyResponse;
+    if (typeof response.errorCode === "number") response.errorCode = ErrorCode.NONE;
+    return response as unknown as ResponseOf<ApiKey>;
+  }
+
+  private async metadata(
+    request: RequestOf<typeof ApiKey.Metadata>,
+    context: RequestContext<typeof ApiKey.Metadata>,
+  ): Promise<ResponseOf<typeof ApiKey.Metadata>> {
+    const own = this.topology.clusterOfNode(context.nodeId);
+    const requests = metadataRequests(request, this.topology.routing, this.lookups);
+    const answers = await Promise.all(
+      [...requests].map(async ([cluster, clusterRequest]) => {
+        try {
+          const nodeId = cluster === own ? undefined : this.topology.anyNodeOf(cluster);
+          if (cluster !== own && nodeId === undefined)
+            throw new Error(`no broker of cluster ${cluster} is known`);
+          const response =
+            nodeId === undefined
+              ? await context.next(clusterRequest)
+              : await context.send(ApiKey.Metadata, context.apiVersion, clusterRequest, { nodeId });
+          return { cluster, request: clusterRequest, response };
+        } catch (error) {
+          context.log.warn(
+            { cluster, err: (error as Error).message },
+            "metadata of a cluster is unavailable",
+          );
+          return { cluster, request: clusterRequest, response: undefined };
+        }
+      }),
+    );
+    return mergeMetadata(answers, context.apiVersion, this.topology.routing);
+  }
+
+  /** The connection's broker's versions, narrowed to what every other cluster speaks as well. */
+  private async apiVersions(
+    request: RequestOf<typeof ApiKey.ApiVersions>,
+    context: RequestContext<typeof ApiKey.ApiVersions>,
+  ): Promise<ResponseOf<typeof ApiKey.ApiVersions>> {
+    const own = this.topology.clusterOfNode(context.nodeId);
+    const others = this.topology.clusterNames.filter((cluster) => cluster !== own);
+    const [response, ...versions] = await Promise.all([
+      context.next(request),
+      ...others.map((cluster) => this.topology.versionsOfCluster(cluster)),
+    ]);
+    if (response.errorCode !== ErrorCode.NONE) return response;
+    const kept = [];
+    for (const entry of response.apiKeys) {
+      let { minVersion, maxVersion } = entry;
+      for (const table of versions) {
+        const theirs = table?.get(entry.apiKey);
+        if (!table) continue;
+        if (!theirs) {
+          maxVersion = -1;
+          break;
+        }
+        minVersion = Math.max(minVersion, theirs.min);
+        maxVersion = Math.min(maxVersion, theirs.max);
+      }
+      if (minVersion > maxVersion) continue;
+      entry.minVersion = minVersion;
+      entry.maxVersion = maxVersion;
+      kept.push(entry);
+    }
+    response.apiKeys = kept;
+    return response;
+  }
+
+  /** Each key goes to its home cluster: groups by the group rules, transactional ids by theirs. */
+  private async findCoordinator(
+    request: RequestOf<typeof ApiKey.FindCoordinator>,
+    context: RequestContext<typeof ApiKey.FindCoordinator>,
+  ): Promise<ResponseOf<typeof ApiKey.FindCoordinator>> {
+    const routing = this.topology.routing;
+    const homeOf = (key: string) =>
+      request.keyType === TRANSACTION_KEY_TYPE
+        ? routing.homeOfTransactionalId(key)
+        : routing.homeOfGroup(key);
+    const own = this.topology.clusterOfNode(context.nodeId);
+    const ask = (cluster: string, part: RequestOf<typeof ApiKey.FindCoordinator>) => {
+      if (cluster === own) return context.next(part);
+      const nodeId = this.topology.anyNodeOf(cluster);
+      if (nodeId === undefined) {
+        return Promise.resolve(
+          refusalResponse(
+            ApiKey.FindCoordinator,
+            context.apiVersion,
+            part,
+            ErrorCode.COORDINATOR_NOT_AVAILABLE,
+          ),
+        );
+      }
+      return context.send(ApiKey.FindCoordinator, context.apiVersion, part, { nodeId });
+    };
+    if (request.coordinatorKeys.length === 0) return ask(homeOf(request.key), request);
+    const byHome = new Map<string, string[]>();
+    for (const key of request.coordinatorKeys) {
+      const home = homeOf(key);
+      const keys = byHome.get(home);
+      if (keys) keys.push(key);
+      else byHome.set(home, [key]);
+    }
+    const answers = await Promise.all(
+      [...byHome].map(([cluster, keys]) => ask(cluster, { ...request, coordinatorKeys: keys })),
+    );
+    return mergeLists(answers, "coordinators") as ResponseOf<typeof ApiKey.FindCoordinator>;
+  }
+}
+
+/** One response from several: the first one's fields, every answer's entries of `list`, the longest throttle. */
+function mergeLists<R>(answers: (R | undefined)[], list: string): R | undefined {
+  let merged: AnyResponse | undefined;
+  for (const answer of answers) {
+    if (!answer) continue;
+    const response = answer as unknown as AnyResponse;
+    if (!merged) {
+      merged = response;
+      continue;
+    }
+    (merged[list] as unknown[]).push(...(response[list] as unknown[]));
+    if (typeof response.throttleTimeMs === "number") {
+      merged.throttleTimeMs = Math.max(merged.throttleTimeMs as number, response.throttleTimeMs);
+    }
+    if (merged.errorCode === ErrorCode.NONE && typeof response.errorCode === "number") {
+      merged.errorCode = response.errorCode;
+    }
+  }
+  return merged as R | undefined;
+}
+
+/** The routing feature, or undefined when the config has one cluster (nothing to route). */
+export function createRouting(topology: Topology): Feature | undefined {
+  return topology.routing.isSingleCluster ? undefined : new ClusterRoutingFeature(topology);
+}

@@ -1,0 +1,211 @@
+/**
+ * Two real clusters behind one proxy address: "east" (3 brokers, Kafka 4) is the default, "west" (1 broker,
+ * Kafka 3.9) takes the topics named `west.*`. Clients see one virtual cluster: its Metadata lists every routed
+ * topic with virtual node ids of its own cluster, admin requests reach the topic's cluster, and records go only
+ * to the cluster their topic is routed to.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { Kafka, logLevel } from "kafkajs";
+import { ApiKey, ErrorCode, type ResponseOf } from "../../../src/protocol/api.ts";
+import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
+import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
+import { RawKafkaClient } from "../../helpers/raw-kafka.ts";
+
+const WEST_NODE_ID_BASE = 16;
+const METADATA_VERSION = 12;
+
+let east: KafkaTestCluster;
+let west: KafkaTestCluster;
+let proxy: ProxyProcess;
+
+function twoClusters(eastBootstrap: string, westBootstrap: string) {
+  return {
+    clusters: {
+      east: { bootstrap_servers: eastBootstrap.split(",") },
+      west: { bootstrap_servers: westBootstrap.split(","), node_id_base: WEST_NODE_ID_BASE },
+    },
+    routing: { default_cluster: "east", topics: { "west\\..*": "west" } },
+  };
+}
+
+async function topicsOn(cluster: KafkaTestCluster): Promise<string[]> {
+  return (await cluster.toolOk("kafka-topics", ["--list"])).split("\n").filter(Boolean);
+}
+
+async function metadataThroughProxy(topics: string[] | null): Promise<ResponseOf<typeof ApiKey.Metadata>> {
+  const client = await RawKafkaClient.connect(proxy.bootstrap);
+  try {
+    return await client.request(ApiKey.Metadata, METADATA_VERSION, {
+      topics: topics?.map((name) => ({ topicId: "0".repeat(32), name })),
+      allowAutoTopicCreation: false,
+      includeClusterAuthorizedOperations: false,
+      includeTopicAuthorizedOperations: false,
+    });
+  } finally {
+    client.close();
+  }
+}
+
+describe("two clusters behind one address (east: Kafka 4, 3 brokers; west: Kafka 3.9, 1 broker)", {
+  timeout: 300_000,
+}, () => {
+  before(async () => {
+    [east, west] = await Promise.all([
+      useKafkaCluster({ brokers: 3 }),
+      useKafkaCluster({ brokers: 1, version: "3.9" }),
+    ]);
+    proxy = await startProxy({
+      upstream: east.bootstrap,
+      brokerSlots: 32,
+      extra: twoClusters(east.bootstrap, west.bootstrap),
+    });
+  });
+
+  after(async () => {
+    await proxy?.stop();
+  });
+
+  test("Metadata lists both clusters' brokers and each topic from its own cluster", async () => {
+    const eastTopic = east.uniqueTopic("east.");
+    const westTopic = west.uniqueTopic("west.");
+    await east.createTopic(eastTopic, { partitions: 3, replicationFactor: 3 });
+    await west.createTopic(westTopic, { partitions: 2 });
+    const shadow = `west.${eastTopic}`;
+    await east.createTopic(shadow, { partitions: 1 });
+
+    const all = await metadataThroughProxy(null);
+    const nodeIds = all.brokers.map((b) => b.nodeId);
+    assert.deepEqual(
+      nodeIds,
+      [...east.brokers.map((b) => b.id), ...west.brokers.map((b) => WEST_NODE_ID_BASE + b.id)].sort(
+        (a, b) => a - b,
+      ),
+    );
+    for (const broker of all.brokers) assert.equal(broker.host, "127.0.0.1");
+    assert.equal(all.controllerId, nodeIds[0]);
+    const names = all.topics.map((t) => t.name);
+    assert.ok(names.includes(eastTopic), "the east topic is listed");
+    assert.ok(names.includes(westTopic), "the west topic is listed");
+    assert.ok(!names.includes(shadow), "a west.* topic that exists on east is invisible");
+
+    const westEntry = all.topics.find((t) => t.name === westTopic)!;
+    assert.equal(westEntry.partitions.length, 2);
+    for (const partition of westEntry.partitions) {
+      assert.ok(partition.leaderId >= WEST_NODE_ID_BASE, `west leader ${partition.leaderId} is a west node`);
+      for (const replica of partition.replicaNodes) assert.ok(replica >= WEST_NODE_ID_BASE);
+    }
+    const eastEntry = all.topics.find((t) => t.name === eastTopic)!;
+    for (const partition of eastEntry.partitions) assert.ok(partition.leaderId < WEST_NODE_ID_BASE);
+
+    const named = await metadataThroughProxy([westTopic, eastTopic, shadow]);
+    const byName = (a: unknown[], b: unknown[]) => String(a[0]).localeCompare(String(b[0]));
+    assert.deepEqual(
+      named.topics.map((t) => [t.name, t.errorCode, t.partitions.length]).sort(byName),
+      [
+        [eastTopic, 0, 3],
+        [westTopic, 0, 2],
+        [shadow, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 0],
+      ].sort(byName),
+      "each named topic answered by its own cluster",
+    );
+  });
+
+  test("kafka-topics through the proxy creates, lists, describes and deletes topics on both clusters", async () => {
+    const eastTopic = east.uniqueTopic("east.cli-");
+    const westTopic = west.uniqueTopic("west.cli-");
+    const viaProxy = ["--bootstrap-server", proxy.bootstrap];
+    await east.toolOk("kafka-topics", [...viaProxy, "--create", "--topic", eastTopic, "--partitions", "2"]);
+    await east.toolOk("kafka-topics", [...viaProxy, "--create", "--topic", westTopic, "--partitions", "3"]);
+    assert.ok((await topicsOn(east)).includes(eastTopic));
+    assert.ok(!(await topicsOn(east)).includes(westTopic), "the west topic was not created on east");
+    assert.ok((await topicsOn(west)).includes(westTopic), "the west topic was created on west");
+
+    const listed = (await east.toolOk("kafka-topics", [...viaProxy, "--list"])).split("\n");
+    assert.ok(listed.includes(eastTopic) && listed.includes(westTopic));
+    const described = await east.toolOk("kafka-topics", [...viaProxy, "--describe", "--topic", westTopic]);
+    assert.match(described, new RegExp(`Topic: ${westTopic.replace(".", "\\.")}\\s.*PartitionCount: 3`));
+
+    await east.toolOk("kafka-topics", [...viaProxy, "--delete", "--topic", westTopic]);
+    await east.toolOk("kafka-topics", [...viaProxy, "--delete", "--topic", eastTopic]);
+    for (let i = 0; i < 50 && (await topicsOn(west)).includes(westTopic); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.ok(!(await topicsOn(west)).includes(westTopic), "the west topic was deleted on west");
+  });
+
+  test("KafkaJS produces (idempotent, acks=all) to both clusters and consumes both in one group", async () => {
+    const eastTopic = east.uniqueTopic("east.js-");
+    const westTopic = west.uniqueTopic("west.js-");
+    await east.createTopic(eastTopic, { partitions: 3, replicationFactor: 3 });
+    await west.createTopic(westTopic, { partitions: 2 });
+    const kafka = new Kafka({
+      clientId: "two-clusters",
+      brokers: [proxy.bootstrap],
+      logLevel: logLevel.NOTHING,
+    });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const sent = new Map<string, string[]>([
+      [eastTopic, []],
+      [westTopic, []],
+    ]);
+    for (let i = 0; i < 60; i++) {
+      const topic = i % 2 === 0 ? eastTopic : westTopic;
+      const value = `${topic}:${i}`;
+      sent.get(topic)!.push(value);
+      await producer.send({ topic, acks: -1, messages: [{ key: String(i), value }] });
+    }
+    await producer.disconnect();
+
+    const consumer = kafka.consumer({ groupId: `two-clusters-${Date.now()}` });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [eastTopic, westTopic], fromBeginning: true });
+    const received = new Map<string, string[]>([
+      [eastTopic, []],
+      [westTopic, []],
+    ]);
+    let total = 0;
+    const done = new Promise<void>((resolve) => {
+      void consumer.run({
+        eachMessage: async ({ topic, message }) => {
+          received.get(topic)!.push(message.value!.toString());
+          if (++total === 60) resolve();
+        },
+      });
+    });
+    await Promise.race([
+      done,
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`consumed ${total} of 60`)), 60_000)),
+    ]);
+    await consumer.disconnect();
+    for (const topic of [eastTopic, westTopic]) {
+      assert.deepEqual([...received.get(topic)!].sort(), [...sent.get(topic)!].sort(), topic);
+    }
+
+    const direct = async (cluster: KafkaTestCluster, topic: string) =>
+      (
+        await cluster.toolOk("kafka-console-consumer", [
+          "--topic",
+          topic,
+          "--from-beginning",
+          "--timeout-ms",
+          "5000",
+        ])
+      )
+        .split("\n")
+        .filter(Boolean)
+        .sort();
+    assert.deepEqual(
+      await direct(west, westTopic),
+      [...sent.get(westTopic)!].sort(),
+      "west holds the west records",
+    );
+    assert.deepEqual(
+      await direct(east, eastTopic),
+      [...sent.get(eastTopic)!].sort(),
+      "east holds the east records",
+    );
+    assert.ok(!(await topicsOn(east)).includes(westTopic), "nothing of the west topic reached east");
+  });
+});
