@@ -67,6 +67,7 @@ export class Topology extends EventEmitter {
   private readonly defaultCluster: UpstreamCluster;
   private readonly options: TopologyOptions;
   private readonly lastVersions = new Map<string, BrokerVersions>();
+  private readonly coordinatorsByCluster = new Map<string, GroupCoordinators>();
   private derivedId: string | undefined;
 
   constructor(options: TopologyOptions) {
@@ -136,6 +137,24 @@ export class Topology extends EventEmitter {
 
   get clusterNames(): readonly string[] {
     return this.routing.clusters;
+  }
+
+  /**
+   * Group coordinators on one cluster whatever the groups' home: where a group's offsets for that cluster's
+   * topics are kept.
+   */
+  coordinatorsOn(cluster: string): GroupCoordinators {
+    let coordinators = this.coordinatorsByCluster.get(cluster);
+    if (!coordinators) {
+      coordinators = new GroupCoordinators(
+        this.admin,
+        (upstreamId) => this.nodeIds.virtualId(cluster, upstreamId),
+        this.options.log,
+        { homeOf: () => cluster, anyNodeOf: (name) => this.anyNodeOf(name) },
+      );
+      this.coordinatorsByCluster.set(cluster, coordinators);
+    }
+    return coordinators;
   }
 
   /** Some live node of a cluster (virtual id), undefined while none is known. */

@@ -4,6 +4,7 @@ import { fetchNamesTopic } from "../../protocol/fetch-request-peek.ts";
 import { produceNamesTopic } from "../../protocol/produce-request-peek.ts";
 import { refusalResponse } from "../../protocol/refusal.ts";
 import type { Topology } from "../../topology/topology.ts";
+import { describeTopicPartitions } from "./describe-topic-partitions.ts";
 import {
   type Destination,
   ENTRY_ROUTES,
@@ -11,6 +12,7 @@ import {
   LEADER_REQUESTS,
   type RouteLookups,
 } from "./entry-routes.ts";
+import { GroupOffsetRouting } from "./group-offsets.ts";
 import { mergeMetadata, metadataRequests } from "./metadata.ts";
 
 /** FindCoordinator's key types (Kafka's CoordinatorType): not part of the message definitions. */
@@ -43,12 +45,60 @@ export class ClusterRoutingFeature implements Feature {
       homeOfGroup: (group) => routing.homeOfGroup(group),
       upstreamOf: (nodeId) => topology.nodeIds.upstreamOf(nodeId),
     };
+    const groups = new GroupOffsetRouting(topology);
     const handlers: Record<number, ApiHandler<ApiKey>> = {
+      [ApiKey.DescribeTopicPartitions]: {
+        onRequest: (request, context) =>
+          describeTopicPartitions(
+            request as RequestOf<typeof ApiKey.DescribeTopicPartitions>,
+            context as RequestContext<typeof ApiKey.DescribeTopicPartitions>,
+            topology,
+          ),
+      },
+      [ApiKey.OffsetCommit]: {
+        onRequest: (request, context) =>
+          groups.offsetCommit(
+            request as RequestOf<typeof ApiKey.OffsetCommit>,
+            context as RequestContext<typeof ApiKey.OffsetCommit>,
+          ),
+      },
+      [ApiKey.OffsetFetch]: {
+        onRequest: (request, context) =>
+          groups.offsetFetch(
+            request as RequestOf<typeof ApiKey.OffsetFetch>,
+            context as RequestContext<typeof ApiKey.OffsetFetch>,
+          ),
+      },
+      [ApiKey.OffsetDelete]: {
+        onRequest: (request, context) =>
+          groups.offsetDelete(
+            request as RequestOf<typeof ApiKey.OffsetDelete>,
+            context as RequestContext<typeof ApiKey.OffsetDelete>,
+          ),
+      },
+      [ApiKey.DeleteGroups]: {
+        onRequest: (request, context) =>
+          groups.deleteGroups(
+            request as RequestOf<typeof ApiKey.DeleteGroups>,
+            context as RequestContext<typeof ApiKey.DeleteGroups>,
+          ),
+      },
+      [ApiKey.ListGroups]: {
+        onResponse: (response, exchange) =>
+          groups.listGroups(response as ResponseOf<typeof ApiKey.ListGroups>, exchange.nodeId),
+      },
       [ApiKey.Metadata]: {
         onRequest: (request, context) =>
           this.metadata(
             request as RequestOf<typeof ApiKey.Metadata>,
             context as RequestContext<typeof ApiKey.Metadata>,
+          ),
+      },
+      [ApiKey.DescribeCluster]: {
+        onRequest: (request, context) =>
+          this.describeCluster(
+            request as RequestOf<typeof ApiKey.DescribeCluster>,
+            context as RequestContext<typeof ApiKey.DescribeCluster>,
           ),
       },
       [ApiKey.ApiVersions]: {
@@ -209,6 +259,40 @@ export class ClusterRoutingFeature implements Feature {
       }),
     );
     return mergeMetadata(answers, context.apiVersion, this.topology.routing);
+  }
+
+  /** Every cluster's brokers (already virtual nodes), the lowest one as the controller. */
+  private async describeCluster(
+    request: RequestOf<typeof ApiKey.DescribeCluster>,
+    context: RequestContext<typeof ApiKey.DescribeCluster>,
+  ): Promise<ResponseOf<typeof ApiKey.DescribeCluster>> {
+    const own = this.topology.clusterOfNode(context.nodeId);
+    const others = this.topology.clusterNames.filter((cluster) => cluster !== own);
+    const [response, ...answers] = await Promise.all([
+      context.next(request),
+      ...others.map(async (cluster) => {
+        const nodeId = this.topology.anyNodeOf(cluster);
+        if (nodeId === undefined) return undefined;
+        try {
+          return await context.send(ApiKey.DescribeCluster, context.apiVersion, request, { nodeId });
+        } catch (error) {
+          context.log.warn(
+            { cluster, err: (error as Error).message },
+            "a cluster could not describe its brokers",
+          );
+          return undefined;
+        }
+      }),
+    ]);
+    if (response.errorCode !== ErrorCode.NONE) return response;
+    for (const answer of answers) {
+      if (!answer || answer.errorCode !== ErrorCode.NONE) continue;
+      response.brokers.push(...answer.brokers);
+      response.throttleTimeMs = Math.max(response.throttleTimeMs, answer.throttleTimeMs);
+    }
+    response.brokers.sort((a, b) => a.brokerId - b.brokerId);
+    response.controllerId = response.brokers[0]?.brokerId ?? response.controllerId;
+    return response;
   }
 
   /** The connection's broker's versions, narrowed to what every other cluster speaks as well. */

@@ -37,7 +37,7 @@ async function metadataThroughProxy(topics: string[] | null): Promise<ResponseOf
   const client = await RawKafkaClient.connect(proxy.bootstrap);
   try {
     return await client.request(ApiKey.Metadata, METADATA_VERSION, {
-      topics: topics?.map((name) => ({ topicId: "0".repeat(32), name })),
+      topics: topics === null ? null : topics.map((name) => ({ topicId: "0".repeat(32), name })),
       allowAutoTopicCreation: false,
       includeClusterAuthorizedOperations: false,
       includeTopicAuthorizedOperations: false,
@@ -207,5 +207,119 @@ describe("two clusters behind one address (east: Kafka 4, 3 brokers; west: Kafka
       "east holds the east records",
     );
     assert.ok(!(await topicsOn(east)).includes(westTopic), "nothing of the west topic reached east");
+  });
+
+  test("a group spanning both clusters keeps each topic's offsets on its own cluster, resumes exactly and resets", async () => {
+    const eastTopic = east.uniqueTopic("east.group-");
+    const westTopic = west.uniqueTopic("west.group-");
+    await east.createTopic(eastTopic, { partitions: 3, replicationFactor: 3 });
+    await west.createTopic(westTopic, { partitions: 2 });
+    const group = `spanning-${Date.now()}`;
+    const kafka = new Kafka({
+      clientId: "two-clusters-group",
+      brokers: [proxy.bootstrap],
+      logLevel: logLevel.NOTHING,
+    });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const produce = async (round: string, count: number) => {
+      for (const topic of [eastTopic, westTopic]) {
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: Array.from({ length: count }, (_, i) => ({
+            key: String(i),
+            value: `${round}:${topic}:${i}`,
+          })),
+        });
+      }
+    };
+    const consumeAll = async (expected: number): Promise<string[]> => {
+      const consumer = kafka.consumer({ groupId: group });
+      await consumer.connect();
+      await consumer.subscribe({ topics: [eastTopic, westTopic], fromBeginning: true });
+      const values: string[] = [];
+      const done = new Promise<void>((resolve) => {
+        void consumer.run({
+          eachMessage: async ({ message }) => {
+            values.push(message.value!.toString());
+            if (values.length === expected) resolve();
+          },
+        });
+      });
+      await Promise.race([
+        done,
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error(`consumed ${values.length} of ${expected}`)), 60_000),
+        ),
+      ]);
+      // Anything past the expected records would arrive within this pause.
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      await consumer.disconnect();
+      return values.sort();
+    };
+    const expectedOf = (round: string, count: number) =>
+      [eastTopic, westTopic]
+        .flatMap((topic) => Array.from({ length: count }, (_, i) => `${round}:${topic}:${i}`))
+        .sort();
+    const viaProxy = ["--bootstrap-server", proxy.bootstrap];
+    let lastDescribed = "";
+    /** CURRENT-OFFSET and LAG per topic-partition, from kafka-consumer-groups --describe. */
+    const describe = async (cluster: KafkaTestCluster, through: string[]) => {
+      const out = await cluster.toolOk("kafka-consumer-groups", [...through, "--describe", "--group", group]);
+      lastDescribed = out;
+      const rows = new Map<string, [string, string]>();
+      for (const line of out.split("\n")) {
+        const columns = line.trim().split(/\s+/);
+        if (columns[0] === group && (columns[1] === eastTopic || columns[1] === westTopic)) {
+          rows.set(`${columns[1]}/${columns[2]}`, [columns[3]!, columns[5]!]);
+        }
+      }
+      return rows;
+    };
+
+    await produce("first", 20);
+    assert.deepEqual(await consumeAll(40), expectedOf("first", 20));
+
+    const throughProxy = await describe(east, viaProxy);
+    assert.equal(throughProxy.size, 5, `every partition of both topics:\n${lastDescribed}`);
+    for (const [partition, [current, lag]] of throughProxy) {
+      assert.notEqual(current, "-", `${partition} has a committed offset`);
+      assert.equal(lag, "0", `${partition} has no lag:\n${lastDescribed}\n${proxy.logs().slice(-3000)}`);
+    }
+    const onWest = await describe(west, []);
+    assert.deepEqual(
+      [...onWest.keys()].sort(),
+      [`${westTopic}/0`, `${westTopic}/1`],
+      "west keeps the west offsets",
+    );
+    const onEast = await describe(east, []);
+    assert.deepEqual(
+      [...onEast.keys()].sort(),
+      [`${eastTopic}/0`, `${eastTopic}/1`, `${eastTopic}/2`],
+      "east keeps only the east offsets",
+    );
+
+    await produce("second", 10);
+    assert.deepEqual(await consumeAll(20), expectedOf("second", 10), "the group resumed where it committed");
+
+    await east.toolOk("kafka-consumer-groups", [
+      ...viaProxy,
+      "--reset-offsets",
+      "--group",
+      group,
+      "--all-topics",
+      "--to-earliest",
+      "--execute",
+    ]);
+    const reset = await describe(east, viaProxy);
+    assert.equal(reset.size, 5, lastDescribed);
+    for (const [partition, [current]] of reset) assert.equal(current, "0", `${partition} was reset`);
+    assert.deepEqual(
+      [...(await describe(west, [])).values()].map(([current]) => current),
+      ["0", "0"],
+      "the reset reached west",
+    );
+    await producer.disconnect();
   });
 });

@@ -1,4 +1,5 @@
 import type { ApiHandler, RequestContext } from "../../../feature-api/feature.ts";
+import { validateMembership } from "../../../groups/commit-fencing.ts";
 import { ApiKey, ErrorCode, hasField, lastVersion, ZERO_UUID } from "../../../protocol/api.ts";
 import type {
   OffsetCommitRequest,
@@ -13,7 +14,6 @@ import type {
 import { type GroupOutcome, isCoordinatorError } from "../../../topology/group-coordinators.ts";
 import type { VirtualizationContext } from "../context.ts";
 import { groupOf, physicalOf, type VirtualLayout } from "../mapping/rules.ts";
-import { validateMembership } from "./commit-fencing.ts";
 import { companionGroupOf } from "./companion-groups.ts";
 
 /** Companion commits name their topics (companion groups hold the physical topic under its name). */

@@ -1,4 +1,5 @@
 import type { ApiHandler, RequestContext } from "../../../feature-api/feature.ts";
+import { describeClassicGroup } from "../../../groups/commit-fencing.ts";
 import { ApiKey, ErrorCode } from "../../../protocol/api.ts";
 import type {
   OffsetDeleteRequest,
@@ -8,7 +9,6 @@ import type { OffsetDeleteResponse } from "../../../protocol/generated/messages/
 import type { GroupOutcome } from "../../../topology/group-coordinators.ts";
 import type { VirtualizationContext } from "../context.ts";
 import { groupOf, physicalOf } from "../mapping/rules.ts";
-import { describeClassicGroup } from "./commit-fencing.ts";
 import { companionGroupOf } from "./companion-groups.ts";
 
 type OffsetDeleteContext = RequestContext<typeof ApiKey.OffsetDelete>;

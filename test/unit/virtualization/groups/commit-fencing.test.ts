@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { isSimpleCommit } from "../../../../src/features/virtualization/groups/commit-fencing.ts";
+import { isSimpleCommit } from "../../../../src/groups/commit-fencing.ts";
 import { ApiKey, ErrorCode } from "../../../../src/protocol/api.ts";
 import { exchange } from "../../../helpers/chain-harness.ts";
 import {

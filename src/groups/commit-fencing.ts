@@ -1,6 +1,6 @@
-import type { RequestContext } from "../../../feature-api/feature.ts";
-import { ApiKey, ErrorCode, firstVersion, type ResponseOf } from "../../../protocol/api.ts";
-import type { AdminClient } from "../../../topology/admin-client.ts";
+import type { RequestContext } from "../feature-api/feature.ts";
+import { ApiKey, ErrorCode, firstVersion, type ResponseOf } from "../protocol/api.ts";
+import type { AdminClient } from "../topology/admin-client.ts";
 
 /** The Heartbeat must carry the member's static instance id, which the broker checks too. */
 const HEARTBEAT_VERSIONS = { min: firstVersion("HeartbeatRequest", "groupInstanceId") };
