@@ -14,6 +14,7 @@ import {
 } from "./entry-routes.ts";
 import { GroupOffsetRouting } from "./group-offsets.ts";
 import { mergeMetadata, metadataRequests } from "./metadata.ts";
+import { SingleClusterRefusals } from "./single-cluster-refusals.ts";
 
 /** FindCoordinator's key types (Kafka's CoordinatorType): not part of the message definitions. */
 const TRANSACTION_KEY_TYPE = 1;
@@ -46,7 +47,36 @@ export class ClusterRoutingFeature implements Feature {
       upstreamOf: (nodeId) => topology.nodeIds.upstreamOf(nodeId),
     };
     const groups = new GroupOffsetRouting(topology);
+    const refusals = new SingleClusterRefusals(topology);
     const handlers: Record<number, ApiHandler<ApiKey>> = {
+      [ApiKey.AddPartitionsToTxn]: {
+        onRequest: (request, context) =>
+          refusals.addPartitionsToTxn(
+            request as RequestOf<typeof ApiKey.AddPartitionsToTxn>,
+            context as RequestContext<typeof ApiKey.AddPartitionsToTxn>,
+          ),
+      },
+      [ApiKey.AddOffsetsToTxn]: {
+        onRequest: (request, context) =>
+          refusals.addOffsetsToTxn(
+            request as RequestOf<typeof ApiKey.AddOffsetsToTxn>,
+            context as RequestContext<typeof ApiKey.AddOffsetsToTxn>,
+          ),
+      },
+      [ApiKey.TxnOffsetCommit]: {
+        onRequest: (request, context) =>
+          refusals.txnOffsetCommit(
+            request as RequestOf<typeof ApiKey.TxnOffsetCommit>,
+            context as RequestContext<typeof ApiKey.TxnOffsetCommit>,
+          ),
+      },
+      [ApiKey.ConsumerGroupHeartbeat]: {
+        onRequest: (request, context) =>
+          refusals.consumerGroupHeartbeat(
+            request as RequestOf<typeof ApiKey.ConsumerGroupHeartbeat>,
+            context as RequestContext<typeof ApiKey.ConsumerGroupHeartbeat>,
+          ),
+      },
       [ApiKey.DescribeTopicPartitions]: {
         onRequest: (request, context) =>
           describeTopicPartitions(
