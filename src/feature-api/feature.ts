@@ -95,6 +95,11 @@ export interface RequestContext<K extends ApiKey = ApiKey> extends ExchangeInfo<
  */
 export interface ApiHandler<K extends ApiKey> {
   wantsRequest?(frame: Buffer, exchange: ExchangeInfo<K>): boolean;
+  /**
+   * Edits the client's request frame in place, at the same length, before it is passed on raw (no handler took
+   * it): for changes that need no decoding, such as a producer id and the CRC that covers it.
+   */
+  patchRequestFrame?(frame: Buffer, exchange: ExchangeInfo<K>): void;
   onRequest?(request: RequestOf<K>, context: RequestContext<K>): Promise<ResponseOf<K> | undefined>;
   /** Lets a feature skip decoding a response; without `frame` (asked before it arrived) the answer must hold for any. */
   wantsResponse?(exchange: ExchangeInfo<K>, frame?: Buffer): boolean;

@@ -39,3 +39,37 @@ export function produceNamesTopic(
     return false;
   });
 }
+
+/**
+ * Hands every partition's records of a Produce request frame to `visit`, as slices of the frame itself (so the
+ * records may be changed in place, at the same length). A malformed frame is left alone: the broker refuses it.
+ */
+export function forEachProducedRecords(
+  frame: Buffer,
+  version: number,
+  visit: (records: Buffer) => void,
+): void {
+  const flexible = isFlexibleRequest(ApiKey.Produce, version);
+  const byId = hasField("ProduceRequest", "topicData.topicId", version);
+  peekRequestBody(frame, ApiKey.Produce, version, (r: Reader) => {
+    if (flexible) r.compactNullableString();
+    else r.nullableString();
+    r.int16();
+    r.int32();
+    const topics = flexible ? r.compactArrayLength(1) : r.arrayLength(1);
+    for (let t = 0; t < topics; t++) {
+      if (byId) r.uuid();
+      else if (flexible) r.compactString();
+      else r.string();
+      const partitions = flexible ? r.compactArrayLength(1) : r.arrayLength(1);
+      for (let p = 0; p < partitions; p++) {
+        r.int32();
+        const records = flexible ? r.compactNullableBytes() : r.nullableBytes();
+        if (records) visit(records);
+        if (flexible) readTaggedFields(r);
+      }
+      if (flexible) readTaggedFields(r);
+    }
+    return false;
+  });
+}

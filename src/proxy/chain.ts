@@ -57,6 +57,7 @@ export class Chain {
   readonly features: readonly Feature[];
   private readonly links: (readonly Link[] | undefined)[] = [];
   private readonly filtered: boolean[] = [];
+  private readonly patchers: (Link[] | undefined)[] = [];
   private readonly names: string[] = [];
 
   constructor(features: readonly Feature[]) {
@@ -70,6 +71,7 @@ export class Chain {
         links.push({ feature, position, handler });
         this.links[apiKey] = links;
         if (handler.wantsRequest) this.filtered[apiKey] = true;
+        if (handler.patchRequestFrame) (this.patchers[apiKey] ??= []).push({ feature, position, handler });
       }
     });
   }
@@ -91,6 +93,12 @@ export class Chain {
       if (!link.handler.wantsRequest || link.handler.wantsRequest(frame, info)) (wanted ??= []).push(link);
     }
     return wanted;
+  }
+
+  /** Lets every handler of the API that patches request frames edit one passed on raw, whatever it wanted. */
+  patchRequestFrame(frame: Buffer, info: ExchangeInfo): void {
+    const patchers = this.patchers[info.apiKey];
+    if (patchers) for (const link of patchers) link.handler.patchRequestFrame!(frame, info);
   }
 
   /** Whether some link takes the request itself, so it must be decoded. */

@@ -8,6 +8,7 @@ import type { Logger } from "../log/logger.ts";
 import { ConnectionAdmission, RefusalLog, type RefusalReason } from "../net/admission.ts";
 import { type AcceptedConnection, type Listener, listenPlain, listenTls } from "../net/listener.ts";
 import type { SniNames } from "../net/sni-names.ts";
+import { ApiKey } from "../protocol/api.ts";
 import { ClientAuthenticator } from "../security/client-authenticator.ts";
 import type { Topology } from "../topology/topology.ts";
 import type { Chain } from "./chain.ts";
@@ -102,6 +103,8 @@ export class ProxyServer {
         // passthrough: the client's own SASL exchange authenticates its connections, so only TLS is the proxy's
         return config.clientSecurity.mode === "passthrough" && security ? { tls: security.tls } : security;
       },
+      apiVersionsLimit: (nodeId) =>
+        topology.knownVersionsOf(topology.clusterOfNode(nodeId))?.get(ApiKey.ApiVersions)?.max,
       requestShared: (nodeId, apiKey, apiVersion, request, clientId) =>
         topology.admin.requestAt(nodeId, apiKey, apiVersion, request, clientId),
     };

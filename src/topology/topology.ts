@@ -182,6 +182,11 @@ export class Topology extends EventEmitter {
     return this.lastVersions.get(cluster);
   }
 
+  /** The versions `cluster` was last seen to speak, without asking (undefined before the first answer). */
+  knownVersionsOf(cluster: string): BrokerVersions | undefined {
+    return this.lastVersions.get(cluster);
+  }
+
   /** The cluster of a virtual node; the default cluster for undefined (the bootstrap listener). */
   clusterOfNode(nodeId: number | undefined): string {
     if (nodeId === undefined || this.clusters.size === 1) return this.defaultCluster.name;
@@ -274,6 +279,7 @@ export class Topology extends EventEmitter {
 
   async start(): Promise<void> {
     await Promise.all([...this.clusters.values()].map((cluster) => cluster.start()));
+    await Promise.all(this.clusterNames.map((cluster) => this.versionsOfCluster(cluster)));
   }
 
   stop(): void {

@@ -1,8 +1,15 @@
-import type { ApiHandler, ApiHandlers, Feature, RequestContext } from "../../feature-api/feature.ts";
+import type {
+  ApiHandler,
+  ApiHandlers,
+  ExchangeInfo,
+  Feature,
+  RequestContext,
+} from "../../feature-api/feature.ts";
 import { ApiKey, ErrorCode, type RequestOf, type ResponseOf } from "../../protocol/api.ts";
 import { fetchNamesTopic } from "../../protocol/fetch-request-peek.ts";
 import { produceNamesTopic } from "../../protocol/produce-request-peek.ts";
 import { refusalResponse } from "../../protocol/refusal.ts";
+import type { BrokerVersions } from "../../topology/api-versions.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { describeTopicPartitions } from "./describe-topic-partitions.ts";
 import {
@@ -14,7 +21,11 @@ import {
 } from "./entry-routes.ts";
 import { GroupOffsetRouting } from "./group-offsets.ts";
 import { mergeMetadata, metadataRequests } from "./metadata.ts";
+import { ProducerIdMapping } from "./producer-ids.ts";
 import { SingleClusterRefusals } from "./single-cluster-refusals.ts";
+
+/** Where the error code sits in an ApiVersions response frame: after the length and the correlation id. */
+const API_VERSIONS_ERROR_OFFSET = 8;
 
 /** FindCoordinator's key types (Kafka's CoordinatorType): not part of the message definitions. */
 const TRANSACTION_KEY_TYPE = 1;
@@ -33,6 +44,9 @@ export class ClusterRoutingFeature implements Feature {
   readonly handlers: ApiHandlers;
   private readonly topology: Topology;
   private readonly lookups: RouteLookups;
+  private readonly producerIds: ProducerIdMapping;
+  /** The APIs this feature may send on to another cluster at the client's version. */
+  private readonly crossClusterApis: ReadonlySet<number>;
 
   constructor(topology: Topology) {
     this.topology = topology;
@@ -46,9 +60,17 @@ export class ClusterRoutingFeature implements Feature {
       homeOfGroup: (group) => routing.homeOfGroup(group),
       upstreamOf: (nodeId) => topology.nodeIds.upstreamOf(nodeId),
     };
+    this.producerIds = new ProducerIdMapping(topology);
     const groups = new GroupOffsetRouting(topology);
     const refusals = new SingleClusterRefusals(topology);
     const handlers: Record<number, ApiHandler<ApiKey>> = {
+      [ApiKey.InitProducerId]: {
+        onRequest: (request, context) =>
+          this.producerIds.initProducerId(
+            request as RequestOf<typeof ApiKey.InitProducerId>,
+            context as RequestContext<typeof ApiKey.InitProducerId>,
+          ),
+      },
       [ApiKey.AddPartitionsToTxn]: {
         onRequest: (request, context) =>
           refusals.addPartitionsToTxn(
@@ -132,11 +154,12 @@ export class ClusterRoutingFeature implements Feature {
           ),
       },
       [ApiKey.ApiVersions]: {
-        onRequest: (request, context) =>
-          this.apiVersions(
-            request as RequestOf<typeof ApiKey.ApiVersions>,
-            context as RequestContext<typeof ApiKey.ApiVersions>,
-          ),
+        wantsResponse: (_exchange, frame) =>
+          !frame ||
+          (frame.length >= API_VERSIONS_ERROR_OFFSET + 2 &&
+            frame.readInt16BE(API_VERSIONS_ERROR_OFFSET) === ErrorCode.NONE),
+        onResponse: (response, exchange) =>
+          this.apiVersions(response as ResponseOf<typeof ApiKey.ApiVersions>, exchange.nodeId),
       },
       [ApiKey.FindCoordinator]: {
         onRequest: (request, context) =>
@@ -152,6 +175,20 @@ export class ClusterRoutingFeature implements Feature {
         onRequest: (request, context) => this.split(routes, request as unknown as AnyRequest, context),
       };
     }
+    this.crossClusterApis = new Set([
+      ...[...ENTRY_ROUTES.keys()].filter((apiKey) => !LEADER_REQUESTS.has(apiKey)),
+      ApiKey.Metadata,
+      ApiKey.DescribeCluster,
+      ApiKey.DescribeTopicPartitions,
+      ApiKey.FindCoordinator,
+      ApiKey.InitProducerId,
+      ApiKey.OffsetCommit,
+      ApiKey.OffsetFetch,
+      ApiKey.OffsetDelete,
+      ApiKey.DeleteGroups,
+    ]);
+    handlers[ApiKey.Produce]!.patchRequestFrame = (frame, exchange) =>
+      this.producerIds.patchProduceFrame(frame, exchange as ExchangeInfo<typeof ApiKey.Produce>);
     this.handlers = handlers as ApiHandlers;
   }
 
@@ -185,6 +222,9 @@ export class ClusterRoutingFeature implements Feature {
     const route = routes.find((candidate) => Array.isArray(request[candidate.requestList]));
     if (!route) return context.next(request as unknown as RequestOf<ApiKey>);
     const own = this.topology.clusterOfNode(context.nodeId);
+    if (context.apiKey === ApiKey.Produce) {
+      this.producerIds.remapProduce(request as unknown as RequestOf<typeof ApiKey.Produce>, own);
+    }
     const parts = new Map<string, { destination: Destination; entries: unknown[] }>();
     for (const entry of request[route.requestList] as unknown[]) {
       const destination = route.destinationOf(entry, this.lookups) ?? { cluster: own };
@@ -325,30 +365,35 @@ export class ClusterRoutingFeature implements Feature {
     return response;
   }
 
-  /** The connection's broker's versions, narrowed to what every other cluster speaks as well. */
-  private async apiVersions(
-    request: RequestOf<typeof ApiKey.ApiVersions>,
-    context: RequestContext<typeof ApiKey.ApiVersions>,
-  ): Promise<ResponseOf<typeof ApiKey.ApiVersions>> {
-    const own = this.topology.clusterOfNode(context.nodeId);
-    const others = this.topology.clusterNames.filter((cluster) => cluster !== own);
-    const [response, ...versions] = await Promise.all([
-      context.next(request),
-      ...others.map((cluster) => this.topology.versionsOfCluster(cluster)),
-    ]);
-    if (response.errorCode !== ErrorCode.NONE) return response;
+  /**
+   * The connection's broker's versions, where the proxy may send a request on to another cluster at the client's
+   * version (the handlers of this feature that do), narrowed to what every other cluster was last seen to speak
+   * (the topology asks each cluster at start and refreshes the answer here). Every other API reaches the
+   * connection's own cluster only, so it keeps that cluster's versions: a consumer-protocol group on a Kafka 4
+   * cluster keeps ConsumerGroupHeartbeat beside a cluster that lacks it. A response carrying an error (a version
+   * the broker does not know, answered at version 0) is left alone.
+   */
+  private apiVersions(response: ResponseOf<typeof ApiKey.ApiVersions>, nodeId: number | undefined): boolean {
+    const own = this.topology.clusterOfNode(nodeId);
+    const others: BrokerVersions[] = [];
+    for (const cluster of this.topology.clusterNames) {
+      if (cluster === own) continue;
+      void this.topology.versionsOfCluster(cluster);
+      const known = this.topology.knownVersionsOf(cluster);
+      if (known) others.push(known);
+    }
+    if (response.errorCode !== ErrorCode.NONE || others.length === 0) return false;
     const kept = [];
     for (const entry of response.apiKeys) {
+      if (!this.crossClusterApis.has(entry.apiKey)) {
+        kept.push(entry);
+        continue;
+      }
       let { minVersion, maxVersion } = entry;
-      for (const table of versions) {
-        const theirs = table?.get(entry.apiKey);
-        if (!table) continue;
-        if (!theirs) {
-          maxVersion = -1;
-          break;
-        }
-        minVersion = Math.max(minVersion, theirs.min);
-        maxVersion = Math.min(maxVersion, theirs.max);
+      for (const table of others) {
+        const theirs = table.get(entry.apiKey);
+        minVersion = Math.max(minVersion, theirs ? theirs.min : Number.POSITIVE_INFINITY);
+        maxVersion = Math.min(maxVersion, theirs ? theirs.max : -1);
       }
       if (minVersion > maxVersion) continue;
       entry.minVersion = minVersion;
@@ -356,7 +401,7 @@ export class ClusterRoutingFeature implements Feature {
       kept.push(entry);
     }
     response.apiKeys = kept;
-    return response;
+    return true;
   }
 
   /** Each key goes to its home cluster: groups by the group rules, transactional ids by theirs. */

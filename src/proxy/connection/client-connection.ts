@@ -45,6 +45,8 @@ export interface ConnectionUpstreams {
   addressFor(nodeId: number | undefined): BrokerAddress | undefined;
   /** TLS and SASL of the client's own connection to that broker (plain TCP when undefined). */
   securityFor(nodeId: number | undefined): UpstreamSecurity | undefined;
+  /** The newest ApiVersions version the broker behind a node speaks, when known. */
+  apiVersionsLimit(nodeId: number | undefined): number | undefined;
   /** Sends a request to a virtual node over the proxy's shared connections. */
   requestShared<K extends ApiKey>(
     /** Any live node of the default cluster when undefined. */
@@ -498,7 +500,12 @@ export class ClientConnection implements ClientConnectionInfo {
     )
       return;
 
-    const unsupported = answerUnsupportedApiVersions(apiKey, apiVersion, correlationId);
+    const unsupported = answerUnsupportedApiVersions(
+      apiKey,
+      apiVersion,
+      correlationId,
+      apiKey === ApiKey.ApiVersions ? this.options.upstreams.apiVersionsLimit(this.nodeId) : undefined,
+    );
     if (unsupported) {
       this.queue.fill(this.queue.reserve(apiKey, arrivedAt), unsupported, unsupported.length);
       this.flush();
@@ -663,6 +670,7 @@ export class ClientConnection implements ClientConnectionInfo {
       }
       expectsResponse = acks !== 0;
     }
+    this.chain.patchRequestFrame(frame, info);
     const upstream = this.connectUpstream();
     if (!upstream) return;
     const releaseAfterWrite = apiKey === ApiKey.Produce ? () => framePool.release(frame) : undefined;

@@ -28,6 +28,7 @@ type options struct {
 	clientID           string
 	timeout            time.Duration
 	topic              string
+	topics             multiFlag // consume only: every -topic given, in order; topic is the first
 	group              string
 	groupProtocol      string
 	partitions         int
@@ -78,7 +79,11 @@ func main() {
 	fs.StringVar(&opts.bootstrap, "bootstrap", "", "bootstrap servers, comma separated")
 	fs.StringVar(&opts.clientID, "client-id", "kpp-compat-franz", "client id")
 	fs.DurationVar(&opts.timeout, "timeout", 30*time.Second, "bound on every wait")
-	fs.StringVar(&opts.topic, "topic", "", "topic")
+	if command == "consume" {
+		fs.Var(&opts.topics, "topic", "topic (repeatable: one group member subscribes to them all)")
+	} else {
+		fs.StringVar(&opts.topic, "topic", "", "topic")
+	}
 	fs.StringVar(&opts.group, "group", "", "consumer group")
 	fs.StringVar(&opts.groupProtocol, "group-protocol", "classic", "classic or consumer (KIP-848)")
 	fs.IntVar(&opts.partitions, "partitions", 3, "partitions of a new topic")
@@ -98,6 +103,9 @@ func main() {
 	fs.StringVar(&opts.offset, "offset", "earliest", "earliest, latest or an offset (with -partition)")
 	fs.BoolVar(&opts.headers, "headers", false, "report each consumed record's headers")
 	fs.Parse(os.Args[2:])
+	if len(opts.topics) > 0 {
+		opts.topic = opts.topics[0]
+	}
 
 	commands := map[string]func(context.Context, options) error{
 		"metadata":        metadata,
@@ -351,10 +359,18 @@ func directOptions(opts options) ([]kgo.Opt, error) {
 	}, nil
 }
 
+// subscription is every topic the group member subscribes to: all -topic flags of consume, else -topic.
+func (o options) subscription() []string {
+	if len(o.topics) > 0 {
+		return o.topics
+	}
+	return []string{o.topic}
+}
+
 func groupOptions(opts options, extra ...kgo.Opt) []kgo.Opt {
 	out := []kgo.Opt{
 		kgo.ConsumerGroup(opts.group),
-		kgo.ConsumeTopics(opts.topic),
+		kgo.ConsumeTopics(opts.subscription()...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
@@ -368,7 +384,9 @@ func groupOptions(opts options, extra ...kgo.Opt) []kgo.Opt {
 	return append(out, extra...)
 }
 
-// consume reads until -max records, or -expect records and a quiet -settle, or the timeout.
+// consume reads until -max records, or -expect records and a quiet -settle, or the timeout. -topic may be
+// repeated to subscribe one group member to several topics; every record reports its topic. With -partition it
+// reads that partition of the first topic directly.
 func consume(ctx context.Context, opts options) error {
 	consumerOptions := groupOptions(opts)
 	if opts.partition >= 0 {
@@ -409,11 +427,12 @@ func consume(ctx context.Context, opts options) error {
 			if opts.max > 0 && len(records) >= opts.max {
 				break
 			}
+			record := recordJSON(r)
 			if opts.headers {
-				records = append(records, recordWithHeadersJSON(r))
-			} else {
-				records = append(records, recordJSON(r))
+				record = recordWithHeadersJSON(r)
 			}
+			record["topic"] = r.Topic
+			records = append(records, record)
 			if opts.commit {
 				if err := client.CommitRecords(ctx, r); err != nil {
 					client.AllowRebalance()

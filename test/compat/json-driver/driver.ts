@@ -24,6 +24,8 @@ export interface DeliveredRecord {
   value: string;
   partition: number;
   offset: number;
+  /** The record's topic; `consume` reports it (it may subscribe to several topics), `produce` and `member` do not. */
+  topic?: string;
 }
 
 export interface ProduceResult {

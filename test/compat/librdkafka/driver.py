@@ -197,13 +197,15 @@ def consumer_config(args):
 def cmd_consume(args):
     """Consumes until `--max` records (then stops), or `--expect` records plus a quiet `--settle` period, or the timeout.
 
-    With `--partition` the consumer is assigned that one partition from `--offset` instead of joining the group.
+    `--topic` may be given several times: the one group member subscribes to them all. Every record reports its topic.
+    With `--partition` the consumer is assigned that one partition of the first topic from `--offset` instead of
+    joining the group.
     """
     consumer = Consumer(consumer_config(args))
     if args.partition is not None:
         consumer.assign([TopicPartition(args.topic, args.partition, start_offset(args.offset))])
     else:
-        consumer.subscribe([args.topic])
+        consumer.subscribe(args.topics)
     records = []
     deadline = time.monotonic() + args.timeout
     settle_until = None
@@ -221,7 +223,7 @@ def cmd_consume(args):
                     raise KafkaException(msg.error())
                 sys.stderr.write(f"consumer: {msg.error()}\n")
                 continue
-            records.append(message_json(msg, args.headers))
+            records.append({"topic": msg.topic(), **message_json(msg, args.headers)})
             if args.commit:
                 consumer.commit(message=msg, asynchronous=False)
             if args.expect is not None and len(records) >= args.expect and settle_until is None:
@@ -372,7 +374,11 @@ def parser():
 
     for name in ("consume", "member"):
         consume = sub.add_parser(name)
-        consume.add_argument("--topic", required=True)
+        if name == "consume":
+            # Repeatable: `consume --topic A --topic B` subscribes one member to both (normalised in main).
+            consume.add_argument("--topic", dest="topics", action="append", required=True)
+        else:
+            consume.add_argument("--topic", required=True)
         consume.add_argument("--group", required=True)
         consume.add_argument("--group-protocol", default="classic", choices=["classic", "consumer"])
         if name == "consume":
@@ -406,6 +412,8 @@ COMMANDS = {
 
 def main():
     args = parser().parse_args()
+    if getattr(args, "topics", None):
+        args.topic = args.topics[0]
     try:
         COMMANDS[args.command](args)
     except Exception as error:  # report every failure as JSON so the test shows it

@@ -375,6 +375,7 @@ export async function startProxy(
           upstreams: {
             addressFor: () => ({ host: "127.0.0.1", port: broker.port }),
             securityFor: () => undefined,
+            apiVersionsLimit: () => undefined,
             requestShared: () => Promise.reject(new Error("no shared connections in this test")),
           },
           onClosed: (connection) => closed.push(connection.id),
