@@ -25,7 +25,7 @@ export class ProducerIdMapping {
 
   constructor(topology: Topology) {
     this.topology = topology;
-    topology.clusterNames.forEach((cluster, place) => this.places.set(cluster, BigInt(place)));
+    for (const [place, cluster] of topology.clusterNames.entries()) this.places.set(cluster, BigInt(place));
   }
 
   private placeOf(cluster: string): bigint {

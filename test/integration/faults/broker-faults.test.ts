@@ -259,17 +259,17 @@ describe("faults between the proxy and the broker", { timeout: 540_000 }, () => 
       count: RECORDS,
       rate: RATE,
       quietMs: 2000,
-      drainMs: 90_000,
+      drainMs: 45_000,
     });
-    const guard = setTimeout(() => run.kill(), 200_000);
+    const guard = setTimeout(() => run.kill(), 120_000);
     let ackedAtOn = 0;
     let ackedAtOff = 0;
     let statsOn: FaultStats;
     let statsOff: FaultStats;
     try {
-      await run.waitFor((line) => line === "ready", 90_000);
+      await run.waitFor((line) => line === "ready", 60_000);
       const threshold = Math.floor((RECORDS * FAULT_AT) / 100) * 100;
-      await run.waitFor((line) => line === `acked ${threshold}`, 90_000);
+      await run.waitFor((line) => line === `acked ${threshold}`, 60_000);
       statsOn = faults.stats();
       fault.on(faults);
       await sleep(500);
