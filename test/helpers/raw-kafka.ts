@@ -10,6 +10,26 @@ interface Waiter {
   reject(error: Error): void;
 }
 
+/** Sends one encoded request frame to `address` and returns the response frame's bytes as received. */
+export function rawExchange(address: string, request: Buffer): Promise<Buffer> {
+  const [host, port] = address.split(":");
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: host!, port: Number(port) }, () => socket.write(request));
+    const reader = new FrameReader(1 << 30, false);
+    socket.on("data", (chunk: Buffer) =>
+      reader.push(chunk, (frame) => {
+        resolve(Buffer.from(frame));
+        socket.destroy();
+      }),
+    );
+    socket.on("error", reject);
+    socket.setTimeout(10_000, () => {
+      socket.destroy();
+      reject(new Error(`no response from ${address}`));
+    });
+  });
+}
+
 /**
  * A sessionless Fetch body (versions 4-12, topics by name) reading one partition from `fetchOffset` without
  * waiting, up to `partitionMaxBytes` (16 MiB in all).

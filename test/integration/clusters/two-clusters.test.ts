@@ -8,9 +8,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Kafka, logLevel } from "kafkajs";
 import { ApiKey, ErrorCode, type ResponseOf } from "../../../src/protocol/api.ts";
+import { encodeRequest } from "../../../src/protocol/frame.ts";
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
-import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
-import { RawKafkaClient } from "../../helpers/raw-kafka.ts";
+import { freePortRange, type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
+import { RawKafkaClient, rawExchange } from "../../helpers/raw-kafka.ts";
 
 const WEST_NODE_ID_BASE = 16;
 const METADATA_VERSION = 12;
@@ -321,5 +322,206 @@ describe("two clusters behind one address (east: Kafka 4, 3 brokers; west: Kafka
       "the reset reached west",
     );
     await producer.disconnect();
+  });
+
+  test("two instances with the same config answer byte-identical Metadata, and a group moves between them", async () => {
+    const eastTopic = east.uniqueTopic("east.twin-");
+    const westTopic = west.uniqueTopic("west.twin-");
+    await east.createTopic(eastTopic, { partitions: 3, replicationFactor: 3 });
+    await west.createTopic(westTopic, { partitions: 2 });
+    const port = await freePortRange(34);
+    const twin = (host: string) =>
+      startProxy({
+        upstream: east.bootstrap,
+        port,
+        brokerPortBase: port + 1,
+        brokerSlots: 32,
+        extra: {
+          ...twoClusters(east.bootstrap, west.bootstrap),
+          listen: { address: `${host}:${port}`, advertised_address: "kafka-proxy.test" },
+        },
+      });
+    const [first, second] = await Promise.all([twin("127.0.0.2"), twin("127.0.0.3")]);
+    try {
+      const request = encodeRequest(
+        { apiKey: ApiKey.Metadata, apiVersion: METADATA_VERSION, correlationId: 9, clientId: "twin" },
+        {
+          topics: [eastTopic, westTopic].map((name) => ({ topicId: "0".repeat(32), name })),
+          allowAutoTopicCreation: false,
+          includeClusterAuthorizedOperations: false,
+          includeTopicAuthorizedOperations: false,
+        },
+      );
+      const addresses = [`127.0.0.2:${port}`, `127.0.0.3:${port}`];
+      for (let round = 0; round < 3; round++) {
+        const [a, b] = await Promise.all(addresses.map((address) => rawExchange(address, request)));
+        assert.ok(
+          a!.includes(Buffer.from(westTopic)) && a!.includes(Buffer.from(eastTopic)),
+          "both topics listed",
+        );
+        assert.deepEqual(a, b, `round ${round}`);
+      }
+    } finally {
+      await Promise.all([first.stop(), second.stop()]);
+    }
+
+    // A group read through one instance, then through another, resumes exactly.
+    const other = await startProxy({
+      upstream: east.bootstrap,
+      brokerSlots: 32,
+      extra: twoClusters(east.bootstrap, west.bootstrap),
+    });
+    try {
+      const group = `twin-group-${Date.now()}`;
+      const through = (bootstrap: string) =>
+        new Kafka({ clientId: "twin", brokers: [bootstrap], logLevel: logLevel.NOTHING });
+      const producer = through(proxy.bootstrap).producer({ idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      const send = async (round: string) => {
+        const values: string[] = [];
+        for (const topic of [eastTopic, westTopic]) {
+          const messages = Array.from({ length: 10 }, (_, i) => ({ value: `${round}:${topic}:${i}` }));
+          values.push(...messages.map((m) => m.value));
+          await producer.send({ topic, acks: -1, messages });
+        }
+        return values.sort();
+      };
+      const consume = async (bootstrap: string, expected: number) => {
+        const consumer = through(bootstrap).consumer({ groupId: group });
+        await consumer.connect();
+        await consumer.subscribe({ topics: [eastTopic, westTopic], fromBeginning: true });
+        const values: string[] = [];
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(
+            () => reject(new Error(`consumed ${values.length} of ${expected}`)),
+            60_000,
+          );
+          void consumer.run({
+            eachMessage: async ({ message }) => {
+              values.push(message.value!.toString());
+              if (values.length === expected) {
+                clearTimeout(timer);
+                resolve();
+              }
+            },
+          });
+        });
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        await consumer.disconnect();
+        return values.sort();
+      };
+      const firstRound = await send("one");
+      assert.deepEqual(await consume(proxy.bootstrap, firstRound.length), firstRound);
+      const secondRound = await send("two");
+      assert.deepEqual(
+        await consume(other.bootstrap, secondRound.length),
+        secondRound,
+        "resumed through the other instance",
+      );
+      await producer.disconnect();
+    } finally {
+      await other.stop();
+    }
+  });
+
+  // Last: it stops the west cluster's broker (and starts it again).
+  test("with one cluster down the other keeps serving; the down cluster's topics recover with nothing acknowledged lost", async () => {
+    const eastTopic = east.uniqueTopic("east.outage-");
+    const westTopic = west.uniqueTopic("west.outage-");
+    await east.createTopic(eastTopic, { partitions: 3, replicationFactor: 3 });
+    await west.createTopic(westTopic, { partitions: 1 });
+    const kafka = new Kafka({
+      clientId: "outage",
+      brokers: [proxy.bootstrap],
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 20, initialRetryTime: 200, maxRetryTime: 2000 },
+    });
+    const westProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await westProducer.connect();
+    const westAcked: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      await westProducer.send({ topic: westTopic, acks: -1, messages: [{ value: `before:${i}` }] });
+      westAcked.push(`before:${i}`);
+    }
+
+    const eastProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await eastProducer.connect();
+    const eastConsumer = kafka.consumer({ groupId: `outage-east-${Date.now()}` });
+    await eastConsumer.connect();
+    await eastConsumer.subscribe({ topic: eastTopic, fromBeginning: true });
+    const eastReceived = new Set<string>();
+    void eastConsumer.run({
+      eachMessage: async ({ message }) => {
+        eastReceived.add(message.value!.toString());
+      },
+    });
+    const eastAcked: string[] = [];
+    const eastErrors: string[] = [];
+    const produceEast = async (label: string, count: number) => {
+      for (let i = 0; i < count; i++) {
+        const value = `${label}:${i}`;
+        try {
+          await eastProducer.send({ topic: eastTopic, acks: -1, messages: [{ value }] });
+          eastAcked.push(value);
+        } catch (error) {
+          eastErrors.push(`${value}: ${(error as Error).message}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    await produceEast("before", 20);
+
+    await west.killBroker(west.brokers[0]!.id);
+    try {
+      await produceEast("during", 100);
+      assert.deepEqual(eastErrors, [], "the east producer saw no error while west was down");
+      const during = await metadataThroughProxy([eastTopic, westTopic]);
+      const eastEntry = during.topics.find((t) => t.name === eastTopic)!;
+      assert.equal(eastEntry.errorCode, ErrorCode.NONE);
+      assert.ok(
+        eastEntry.partitions.every((p) => p.leaderId >= 0),
+        "east partitions keep their leaders",
+      );
+      const westEntry = during.topics.find((t) => t.name === westTopic)!;
+      assert.ok(
+        westEntry.errorCode !== ErrorCode.NONE || westEntry.partitions.every((p) => p.leaderId < 0),
+        `the west topic is unavailable, as Kafka shows it: error ${westEntry.errorCode}`,
+      );
+    } finally {
+      await west.restartBroker(west.brokers[0]!.id);
+    }
+    await produceEast("after", 10);
+    for (let i = 0; i < 10; i++) {
+      await westProducer.send({ topic: westTopic, acks: -1, messages: [{ value: `after:${i}` }] });
+      westAcked.push(`after:${i}`);
+    }
+    const deadline = Date.now() + 30_000;
+    while (eastAcked.some((v) => !eastReceived.has(v)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.deepEqual(
+      eastAcked.filter((v) => !eastReceived.has(v)),
+      [],
+      "the east consumer received every acknowledged east record",
+    );
+    assert.deepEqual(eastErrors, []);
+    await Promise.all([eastConsumer.disconnect(), eastProducer.disconnect(), westProducer.disconnect()]);
+
+    const stored = (
+      await west.toolOk("kafka-console-consumer", [
+        "--topic",
+        westTopic,
+        "--from-beginning",
+        "--timeout-ms",
+        "8000",
+      ])
+    )
+      .split("\n")
+      .filter(Boolean);
+    assert.deepEqual(
+      westAcked.filter((v) => !stored.includes(v)),
+      [],
+      "every acknowledged west record is on west after it came back",
+    );
   });
 });

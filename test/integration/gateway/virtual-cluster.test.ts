@@ -12,7 +12,7 @@ import { ApiKey } from "../../../src/protocol/api.ts";
 import { encodeRequest } from "../../../src/protocol/frame.ts";
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 import { freePortRange, type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
-import { RawKafkaClient } from "../../helpers/raw-kafka.ts";
+import { RawKafkaClient, rawExchange } from "../../helpers/raw-kafka.ts";
 import { waitFor } from "../../helpers/wait.ts";
 
 const NODE_ID_BASE = 100;
@@ -34,26 +34,6 @@ function metadataRequest(topic: string) {
     includeClusterAuthorizedOperations: false,
     includeTopicAuthorizedOperations: false,
   };
-}
-
-/** Sends one request and returns the response frame's bytes as received. */
-function rawExchange(address: string, request: Buffer): Promise<Buffer> {
-  const [host, port] = address.split(":");
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: host!, port: Number(port) }, () => socket.write(request));
-    const reader = new FrameReader(1 << 30, false);
-    socket.on("data", (chunk: Buffer) =>
-      reader.push(chunk, (frame) => {
-        resolve(Buffer.from(frame));
-        socket.destroy();
-      }),
-    );
-    socket.on("error", reject);
-    socket.setTimeout(10_000, () => {
-      socket.destroy();
-      reject(new Error(`no response from ${address}`));
-    });
-  });
 }
 
 describe("the virtual cluster in front of a 3-broker cluster", { timeout: 240_000 }, () => {
