@@ -120,8 +120,12 @@ export class Chain {
     above = NOTHING_ABOVE,
     links: readonly Link[] | undefined = this.links[info.apiKey],
   ): Promise<ResponseOf<K>> {
-    if (options?.nodeId !== undefined && options.nodeId !== info.nodeId)
-      info = { ...info, nodeId: options.nodeId };
+    if (options?.nodeId !== undefined) {
+      if (options.nodeId !== info.nodeId) info = { ...info, nodeId: options.nodeId };
+    } else if (info.nodeId !== undefined && info.nodeId !== info.connection.nodeId) {
+      // An exchange sent to another node stays there through every handler below that passes it on.
+      options = { ...options, nodeId: info.nodeId };
+    }
     let taker: Link | undefined;
     if (links) {
       for (const link of links) {

@@ -424,6 +424,99 @@ describe("two clusters behind one address (east: Kafka 4, 3 brokers; west: Kafka
     }
   });
 
+  test("virtualized topics on both clusters: each virtual partition gets exactly its own records", async () => {
+    const V = 8;
+    const P = 2;
+    const eastTopic = east.uniqueTopic("east.virt-");
+    const westTopic = west.uniqueTopic("west.virt-");
+    await east.createTopic(eastTopic, { partitions: P, replicationFactor: 3 });
+    await west.createTopic(westTopic, { partitions: P });
+    const virtualizing = await startProxy({
+      upstream: east.bootstrap,
+      brokerSlots: 32,
+      extra: {
+        ...twoClusters(east.bootstrap, west.bootstrap),
+        mapping: { topics: { "(east|west)\\.virt-.*": { virtual_partitions: V, physical_partitions: P } } },
+      },
+    });
+    try {
+      const kafka = new Kafka({
+        clientId: "virt",
+        brokers: [virtualizing.bootstrap],
+        logLevel: logLevel.NOTHING,
+      });
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      const sent = new Map<string, string[]>();
+      for (const topic of [eastTopic, westTopic]) {
+        for (let v = 0; v < V; v++) {
+          const values = Array.from({ length: 5 }, (_, i) => `${topic}|${v}|${i}`);
+          sent.set(`${topic}|${v}`, values);
+          await producer.send({
+            topic,
+            acks: -1,
+            messages: values.map((value) => ({ value, partition: v })),
+          });
+        }
+      }
+      await producer.disconnect();
+
+      const consumer = kafka.consumer({ groupId: `virt-${Date.now()}` });
+      await consumer.connect();
+      const received = new Map<string, string[]>();
+      let total = 0;
+      try {
+        await consumer.subscribe({ topics: [eastTopic, westTopic], fromBeginning: true });
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(
+            () =>
+              reject(
+                new Error(
+                  `consumed ${total} of ${2 * V * 5}: ${JSON.stringify([...received].map(([k, v]) => [k, v.length]))}\n${virtualizing.logs().slice(-2000)}`,
+                ),
+              ),
+            60_000,
+          );
+          void consumer.run({
+            eachMessage: async ({ topic, partition, message }) => {
+              const key = `${topic}|${partition}`;
+              received.set(key, [...(received.get(key) ?? []), message.value!.toString()]);
+              if (++total === 2 * V * 5) {
+                clearTimeout(timer);
+                resolve();
+              }
+            },
+          });
+        });
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+      } finally {
+        await consumer.disconnect();
+      }
+      assert.equal(total, 2 * V * 5, "nothing more than was sent");
+      for (const [key, values] of sent) {
+        assert.deepEqual(
+          received.get(key),
+          values,
+          `virtual partition ${key} got exactly its own records, in order`,
+        );
+      }
+      const physicalWest = (
+        await west.toolOk("kafka-console-consumer", [
+          "--topic",
+          westTopic,
+          "--from-beginning",
+          "--timeout-ms",
+          "5000",
+        ])
+      )
+        .split("\n")
+        .filter(Boolean);
+      assert.equal(physicalWest.length, V * 5, "the west virtual topic's records are stored on west");
+    } finally {
+      await virtualizing.stop();
+    }
+  });
+
   // Last: it stops the west cluster's broker (and starts it again).
   test("with one cluster down the other keeps serving; the down cluster's topics recover with nothing acknowledged lost", async () => {
     const eastTopic = east.uniqueTopic("east.outage-");

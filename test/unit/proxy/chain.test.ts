@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ApiHandlers, Feature } from "../../../src/feature-api/feature.ts";
-import { ApiKey, type RequestOf, type ResponseOf } from "../../../src/protocol/api.ts";
+import { ApiKey, ErrorCode, type RequestOf, type ResponseOf } from "../../../src/protocol/api.ts";
 import { exchange, type UpstreamCall } from "../../helpers/chain-harness.ts";
 
 type MetadataRequest = RequestOf<typeof ApiKey.Metadata>;
@@ -27,7 +27,7 @@ function metadataBroker(call: UpstreamCall): MetadataResponse | undefined {
     clusterId: "upstream",
     controllerId: 1,
     topics: (call.request as MetadataRequest).topics!.map((topic) => ({
-      errorCode: 0,
+      errorCode: ErrorCode.NONE,
       name: topic.name,
       topicId: "0".repeat(32),
       isInternal: false,
@@ -35,7 +35,7 @@ function metadataBroker(call: UpstreamCall): MetadataResponse | undefined {
       topicAuthorizedOperations: 0,
     })),
     clusterAuthorizedOperations: -2147483648,
-    errorCode: 0,
+    errorCode: ErrorCode.NONE,
   };
 }
 
@@ -105,7 +105,7 @@ test("a request a feature sends itself passes the features below it, not those a
           const metadata = await context.send(ApiKey.Metadata, METADATA_VERSION, metadataRequest("asked"));
           return {
             throttleTimeMs: 0,
-            errorCode: 0,
+            errorCode: ErrorCode.NONE,
             groups: metadata.topics.map((topic) => ({
               groupId: topic.name!,
               protocolType: "consumer",
@@ -269,4 +269,44 @@ test("Produce with acks=0 runs through the chain without expecting a response", 
   assert.equal(result.response, undefined);
   assert.equal(result.calls.length, 1);
   assert.equal(result.calls[0]!.options?.expectResponse, false);
+});
+
+test("a request a feature sends to another node stays on that node through the handlers below that pass it on", async () => {
+  const passOn: Feature = {
+    name: "pass-on",
+    handlers: { [ApiKey.Metadata]: { onRequest: (request, context) => context.next(request) } },
+  };
+  const redirecting: Feature = {
+    name: "redirecting",
+    handlers: {
+      [ApiKey.Metadata]: {
+        onRequest: (request, context) => context.next(request, { nodeId: 7 }),
+      },
+    },
+  };
+  const seen: (number | undefined)[] = [];
+  const observing: Feature = {
+    name: "observing",
+    handlers: {
+      [ApiKey.Metadata]: {
+        onResponse: (_response, exchange) => {
+          seen.push(exchange.nodeId);
+          return false;
+        },
+      },
+    },
+  };
+  const result = await exchange(
+    [redirecting, passOn, observing],
+    ApiKey.Metadata,
+    METADATA_VERSION,
+    metadataRequest("a"),
+    metadataBroker,
+  );
+  assert.deepEqual(
+    result.calls.map((call) => call.options?.nodeId),
+    [7],
+    "the broker request went to node 7",
+  );
+  assert.deepEqual(seen, [7], "handlers below see the node that answers");
 });
