@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { ErrorCode } from "../../../src/protocol/api.ts";
 import { type Gateway, startGateway } from "./environment.ts";
 import {
   apiVersionsKeys,
@@ -53,7 +54,7 @@ describe(`${CONNECTIONS} client connections held at once (Kafka 4.4, 1 broker)`,
     const advertised = await inBatches(CONNECTIONS, 50, async (i) => {
       const connection = connections[i]!;
       const versions = apiVersionsKeys(await connection.request(apiVersionsRequest, 20_000));
-      assert.equal(versions.errorCode, 0);
+      assert.equal(versions.errorCode, ErrorCode.NONE);
       return metadataBrokers(await connection.request(metadataRequest, 20_000));
     });
     for (const brokers of advertised) {
@@ -82,7 +83,7 @@ describe(`${CONNECTIONS} client connections held at once (Kafka 4.4, 1 broker)`,
       apiVersionsKeys(await connections[i]!.request(apiVersionsRequest, 20_000)),
     );
     assert.equal(
-      stillAnswering.filter((r) => r.errorCode === 0).length,
+      stillAnswering.filter((r) => r.errorCode === ErrorCode.NONE).length,
       CONNECTIONS,
       "every connection held",
     );

@@ -1,9 +1,7 @@
 import net from "node:net";
+import { ApiKey } from "../../../src/protocol/api.ts";
 
 /** A hand-encoded Kafka client: just enough wire format (ApiVersions v0, Metadata v1) to probe the gateway. */
-
-export const API_VERSIONS = 18;
-export const METADATA = 3;
 
 export class WireError extends Error {
   override name = "WireError";
@@ -23,14 +21,14 @@ function requestFrame(apiKey: number, version: number, correlationId: number, bo
 }
 
 export function apiVersionsRequest(correlationId: number): Buffer {
-  return requestFrame(API_VERSIONS, 0, correlationId, Buffer.alloc(0));
+  return requestFrame(ApiKey.ApiVersions, 0, correlationId, Buffer.alloc(0));
 }
 
 /** Metadata v1 for all topics (a null topic array). */
 export function metadataRequest(correlationId: number): Buffer {
   const body = Buffer.alloc(4);
   body.writeInt32BE(-1);
-  return requestFrame(METADATA, 1, correlationId, body);
+  return requestFrame(ApiKey.Metadata, 1, correlationId, body);
 }
 
 export interface BrokerAddress {

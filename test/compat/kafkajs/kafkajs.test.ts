@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import kafkajs, { type Admin, type Kafka, type Producer } from "kafkajs";
+import { ErrorCode } from "../../../src/protocol/api.ts";
 import { eventually, type Gateway, startGateway } from "../gateway/environment.ts";
 import { fastGroup, GroupMember, kafkaClient, recordsByPartition } from "./client.ts";
 
@@ -43,7 +44,7 @@ describe("KafkaJS through the proxy (Kafka 4.4, 3 brokers)", { timeout: 240_000 
         compression: CompressionTypes.GZIP,
         messages,
       });
-      for (const result of results) assert.equal(result.errorCode, 0);
+      for (const result of results) assert.equal(result.errorCode, ErrorCode.NONE);
       produced.push(...messages.map((m) => m.value));
     }
   }

@@ -4,11 +4,13 @@ import { type DriverProgram, type Flags, longFlags } from "../json-driver/driver
 
 const DRIVER = fileURLToPath(new URL("./driver.py", import.meta.url));
 
-/** confluent-kafka (librdkafka) from PyPI, driven by driver.py. */
+/** confluent-kafka (librdkafka) from PyPI, driven by driver.py; the interpreter is looked up on first use. */
 export function confluentKafka(): DriverProgram {
   return {
     name: "librdkafka",
-    command: clientPython(),
+    get command() {
+      return clientPython();
+    },
     argv(subcommand: string, bootstrap: string, timeoutSeconds: number, flags: Flags): string[] {
       const { "client-id": clientId, ...rest } = flags;
       const root = ["--bootstrap", bootstrap, "--timeout", String(timeoutSeconds)];

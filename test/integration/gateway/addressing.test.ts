@@ -1,18 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { ApiKey, ErrorCode } from "../../../src/protocol/api.ts";
 import { API_KEYS } from "../../../src/protocol/generated/api-keys.ts";
 import { buildBatch, iterateBatches, RecordBatchView } from "../../../src/records/index.ts";
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
 import { onePartitionFetch, RawKafkaClient } from "../../helpers/raw-kafka.ts";
 import { waitFor } from "../../helpers/wait.ts";
-
-const METADATA = 3;
-const FIND_COORDINATOR = 10;
-const API_VERSIONS = 18;
-const DESCRIBE_CLUSTER = 60;
-const PRODUCE = 0;
-const FETCH = 1;
 
 let cluster: KafkaTestCluster;
 let proxy: ProxyProcess;
@@ -27,7 +21,7 @@ async function singlePartitionTopic(
   await cluster.createTopic(topic);
   const leader = await waitFor("topic leader", async () => {
     const client = await RawKafkaClient.connect(bootstrap);
-    const body = await client.request(METADATA, 12, {
+    const body = await client.request(ApiKey.Metadata, 12, {
       topics: [{ topicId: "0".repeat(32), name: topic }],
       allowAutoTopicCreation: false,
       includeTopicAuthorizedOperations: false,
@@ -67,9 +61,9 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
 
   test("Metadata at every version names only the proxy's addresses", async () => {
     const client = await RawKafkaClient.connect(proxy.bootstrap);
-    const metadata = API_KEYS.find((api) => api.apiKey === METADATA)!;
+    const metadata = API_KEYS.find((api) => api.apiKey === ApiKey.Metadata)!;
     for (let version = metadata.minVersion; version <= metadata.maxVersion; version++) {
-      const body = await client.request(METADATA, version, {
+      const body = await client.request(ApiKey.Metadata, version, {
         topics: version === 0 ? [] : null,
         allowAutoTopicCreation: version < 4,
         includeClusterAuthorizedOperations: false,
@@ -91,17 +85,17 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
 
   test("FindCoordinator v0-3 and batched v4+ name the proxy's addresses", async () => {
     const client = await RawKafkaClient.connect(proxy.bootstrap);
-    const info = API_KEYS.find((api) => api.apiKey === FIND_COORDINATOR)!;
+    const info = API_KEYS.find((api) => api.apiKey === ApiKey.FindCoordinator)!;
     for (let version = info.minVersion; version <= info.maxVersion; version++) {
       const group = `coordinator-probe-${version}`;
       const body = await waitFor(`coordinator v${version}`, async () => {
         const answer = await client.request(
-          FIND_COORDINATOR,
+          ApiKey.FindCoordinator,
           version,
           version >= 4 ? { keyType: 0, coordinatorKeys: [group] } : { key: group, keyType: 0 },
         );
         const entry = version >= 4 ? answer.coordinators[0] : answer;
-        return entry.errorCode === 0 ? entry : undefined;
+        return entry.errorCode === ErrorCode.NONE ? entry : undefined;
       });
       assert.equal(body.host, "127.0.0.1");
       assert.equal(body.port, proxy.brokerPortBase + body.nodeId - 1);
@@ -111,11 +105,11 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
 
   test("DescribeCluster names the proxy's addresses", async () => {
     const client = await RawKafkaClient.connect(proxy.bootstrap);
-    const body = await client.request(DESCRIBE_CLUSTER, 1, {
+    const body = await client.request(ApiKey.DescribeCluster, 1, {
       includeClusterAuthorizedOperations: false,
       endpointType: 1,
     });
-    assert.equal(body.errorCode, 0);
+    assert.equal(body.errorCode, ErrorCode.NONE);
     assert.equal(body.brokers.length, 3);
     for (const broker of body.brokers) assert.equal(broker.port, proxy.brokerPortBase + broker.brokerId - 1);
     client.close();
@@ -123,11 +117,11 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
 
   test("ApiVersions advertises only versions the codec knows; a too-new request gets UNSUPPORTED_VERSION", async () => {
     const client = await RawKafkaClient.connect(proxy.bootstrap);
-    const body = await client.request(API_VERSIONS, 3, {
+    const body = await client.request(ApiKey.ApiVersions, 3, {
       clientSoftwareName: "raw",
       clientSoftwareVersion: "1",
     });
-    assert.equal(body.errorCode, 0);
+    assert.equal(body.errorCode, ErrorCode.NONE);
     const known = new Map(API_KEYS.map((api) => [api.apiKey, api]));
     assert.ok(body.apiKeys.length > 40);
     for (const entry of body.apiKeys) {
@@ -137,11 +131,11 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
     }
     client.close();
 
-    const own = known.get(API_VERSIONS)!;
+    const own = known.get(ApiKey.ApiVersions)!;
     const tooNew = await RawKafkaClient.connect(proxy.bootstrap);
     const frame = Buffer.alloc(4 + 2 + 2 + 4 + 2);
     frame.writeInt32BE(frame.length - 4, 0);
-    frame.writeInt16BE(API_VERSIONS, 4);
+    frame.writeInt16BE(ApiKey.ApiVersions, 4);
     frame.writeInt16BE(own.maxVersion + 1, 6);
     frame.writeInt32BE(77, 8);
     frame.writeInt16BE(-1, 12);
@@ -151,19 +145,19 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
       tooNew.socket.write(frame);
     });
     assert.equal(answer.readInt32BE(4), 77);
-    assert.equal(answer.readInt16BE(8), 35, "UNSUPPORTED_VERSION");
+    assert.equal(answer.readInt16BE(8), ErrorCode.UNSUPPORTED_VERSION);
     tooNew.close();
   });
 
   test("Produce with acks=0 gets no response and later responses stay in order", async () => {
     const { leader } = await singlePartitionTopic("acks0");
     const client = await RawKafkaClient.connect(`127.0.0.1:${proxy.brokerPortBase + leader - 1}`);
-    client.send(PRODUCE, 9, { transactionalId: null, acks: 0, timeoutMs: 5000, topicData: [] });
-    const versions = await client.request(API_VERSIONS, 3, {
+    client.send(ApiKey.Produce, 9, { transactionalId: null, acks: 0, timeoutMs: 5000, topicData: [] });
+    const versions = await client.request(ApiKey.ApiVersions, 3, {
       clientSoftwareName: "raw",
       clientSoftwareVersion: "1",
     });
-    assert.equal(versions.errorCode, 0);
+    assert.equal(versions.errorCode, ErrorCode.NONE);
     assert.deepEqual(client.unexpected, []);
     client.close();
   });
@@ -176,21 +170,21 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
     );
     const viaProxy = await RawKafkaClient.connect(`127.0.0.1:${proxy.brokerPortBase + leader - 1}`);
     for (const records of batches) {
-      const produced = await viaProxy.request(PRODUCE, 9, {
+      const produced = await viaProxy.request(ApiKey.Produce, 9, {
         transactionalId: null,
         acks: -1,
         timeoutMs: 10_000,
         topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
       });
-      assert.equal(produced.responses[0].partitionResponses[0].errorCode, 0);
+      assert.equal(produced.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
     }
     const streamedBefore = await streamedFetches();
     const fetchRequest = onePartitionFetch(topic, 0, 0n, 16 << 20);
-    const proxied = await viaProxy.request(FETCH, 11, fetchRequest);
+    const proxied = await viaProxy.request(ApiKey.Fetch, 11, fetchRequest);
     viaProxy.close();
     const broker = cluster.brokers.find((b) => b.id === leader)!;
     const direct = await RawKafkaClient.connect(`127.0.0.1:${broker.port}`);
-    const expected = await direct.request(FETCH, 11, fetchRequest);
+    const expected = await direct.request(ApiKey.Fetch, 11, fetchRequest);
     direct.close();
     const records = proxied.responses[0].partitions[0].records as Buffer;
     assert.ok(records.length > 1_900_000, `${records.length} bytes fetched`);
@@ -213,7 +207,7 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
     });
     const produced = await Promise.all(
       requests.map((records) =>
-        viaProxy.request(PRODUCE, 9, {
+        viaProxy.request(ApiKey.Produce, 9, {
           transactionalId: null,
           acks: -1,
           timeoutMs: 10_000,
@@ -221,8 +215,9 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
         }),
       ),
     );
-    for (const response of produced) assert.equal(response.responses[0].partitionResponses[0].errorCode, 0);
-    const metadata = await viaProxy.request(METADATA, 12, {
+    for (const response of produced)
+      assert.equal(response.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
+    const metadata = await viaProxy.request(ApiKey.Metadata, 12, {
       topics: [{ topicId: "0".repeat(32), name: topic }],
       allowAutoTopicCreation: false,
       includeTopicAuthorizedOperations: false,
@@ -235,8 +230,8 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
       const request = onePartitionFetch(topic, 0, fetchOffset, 1 << 20);
       const fetchById = { ...request, topics: [{ ...request.topics[0]!, topicId }] };
       const [proxied, expected] = await Promise.all([
-        viaProxy.request(FETCH, 17, fetchById),
-        direct.request(FETCH, 17, fetchById),
+        viaProxy.request(ApiKey.Fetch, 17, fetchById),
+        direct.request(ApiKey.Fetch, 17, fetchById),
       ]);
       const records = proxied.responses[0].partitions[0].records as Buffer;
       assert.ok(records.length > 64 * 1024, `round ${round}: ${records.length} bytes fetched`);
@@ -251,7 +246,7 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
     const reused = /^kpp_frame_pool_reused_total (\d+)/m.exec(metrics);
     assert.ok(Number(reused?.[1]) > 0, "frames were read into buffers given back to the pool");
     const stored = Buffer.concat(requests.map((batch) => batch.subarray(61)));
-    const fetchedAll = await direct.request(FETCH, 11, onePartitionFetch(topic, 0, 0n, 16 << 20));
+    const fetchedAll = await direct.request(ApiKey.Fetch, 11, onePartitionFetch(topic, 0, 0n, 16 << 20));
     const values = [...iterateBatches(fetchedAll.responses[0].partitions[0].records as Buffer)]
       .filter((b) => b instanceof RecordBatchView)
       .map((b) => b.buffer.subarray(61));
@@ -269,7 +264,7 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
     assert.notEqual(elsewhere.leader, leader, "a topic led by another broker");
     const viaProxy = await RawKafkaClient.connect(`127.0.0.1:${proxy.brokerPortBase + leader - 1}`);
     const value = Buffer.alloc(1000, 5);
-    const produced = await viaProxy.request(PRODUCE, 9, {
+    const produced = await viaProxy.request(ApiKey.Produce, 9, {
       transactionalId: null,
       acks: -1,
       timeoutMs: 10_000,
@@ -287,8 +282,8 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
         },
       ],
     });
-    assert.equal(produced.responses[0].partitionResponses[0].errorCode, 0);
-    const metadata = await viaProxy.request(METADATA, 12, {
+    assert.equal(produced.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
+    const metadata = await viaProxy.request(ApiKey.Metadata, 12, {
       topics: [topic, elsewhere.topic].map((name) => ({ topicId: "0".repeat(32), name })),
       allowAutoTopicCreation: false,
       includeTopicAuthorizedOperations: false,
@@ -304,12 +299,12 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
       ],
     };
     const streamedBefore = await streamedFetches();
-    const proxied = await viaProxy.request(FETCH, 17, fetchBoth);
+    const proxied = await viaProxy.request(ApiKey.Fetch, 17, fetchBoth);
     viaProxy.close();
     assert.ok((await streamedFetches()) > streamedBefore, "the response was streamed");
     const [ours, theirs] = proxied.responses;
     assert.ok((ours.partitions[0].records as Buffer).length > 400_000, "the records came through");
-    assert.equal(theirs.partitions[0].errorCode, 6, "NOT_LEADER_OR_FOLLOWER");
+    assert.equal(theirs.partitions[0].errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
     assert.equal(theirs.partitions[0].currentLeader.leaderId, elsewhere.leader);
     assert.deepEqual(
       proxied.nodeEndpoints.map((e: { nodeId: number; host: string; port: number }) => [
@@ -357,7 +352,7 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
         const body = await waitFor("broker answering", async () => {
           const client = await RawKafkaClient.connect(`127.0.0.1:${victimPort}`, 2000);
           try {
-            return await client.request(API_VERSIONS, 3, {
+            return await client.request(ApiKey.ApiVersions, 3, {
               clientSoftwareName: "raw",
               clientSoftwareVersion: "1",
             });
@@ -365,7 +360,7 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
             client.close();
           }
         });
-        assert.equal(body.errorCode, 0);
+        assert.equal(body.errorCode, ErrorCode.NONE);
       }
     } finally {
       await brief.stop();
@@ -377,7 +372,7 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
     const { topic, leader } = await singlePartitionTopic("drain", own.bootstrap);
     const client = await RawKafkaClient.connect(`127.0.0.1:${own.brokerPortBase + leader - 1}`);
     const longPoll = client.request(
-      FETCH,
+      ApiKey.Fetch,
       12,
       { ...onePartitionFetch(topic, 0, 0n, 1 << 20), maxWaitMs: 3000, minBytes: 1, maxBytes: 1 << 20 },
       20_000,
@@ -386,7 +381,7 @@ describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, 
     const started = Date.now();
     const exited = own.stop("SIGTERM");
     const body = await longPoll;
-    assert.equal(body.responses[0].partitions[0].errorCode, 0);
+    assert.equal(body.responses[0].partitions[0].errorCode, ErrorCode.NONE);
     assert.ok(Date.now() - started > 1000, "the long poll was answered by the broker, not cut short");
     assert.equal(await exited, 0);
     await client.closed;

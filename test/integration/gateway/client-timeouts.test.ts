@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { ApiKey } from "../../../src/protocol/api.ts";
+import { ApiKey, ErrorCode } from "../../../src/protocol/api.ts";
 import { decodeResponse, encodeRequest } from "../../../src/protocol/frame.ts";
 import {
   apiVersionsErrorCode,
@@ -102,7 +102,7 @@ describe("client-side timeouts", { timeout: 180_000 }, () => {
     test("a connection idle for connections_max_idle_ms is closed, with one log line", async () => {
       const client = await connect(idleProxy.port);
       client.socket.write(apiVersionsRequest(1));
-      assert.equal(apiVersionsErrorCode(await client.nextFrame()), 0);
+      assert.equal(apiVersionsErrorCode(await client.nextFrame()), ErrorCode.NONE);
       const answeredAt = Date.now();
       const closedAt = await Promise.race([client.closed, sleep(IDLE_MS * 4).then(() => undefined)]);
       assert.ok(closedAt !== undefined, `still open ${IDLE_MS * 4} ms after its last response`);
@@ -119,7 +119,7 @@ describe("client-side timeouts", { timeout: 180_000 }, () => {
       const client = await connect(idleProxy.port);
       for (let i = 0; i < 8; i++) {
         client.socket.write(apiVersionsRequest(i + 1));
-        assert.equal(apiVersionsErrorCode(await client.nextFrame()), 0);
+        assert.equal(apiVersionsErrorCode(await client.nextFrame()), ErrorCode.NONE);
         await sleep(IDLE_MS * 0.4);
       }
       assert.equal(client.isClosed, false, "closed although it sent a request every 800 ms");
@@ -163,7 +163,7 @@ describe("client-side timeouts", { timeout: 180_000 }, () => {
       const body = decodeResponse(ApiKey.Fetch, FETCH_VERSION, response.subarray(4)).body as {
         errorCode: number;
       };
-      assert.equal(body.errorCode, 0);
+      assert.equal(body.errorCode, ErrorCode.NONE);
       const closedAt = await Promise.race([client.closed, sleep(IDLE_MS * 4).then(() => undefined)]);
       assert.ok(closedAt !== undefined, "never closed after the Fetch was answered");
       assert.ok(

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { buildConfig } from "../../../src/config/load.ts";
+import { ErrorCode } from "../../../src/protocol/api.ts";
 import {
   apiVersionsErrorCode,
   apiVersionsRequest,
@@ -73,7 +74,7 @@ describe("client connection limits", { timeout: 240_000 }, () => {
     sockets.push(other);
     other.socket.write(apiVersionsRequest(1));
     const answer = await other.nextFrame(10_000);
-    assert.equal(apiVersionsErrorCode(answer), 0);
+    assert.equal(apiVersionsErrorCode(answer), ErrorCode.NONE);
 
     assert.ok(heldByOne < 1000, `127.0.0.1 alone holds ${heldByOne} of max_connections 1000`);
     assert.equal(heldByOne, 500, "the default per-address cap is half of max_connections");
@@ -136,7 +137,7 @@ describe("client connection limits", { timeout: 240_000 }, () => {
     );
     const again = await countOpen("127.0.0.4", 1);
     again.list[0]!.socket.write(apiVersionsRequest(7));
-    assert.equal(apiVersionsErrorCode(await again.list[0]!.nextFrame()), 0);
+    assert.equal(apiVersionsErrorCode(await again.list[0]!.nextFrame()), ErrorCode.NONE);
   });
 
   test("10,000 connections each announcing a large frame do not make the proxy allocate the frames", async () => {
@@ -195,7 +196,7 @@ describe("client connection limits", { timeout: 240_000 }, () => {
     const probe = await connectFrom(proxy.port, "127.0.9.9");
     sockets.push(probe);
     probe.socket.write(apiVersionsRequest(2));
-    assert.equal(apiVersionsErrorCode(await probe.nextFrame()), 0);
+    assert.equal(apiVersionsErrorCode(await probe.nextFrame()), ErrorCode.NONE);
     closeAll(clients);
   });
 });

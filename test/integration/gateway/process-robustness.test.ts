@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { ApiKey } from "../../../src/protocol/api.ts";
+import { ApiKey, ErrorCode } from "../../../src/protocol/api.ts";
 import { decodeResponse, encodeRequest } from "../../../src/protocol/frame.ts";
 import { buildBatch } from "../../../src/records/index.ts";
 import {
@@ -142,8 +142,8 @@ describe("the proxy process", { timeout: 240_000 }, () => {
         responses: { partitionResponses: { errorCode: number }[] }[];
       }
     ).responses[0]!.partitionResponses[0]!;
-    assert.equal(partition.errorCode, 0);
-    assert.equal(apiVersionsErrorCode(versions), 0);
+    assert.equal(partition.errorCode, ErrorCode.NONE);
+    assert.equal(apiVersionsErrorCode(versions), ErrorCode.NONE);
     const closedAt = await Promise.race([client.closed, sleep(5000).then(() => undefined)]);
     assert.ok(
       closedAt !== undefined,
@@ -237,7 +237,7 @@ describe("the proxy process", { timeout: 240_000 }, () => {
     assert.deepEqual(problems, []);
     const still = await connect();
     still.socket.write(apiVersionsRequest(40));
-    assert.equal(apiVersionsErrorCode(await still.nextFrame()), 0);
+    assert.equal(apiVersionsErrorCode(await still.nextFrame()), ErrorCode.NONE);
   });
 
   test("an unhandled promise rejection is logged with its stack and the proxy keeps serving", async () => {
@@ -254,7 +254,7 @@ describe("the proxy process", { timeout: 240_000 }, () => {
     assert.equal(proxy.process.exitCode, null, "the proxy exited");
     const client = await connect();
     client.socket.write(apiVersionsRequest(50));
-    assert.equal(apiVersionsErrorCode(await client.nextFrame()), 0);
+    assert.equal(apiVersionsErrorCode(await client.nextFrame()), ErrorCode.NONE);
   });
 
   test("the admin server survives clients that reset mid-request", async () => {
@@ -315,7 +315,7 @@ describe("the proxy process", { timeout: 240_000 }, () => {
     );
     const client = await connect();
     client.socket.write(apiVersionsRequest(60));
-    assert.equal(apiVersionsErrorCode(await client.nextFrame()), 0);
+    assert.equal(apiVersionsErrorCode(await client.nextFrame()), ErrorCode.NONE);
     const acceptErrors = logLines(proxy.logs()).filter((l) => /EMFILE|accept/i.test(JSON.stringify(l)));
     assert.ok(acceptErrors.length <= 3, `${acceptErrors.length} lines about failed accepts`);
   });
@@ -338,7 +338,10 @@ describe("the proxy process", { timeout: 240_000 }, () => {
       failing.process.kill("SIGUSR2");
       const response = await client.nextFrame(waitMs + 5000);
       assert.equal(response.readInt32BE(4), 70);
-      assert.equal((decode(ApiKey.Fetch, FETCH_VERSION, response) as { errorCode: number }).errorCode, 0);
+      assert.equal(
+        (decode(ApiKey.Fetch, FETCH_VERSION, response) as { errorCode: number }).errorCode,
+        ErrorCode.NONE,
+      );
       const code = await Promise.race([exited, sleep(15_000).then(() => "still running" as const)]);
       assert.equal(code, 1);
       const fatal = logLines(failing.logs()).find((l) =>

@@ -4,11 +4,9 @@
  * instances with the same config answer byte-identical Metadata.
  */
 import assert from "node:assert/strict";
-import net from "node:net";
 import { after, before, describe, test } from "node:test";
 import kafkajs from "kafkajs";
-import { FrameReader } from "../../../src/net/frame-reader.ts";
-import { ApiKey } from "../../../src/protocol/api.ts";
+import { ApiKey, ErrorCode } from "../../../src/protocol/api.ts";
 import { encodeRequest } from "../../../src/protocol/frame.ts";
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 import { freePortRange, type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
@@ -89,7 +87,7 @@ describe("the virtual cluster in front of a 3-broker cluster", { timeout: 240_00
         keyType: 0,
         coordinatorKeys: ["vc-group"],
       });
-      return answer.coordinators[0]?.errorCode === 0 ? answer.coordinators[0] : undefined;
+      return answer.coordinators[0]?.errorCode === ErrorCode.NONE ? answer.coordinators[0] : undefined;
     });
     assert.ok(VIRTUAL_NODE_IDS.includes(batched.nodeId), `coordinator ${batched.nodeId}`);
     assert.equal(batched.port, proxy.brokerPortBase + batched.nodeId - NODE_ID_BASE);

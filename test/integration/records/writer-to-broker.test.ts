@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { connect, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { ApiKey, ErrorCode } from "../../../src/protocol/api.ts";
 import { decodeResponse, encodeRequest } from "../../../src/protocol/frame.ts";
 import type { ProduceRequest } from "../../../src/protocol/generated/messages/produce-request.ts";
 import type { ProduceResponse } from "../../../src/protocol/generated/messages/produce-response.ts";
@@ -16,11 +17,10 @@ import { consoleProducerLine, NULL_MARKER, sampleRecords } from "../../fixtures/
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 import { storedBatches } from "./stored-batches.ts";
 
-const PRODUCE = 0;
 const PRODUCE_VERSION = 11;
 const RECORD_COUNT = 300;
 /** Errors a freshly created topic gives until its leader is known. */
-const RETRIABLE = new Set([3, 6]);
+const RETRIABLE = new Set<number>([ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.NOT_LEADER_OR_FOLLOWER]);
 
 /** A bare connection that sends one request at a time and reads its length-prefixed response. */
 class RawConnection {
@@ -42,12 +42,12 @@ class RawConnection {
     const correlationId = ++this.correlationId;
     this.socket.write(
       encodeRequest(
-        { apiKey: PRODUCE, apiVersion: PRODUCE_VERSION, correlationId, clientId: "records-test" },
+        { apiKey: ApiKey.Produce, apiVersion: PRODUCE_VERSION, correlationId, clientId: "records-test" },
         request,
       ),
     );
     const frame = await this.readFrame();
-    const response = decodeResponse(PRODUCE, PRODUCE_VERSION, frame);
+    const response = decodeResponse(ApiKey.Produce, PRODUCE_VERSION, frame);
     assert.equal(response.correlationId, correlationId);
     return response.body as ProduceResponse;
   }
@@ -131,13 +131,13 @@ for (const { version, formatterFlag } of BROKER_VERSIONS)
           const partition = response.responses[0].partitionResponses[0];
           errorCode = partition.errorCode;
           if (!RETRIABLE.has(errorCode)) {
-            assert.equal(errorCode, 0, `produce error ${errorCode}: ${partition.errorMessage}`);
+            assert.equal(errorCode, ErrorCode.NONE, `produce error ${errorCode}: ${partition.errorMessage}`);
             assert.equal(partition.baseOffset, 0n);
             break;
           }
           await sleep(250);
         }
-        assert.equal(errorCode, 0);
+        assert.equal(errorCode, ErrorCode.NONE);
         const [stored] = storedBatches(kafka.dir, topic);
         assert.equal(stored.crc, new RecordBatchView(batch).crc, "the broker kept our batch as written");
         assert.ok(stored.recordsData.equals(new RecordBatchView(batch).recordsData));

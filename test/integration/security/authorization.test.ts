@@ -469,7 +469,7 @@ test("each tenant produces and consumes its own plain and virtualized topics wit
             messages: values.map((value, i) => ({ value, partition: i % partitionsOf(kind) })),
           });
           assert.equal(
-            sent.every((result) => result.errorCode === 0),
+            sent.every((result) => result.errorCode === ErrorCode.NONE),
             true,
             `${tenant} ${kind}: ${JSON.stringify(sent)}`,
           );
@@ -1154,7 +1154,7 @@ test("a KIP-848 regex subscription matching both tenants' topics assigns a tenan
           serverAssignor: null,
           topicPartitions: memberEpoch === 0 ? [] : null,
         });
-        assert.equal(response.errorCode, 0, JSON.stringify(response));
+        assert.equal(response.errorCode, ErrorCode.NONE, JSON.stringify(response));
         memberEpoch = response.memberEpoch;
         const topics: string[] = (response.assignment?.topicPartitions ?? []).map(
           (topic: { topicId: string }) => nameOf.get(topic.topicId) ?? `unknown id ${topic.topicId}`,

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path";
 import tls from "node:tls";
 import { FrameReader } from "../../../src/net/frame-reader.ts";
-import { ApiKey } from "../../../src/protocol/api.ts";
+import { ApiKey, ErrorCode } from "../../../src/protocol/api.ts";
 import { decodeResponse, encodeRequest } from "../../../src/protocol/frame.ts";
 import { addStoredUser } from "../../../src/security/credentials.ts";
 import { runPythonJson } from "../../helpers/clients.ts";
@@ -382,11 +382,12 @@ export class SaslTlsClient {
     });
     const client = new SaslTlsClient(socket);
     const handshake = await client.request(ApiKey.SaslHandshake, 1, { mechanism: "PLAIN" });
-    if (handshake.errorCode !== 0) throw new Error(`SaslHandshake failed with error ${handshake.errorCode}`);
+    if (handshake.errorCode !== ErrorCode.NONE)
+      throw new Error(`SaslHandshake failed with error ${handshake.errorCode}`);
     const authenticated = await client.request(ApiKey.SaslAuthenticate, 2, {
       authBytes: Buffer.from(`\u0000${user}\u0000${password}`),
     });
-    if (authenticated.errorCode !== 0) {
+    if (authenticated.errorCode !== ErrorCode.NONE) {
       client.close();
       throw new Error(`SaslAuthenticate failed with error ${authenticated.errorCode}`);
     }

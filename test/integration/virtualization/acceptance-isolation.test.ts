@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import kafkajs from "kafkajs";
+import { ErrorCode } from "../../../src/protocol/api.ts";
 import type { DriverProgram, ProduceResult } from "../../compat/json-driver/driver.ts";
 import { fastGroup, GroupMember, recordsByPartition } from "../../compat/kafkajs/client.ts";
 import {
@@ -189,7 +190,7 @@ describe("virtual partitions: isolation and order across clients", { timeout: 42
     const partitionMetadata = Array.from({ length: A_VIRTUAL }, (_, partitionId) => ({
       partitionId,
       leader: 1,
-      partitionErrorCode: 0,
+      partitionErrorCode: ErrorCode.NONE,
       replicas: [],
       isr: [],
     }));

@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { ApiKey, ErrorCode } from "../../../src/protocol/api.ts";
 import type { MetadataResponse } from "../../../src/protocol/generated/messages/metadata-response.ts";
 import { runJavaProgram } from "../../compat/java/java-program.ts";
 import { RawKafkaClient } from "../../helpers/raw-kafka.ts";
@@ -21,8 +22,6 @@ import {
 const VIRTUAL = 32;
 const PHYSICAL = 4;
 const PER_TRANSACTION = 20;
-const INVALID_TOPIC_EXCEPTION = 17;
-const METADATA = 3;
 
 describe("virtual partitions: refusals, and transactions on plain topics", { timeout: 360_000 }, () => {
   let env: VirtualEnvironment;
@@ -126,15 +125,15 @@ describe("virtual partitions: refusals, and transactions on plain topics", { tim
     try {
       let answer: MetadataResponse | undefined;
       for (let attempt = 0; attempt < 50; attempt++) {
-        answer = (await client.request(METADATA, 12, {
+        answer = (await client.request(ApiKey.Metadata, 12, {
           topics: [{ topicId: "0".repeat(32), name: topic }],
           allowAutoTopicCreation: false,
           includeTopicAuthorizedOperations: false,
         })) as MetadataResponse;
-        if (answer.topics[0]?.errorCode !== 3) break; // the new topic may take a moment to appear
+        if (answer.topics[0]?.errorCode !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) break; // the new topic may take a moment to appear
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
-      assert.equal(answer?.topics[0]?.errorCode, INVALID_TOPIC_EXCEPTION);
+      assert.equal(answer?.topics[0]?.errorCode, ErrorCode.INVALID_TOPIC_EXCEPTION);
       assert.deepEqual(answer?.topics[0]?.partitions, []);
     } finally {
       client.close();

@@ -1,23 +1,6 @@
-/**
- * Shared pieces of the partition virtualization acceptance suite: a 3-broker cluster with the proxy in front
- * of it, a reader of the physical topic that bypasses the proxy (records with headers, producer ids and
- * sequences), and the out-of-process client drivers of `test/compat/`.
- *
- * The suite, one cluster per file (run one with `npx node --test <file>`):
- * - acceptance-isolation: every client writes every v; physical placement and markers; per-v and group reads
- * - acceptance-idempotence: Java idempotent producer (perf-test, 1M records by default, set
- *   KPP_ACCEPT_PERF_RECORDS to change) and a leader kill mid-run
- * - acceptance-refusals: transactions, CreatePartitions, DeleteRecords, mismatched physical topics
- * - acceptance-offsets: ListOffsets earliest/latest/by timestamp, console consumer seeks
- * - acceptance-scale: 1000 virtual partitions on 100, one consumer group
- */
-import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import kafkajs, { type Kafka } from "kafkajs";
+import { ApiKey } from "../../../src/protocol/api.ts";
 import type { MetadataResponse } from "../../../src/protocol/generated/messages/metadata-response.ts";
 import {
   type CompressionName,
@@ -27,9 +10,10 @@ import {
   type KafkaRecord,
   RecordBatchView,
 } from "../../../src/records/index.ts";
-import { type DriverProgram, type Flags, JsonDriver, longFlags } from "../../compat/json-driver/driver.ts";
+import { buildFranz } from "../../compat/franz/program.ts";
+import { type DriverProgram, JsonDriver } from "../../compat/json-driver/driver.ts";
 import { kafkaClient } from "../../compat/kafkajs/client.ts";
-import { clientPython } from "../../helpers/clients.ts";
+import { confluentKafka } from "../../compat/librdkafka/program.ts";
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
 import { onePartitionFetch, RawKafkaClient } from "../../helpers/raw-kafka.ts";
@@ -117,16 +101,13 @@ export interface PhysicalRecord {
   transactional: boolean;
 }
 
-const METADATA = 3;
-const FETCH = 1;
-
 async function physicalLeaders(
   bootstrap: string,
   topic: string,
 ): Promise<{ leaders: Map<number, string>; partitions: number }> {
   const client = await RawKafkaClient.connect(bootstrap.split(",")[0]!);
   try {
-    const metadata = (await client.request(METADATA, 12, {
+    const metadata = (await client.request(ApiKey.Metadata, 12, {
       topics: [{ topicId: "0".repeat(32), name: topic }],
       allowAutoTopicCreation: false,
       includeTopicAuthorizedOperations: false,
@@ -166,7 +147,7 @@ async function readPartition(leader: string, topic: string, partition: number): 
     for (let round = 0; round < 10_000; round++) {
       // biome-ignore lint/suspicious/noExplicitAny: generated message body
       const response: any = await client.request(
-        FETCH,
+        ApiKey.Fetch,
         12,
         onePartitionFetch(topic, partition, offset, 8 << 20),
       );
@@ -224,43 +205,13 @@ function physicalRecord(
   };
 }
 
-const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+const _ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 
 /** confluent-kafka (librdkafka) through `test/compat/librdkafka/driver.py`. */
-export const librdkafkaProgram: DriverProgram = {
-  name: "librdkafka",
-  get command() {
-    return clientPython();
-  },
-  argv(subcommand: string, bootstrap: string, timeoutSeconds: number, flags: Flags): string[] {
-    const { "client-id": clientId, ...rest } = flags;
-    const root = ["--bootstrap", bootstrap, "--timeout", String(timeoutSeconds)];
-    if (typeof clientId === "string") root.push("--client-id", clientId);
-    return [path.join(ROOT, "test/compat/librdkafka/driver.py"), ...root, subcommand, ...longFlags(rest)];
-  },
-};
+export const librdkafkaProgram: DriverProgram = confluentKafka();
 
 /** Builds the franz-go driver of `test/compat/franz/` once per test file. */
-export async function franzProgram(): Promise<DriverProgram> {
-  const binary = path.join(mkdtempSync(path.join(tmpdir(), "kpp-franz-")), "franz");
-  await promisify(execFile)("go", ["build", "-o", binary, "."], {
-    cwd: path.join(ROOT, "test/compat/franz"),
-    timeout: 300_000,
-  });
-  return {
-    name: "franz",
-    command: binary,
-    argv(subcommand: string, bootstrap: string, timeoutSeconds: number, flags: Flags): string[] {
-      const spelled = Object.fromEntries(
-        Object.entries(flags).map(([name, value]) => [
-          name,
-          name === "settle" && typeof value === "number" ? `${value}s` : value,
-        ]),
-      );
-      return [subcommand, "--bootstrap", bootstrap, "--timeout", `${timeoutSeconds}s`, ...longFlags(spelled)];
-    },
-  };
-}
+export const franzProgram = buildFranz;
 
 export function driver(program: DriverProgram, bootstrap: string): JsonDriver {
   return new JsonDriver(program, bootstrap);

@@ -14,6 +14,7 @@ import { after, before, describe, test } from "node:test";
 import { CompressionTypes, Kafka, logLevel, type Producer } from "kafkajs";
 import { toolsClasspath } from "../../../scripts/kafka/versions.ts";
 import { javaExecutable } from "../../../scripts/maven/resolve.ts";
+import { ApiKey } from "../../../src/protocol/api.ts";
 import { clientPython } from "../../helpers/clients.ts";
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
@@ -357,7 +358,7 @@ describe("virtualized Fetch (P = 4, V = 32) on a 3-broker cluster", { timeout: 6
         logStartOffset: -1n,
         partitionMaxBytes: 1 << 20,
       });
-      const response = await client.request(1, 11, {
+      const response = await client.request(ApiKey.Fetch, 11, {
         replicaId: -1,
         maxWaitMs: 500,
         minBytes: 1,

@@ -1,30 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { companionGroupOf } from "../../../src/features/virtualization/groups/companion-groups.ts";
+import { ApiKey, ErrorCode } from "../../../src/protocol/api.ts";
 import { type KafkaTestCluster, type KafkaVersion, useKafkaCluster } from "../../helpers/kafka.ts";
 import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
 import { RawKafkaClient } from "../../helpers/raw-kafka.ts";
 import { waitFor } from "../../helpers/wait.ts";
-
-const UNKNOWN_TOPIC_OR_PARTITION = 3;
-const METADATA = 3;
-const OFFSET_COMMIT = 8;
-const OFFSET_FETCH = 9;
-const FIND_COORDINATOR = 10;
-const JOIN_GROUP = 11;
-const LEAVE_GROUP = 13;
-const SYNC_GROUP = 14;
-const LIST_GROUPS = 16;
-const TXN_OFFSET_COMMIT = 28;
-const DELETE_GROUPS = 42;
-const OFFSET_DELETE = 47;
-const CONSUMER_GROUP_HEARTBEAT = 68;
-const CONSUMER_GROUP_DESCRIBE = 69;
-
-const ILLEGAL_GENERATION = 22;
-const UNKNOWN_MEMBER_ID = 25;
-const INVALID_REQUEST = 42;
-const MEMBER_ID_REQUIRED = 79;
 
 const V = 32;
 const P = 4;
@@ -49,16 +30,23 @@ async function connect(address: string): Promise<RawKafkaClient> {
 async function coordinatorOf(bootstrap: string, group: string): Promise<RawKafkaClient> {
   const client = await connect(bootstrap);
   const coordinator = await waitFor(`coordinator of ${group}`, async () => {
-    const answer = await client.request(FIND_COORDINATOR, 4, {
+    const answer = await client.request(ApiKey.FindCoordinator, 4, {
       key: "",
       keyType: 0,
       coordinatorKeys: [group],
     });
     const entry = answer.coordinators[0];
-    return entry.errorCode === 0 ? entry : undefined;
+    return entry.errorCode === ErrorCode.NONE ? entry : undefined;
   });
   return connect(`${coordinator.host}:${coordinator.port}`);
 }
+
+/** The error codes of a coordinator that is loading or has moved: the request is sent again. */
+const COORDINATOR_MOVING = new Set<number>([
+  ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+  ErrorCode.COORDINATOR_NOT_AVAILABLE,
+  ErrorCode.NOT_COORDINATOR,
+]);
 
 /** Sends a group request to the group's coordinator, again while the coordinator moves or loads. */
 async function toCoordinator(
@@ -72,10 +60,12 @@ async function toCoordinator(
   return waitFor(`api ${apiKey} for ${group}`, async () => {
     const coordinator = await coordinatorOf(bootstrap, group);
     const answer = await coordinator.request(apiKey, version, body, 60_000);
-    const codes = JSON.stringify(answer, (_key, value) =>
-      typeof value === "bigint" ? String(value) : value,
-    );
-    return /"errorCode":1[456][,}]/.test(codes) ? undefined : answer;
+    let moving = false;
+    JSON.stringify(answer, (key, value) => {
+      if (key === "errorCode" && COORDINATOR_MOVING.has(value)) moving = true;
+      return typeof value === "bigint" ? String(value) : value;
+    });
+    return moving ? undefined : answer;
   });
 }
 
@@ -86,25 +76,26 @@ async function warmUpCoordinators(): Promise<void> {
   await waitFor(
     "every group coordinator",
     async () => {
-      const found = await client.request(FIND_COORDINATOR, 4, {
+      const found = await client.request(ApiKey.FindCoordinator, 4, {
         key: "",
         keyType: 0,
         coordinatorKeys: groups,
       });
       const byNode = new Map<string, string[]>();
       for (const entry of found.coordinators) {
-        if (entry.errorCode !== 0) return undefined;
+        if (entry.errorCode !== ErrorCode.NONE) return undefined;
         const address = `${entry.host}:${entry.port}`;
         byNode.set(address, [...(byNode.get(address) ?? []), entry.key]);
       }
       for (const [address, keys] of byNode) {
         const node = await connect(address);
-        const answer = await node.request(OFFSET_FETCH, 8, {
+        const answer = await node.request(ApiKey.OffsetFetch, 8, {
           groups: keys.map((groupId) => ({ groupId, memberId: null, memberEpoch: -1, topics: null })),
           requireStable: false,
         });
         node.close();
-        if (answer.groups.some((g: { errorCode: number }) => g.errorCode !== 0)) return undefined;
+        if (answer.groups.some((g: { errorCode: number }) => g.errorCode !== ErrorCode.NONE))
+          return undefined;
       }
       return true;
     },
@@ -114,7 +105,7 @@ async function warmUpCoordinators(): Promise<void> {
 
 /** Waits until the group's coordinator has loaded (commits and joins right after cluster start may bounce). */
 async function settle(group: string): Promise<void> {
-  await toCoordinator(proxy.bootstrap, group, OFFSET_FETCH, 8, {
+  await toCoordinator(proxy.bootstrap, group, ApiKey.OffsetFetch, 8, {
     groups: [{ groupId: group, memberId: null, memberEpoch: -1, topics: null }],
     requireStable: false,
   });
@@ -125,23 +116,27 @@ async function createTopic(): Promise<string> {
   await cluster.createTopic(topic, { partitions: P, replicationFactor: 3 });
   const client = await connect(proxy.bootstrap);
   await waitFor(`${topic} in the proxy's metadata`, async () => {
-    const answer = await client.request(METADATA, 12, {
+    const answer = await client.request(ApiKey.Metadata, 12, {
       topics: [{ topicId: "0".repeat(32), name: topic }],
       allowAutoTopicCreation: false,
       includeTopicAuthorizedOperations: false,
     });
-    return answer.topics[0].errorCode === 0 && answer.topics[0].partitions.length === V ? true : undefined;
+    return answer.topics[0].errorCode === ErrorCode.NONE && answer.topics[0].partitions.length === V
+      ? true
+      : undefined;
   });
   // Every broker (each may coordinate a companion group) must know the new topic before commits are tried.
   for (const broker of cluster.brokers) {
     const direct = await connect(`127.0.0.1:${broker.port}`);
     await waitFor(`${topic} on broker ${broker.id}`, async () => {
-      const answer = await direct.request(METADATA, 12, {
+      const answer = await direct.request(ApiKey.Metadata, 12, {
         topics: [{ topicId: "0".repeat(32), name: topic }],
         allowAutoTopicCreation: false,
         includeTopicAuthorizedOperations: false,
       });
-      return answer.topics[0].errorCode === 0 && answer.topics[0].partitions.length === P ? true : undefined;
+      return answer.topics[0].errorCode === ErrorCode.NONE && answer.topics[0].partitions.length === P
+        ? true
+        : undefined;
     });
     direct.close();
   }
@@ -150,7 +145,7 @@ async function createTopic(): Promise<string> {
 
 async function topicIdOf(topic: string): Promise<string> {
   const seed = await connect(proxy.bootstrap);
-  const metadata = await seed.request(METADATA, 12, {
+  const metadata = await seed.request(ApiKey.Metadata, 12, {
     topics: [{ topicId: "0".repeat(32), name: topic }],
     allowAutoTopicCreation: false,
     includeTopicAuthorizedOperations: false,
@@ -194,7 +189,7 @@ function commitBody(
 }
 
 async function fetchOffsets(client: RawKafkaClient, group: string, topic: string, partitions: number[]) {
-  const answer = await client.request(OFFSET_FETCH, 8, {
+  const answer = await client.request(ApiKey.OffsetFetch, 8, {
     groups: [
       {
         groupId: group,
@@ -205,10 +200,10 @@ async function fetchOffsets(client: RawKafkaClient, group: string, topic: string
     ],
     requireStable: false,
   });
-  assert.equal(answer.groups[0].errorCode, 0);
+  assert.equal(answer.groups[0].errorCode, ErrorCode.NONE);
   const offsets = new Map<number, bigint>();
   for (const p of answer.groups[0].topics[0].partitions) {
-    assert.equal(p.errorCode, 0, `partition ${p.partitionIndex}`);
+    assert.equal(p.errorCode, ErrorCode.NONE, `partition ${p.partitionIndex}`);
     offsets.set(p.partitionIndex, p.committedOffset);
   }
   return offsets;
@@ -220,7 +215,7 @@ const all = Array.from({ length: V }, (_, v) => v);
 async function joinAndSync(client: RawKafkaClient, group: string, memberId = ""): Promise<Member> {
   const join = async (id: string) =>
     client.request(
-      JOIN_GROUP,
+      ApiKey.JoinGroup,
       5,
       {
         groupId: group,
@@ -235,9 +230,9 @@ async function joinAndSync(client: RawKafkaClient, group: string, memberId = "")
       60_000,
     );
   let joined = await join(memberId);
-  if (joined.errorCode === MEMBER_ID_REQUIRED) joined = await join(joined.memberId);
-  assert.equal(joined.errorCode, 0, "JoinGroup");
-  const synced = await client.request(SYNC_GROUP, 3, {
+  if (joined.errorCode === ErrorCode.MEMBER_ID_REQUIRED) joined = await join(joined.memberId);
+  assert.equal(joined.errorCode, ErrorCode.NONE, "JoinGroup");
+  const synced = await client.request(ApiKey.SyncGroup, 3, {
     groupId: group,
     generationId: joined.generationId,
     memberId: joined.memberId,
@@ -246,21 +241,21 @@ async function joinAndSync(client: RawKafkaClient, group: string, memberId = "")
     protocolName: "range",
     assignments: [{ memberId: joined.memberId, assignment: Buffer.alloc(0) }],
   });
-  assert.equal(synced.errorCode, 0, "SyncGroup");
+  assert.equal(synced.errorCode, ErrorCode.NONE, "SyncGroup");
   return { memberId: joined.memberId, generationId: joined.generationId };
 }
 
 async function listGroups(bootstrap: string): Promise<string[]> {
   const names: string[] = [];
   const seed = await connect(bootstrap);
-  const metadata = await seed.request(METADATA, 12, {
+  const metadata = await seed.request(ApiKey.Metadata, 12, {
     topics: [],
     allowAutoTopicCreation: false,
     includeTopicAuthorizedOperations: false,
   });
   for (const broker of metadata.brokers) {
     const client = await connect(`${broker.host}:${broker.port}`);
-    const answer = await client.request(LIST_GROUPS, 4, { statesFilter: [], typesFilter: [] });
+    const answer = await client.request(ApiKey.ListGroups, 4, { statesFilter: [], typesFilter: [] });
     for (const group of answer.groups) names.push(group.groupId);
   }
   return names;
@@ -289,7 +284,7 @@ export function describeGroupOffsets(version: KafkaVersion): void {
       const committed = await toCoordinator(
         proxy.bootstrap,
         group,
-        OFFSET_COMMIT,
+        ApiKey.OffsetCommit,
         8,
         commitBody(group, undefined, topic, all),
       );
@@ -298,19 +293,19 @@ export function describeGroupOffsets(version: KafkaVersion): void {
           p.partitionIndex,
           p.errorCode,
         ]),
-        all.map((v) => [v, 0]),
+        all.map((v) => [v, ErrorCode.NONE]),
       );
       for (const bootstrap of [proxy.bootstrap, second.bootstrap]) {
         const offsets = await fetchOffsets(await coordinatorOf(bootstrap, group), group, topic, all);
         for (const v of all) assert.equal(offsets.get(v), offsetOf(v), `v${v} through ${bootstrap}`);
       }
 
-      const single = await (await coordinatorOf(second.bootstrap, group)).request(OFFSET_FETCH, 7, {
+      const single = await (await coordinatorOf(second.bootstrap, group)).request(ApiKey.OffsetFetch, 7, {
         groupId: group,
         topics: [{ name: topic, partitionIndexes: [3, 4, 31] }],
         requireStable: true,
       });
-      assert.equal(single.errorCode, 0);
+      assert.equal(single.errorCode, ErrorCode.NONE);
       assert.deepEqual(
         single.topics[0].partitions.map(
           (p: { partitionIndex: number; committedOffset: bigint; metadata: string }) => [
@@ -322,7 +317,7 @@ export function describeGroupOffsets(version: KafkaVersion): void {
         [3, 4, 31].map((v) => [v, offsetOf(v), `m${v}`]),
       );
 
-      const everything = await (await coordinatorOf(proxy.bootstrap, group)).request(OFFSET_FETCH, 8, {
+      const everything = await (await coordinatorOf(proxy.bootstrap, group)).request(ApiKey.OffsetFetch, 8, {
         groups: [{ groupId: group, memberId: null, memberEpoch: -1, topics: null }],
         requireStable: false,
       });
@@ -358,7 +353,7 @@ export function describeGroupOffsets(version: KafkaVersion): void {
       const topic = await createTopic();
       const group = `${topic}-g`;
       const seed = await connect(proxy.bootstrap);
-      const metadata = await seed.request(METADATA, 12, {
+      const metadata = await seed.request(ApiKey.Metadata, 12, {
         topics: [{ topicId: "0".repeat(32), name: topic }],
         allowAutoTopicCreation: false,
         includeTopicAuthorizedOperations: false,
@@ -366,12 +361,14 @@ export function describeGroupOffsets(version: KafkaVersion): void {
       const topicId = metadata.topics[0].topicId as string;
       const body = commitBody(group, undefined, topic, all);
       body.topics[0]!.topicId = topicId;
-      const committed = await toCoordinator(second.bootstrap, group, OFFSET_COMMIT, 10, body);
+      const committed = await toCoordinator(second.bootstrap, group, ApiKey.OffsetCommit, 10, body);
       assert.equal(committed.topics[0].topicId, topicId);
-      assert.ok(committed.topics[0].partitions.every((p: { errorCode: number }) => p.errorCode === 0));
+      assert.ok(
+        committed.topics[0].partitions.every((p: { errorCode: number }) => p.errorCode === ErrorCode.NONE),
+      );
 
       const coordinator = await coordinatorOf(proxy.bootstrap, group);
-      const named = await coordinator.request(OFFSET_FETCH, 10, {
+      const named = await coordinator.request(ApiKey.OffsetFetch, 10, {
         groups: [
           {
             groupId: group,
@@ -390,7 +387,7 @@ export function describeGroupOffsets(version: KafkaVersion): void {
         ]),
         [0, 7, 30].map((v) => [v, offsetOf(v)]),
       );
-      const everything = await coordinator.request(OFFSET_FETCH, 10, {
+      const everything = await coordinator.request(ApiKey.OffsetFetch, 10, {
         groups: [{ groupId: group, memberId: null, memberEpoch: -1, topics: null }],
         requireStable: false,
       });
@@ -408,11 +405,13 @@ export function describeGroupOffsets(version: KafkaVersion): void {
       const seeded = await toCoordinator(
         proxy.bootstrap,
         group,
-        OFFSET_COMMIT,
+        ApiKey.OffsetCommit,
         8,
         commitBody(group, undefined, topic, all),
       );
-      assert.ok(seeded.topics[0].partitions.every((p: { errorCode: number }) => p.errorCode === 0));
+      assert.ok(
+        seeded.topics[0].partitions.every((p: { errorCode: number }) => p.errorCode === ErrorCode.NONE),
+      );
       const direct = await listGroups(cluster.bootstrap);
       assert.ok(direct.includes(companionGroupOf(group, 7)), "companions exist in the cluster");
       const seen = await listGroups(proxy.bootstrap);
@@ -424,8 +423,8 @@ export function describeGroupOffsets(version: KafkaVersion): void {
       assert.match(listedByTool, new RegExp(group));
       assert.doesNotMatch(listedByTool, /__kpp-vg/);
 
-      const deleted = await coordinator.request(DELETE_GROUPS, 2, { groupsNames: [group] });
-      assert.equal(deleted.results[0].errorCode, 0);
+      const deleted = await coordinator.request(ApiKey.DeleteGroups, 2, { groupsNames: [group] });
+      assert.equal(deleted.results[0].errorCode, ErrorCode.NONE);
       const after = await listGroups(cluster.bootstrap);
       assert.ok(
         !after.some((name) => name.startsWith(group)),
@@ -441,19 +440,19 @@ export function describeGroupOffsets(version: KafkaVersion): void {
       const first = await joinAndSync(coordinator, group);
       // A brand-new topic reaches every broker's metadata a moment later: the coordinators of the companion
       // groups may answer UNKNOWN_TOPIC_OR_PARTITION (retriable) until then, as they would to any client.
-      let ok = await coordinator.request(OFFSET_COMMIT, 8, commitBody(group, first, topic, all));
+      let ok = await coordinator.request(ApiKey.OffsetCommit, 8, commitBody(group, first, topic, all));
       for (let attempt = 0; attempt < 50; attempt++) {
         if (
           !ok.topics[0].partitions.some(
-            (p: { errorCode: number }) => p.errorCode === UNKNOWN_TOPIC_OR_PARTITION,
+            (p: { errorCode: number }) => p.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
           )
         )
           break;
         await new Promise((resolve) => setTimeout(resolve, 200));
-        ok = await coordinator.request(OFFSET_COMMIT, 8, commitBody(group, first, topic, all));
+        ok = await coordinator.request(ApiKey.OffsetCommit, 8, commitBody(group, first, topic, all));
       }
       assert.ok(
-        ok.topics[0].partitions.every((p: { errorCode: number }) => p.errorCode === 0),
+        ok.topics[0].partitions.every((p: { errorCode: number }) => p.errorCode === ErrorCode.NONE),
         `commit errors: ${JSON.stringify(ok.topics[0].partitions.map((p: { errorCode: number }) => p.errorCode))}`,
       );
 
@@ -462,60 +461,61 @@ export function describeGroupOffsets(version: KafkaVersion): void {
 
       for (const partitions of [all, all.filter((v) => v >= P), [9]]) {
         const stale = await coordinator.request(
-          OFFSET_COMMIT,
+          ApiKey.OffsetCommit,
           8,
           commitBody(group, first, topic, partitions, 500n),
         );
         for (const p of stale.topics[0].partitions)
-          assert.equal(p.errorCode, ILLEGAL_GENERATION, `v${p.partitionIndex}`);
+          assert.equal(p.errorCode, ErrorCode.ILLEGAL_GENERATION, `v${p.partitionIndex}`);
       }
       const topicId = await topicIdOf(topic);
       for (const commitVersion of version === "4" ? [9, 10] : [9]) {
         const body = commitBody(group, first, topic, [5, 22], 500n);
         body.topics[0]!.topicId = topicId;
-        const stale = await coordinator.request(OFFSET_COMMIT, commitVersion, body);
+        const stale = await coordinator.request(ApiKey.OffsetCommit, commitVersion, body);
         for (const p of stale.topics[0].partitions)
-          assert.equal(p.errorCode, ILLEGAL_GENERATION, `v${commitVersion}`);
+          assert.equal(p.errorCode, ErrorCode.ILLEGAL_GENERATION, `v${commitVersion}`);
       }
       const stranger = { memberId: "someone-else", generationId: current.generationId };
       const unknown = await coordinator.request(
-        OFFSET_COMMIT,
+        ApiKey.OffsetCommit,
         8,
         commitBody(group, stranger, topic, [17, 30], 500n),
       );
-      for (const p of unknown.topics[0].partitions) assert.equal(p.errorCode, UNKNOWN_MEMBER_ID);
+      for (const p of unknown.topics[0].partitions) assert.equal(p.errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
       const unknownV9 = await coordinator.request(
-        OFFSET_COMMIT,
+        ApiKey.OffsetCommit,
         9,
         commitBody(group, stranger, topic, [17, 30], 500n),
       );
-      for (const p of unknownV9.topics[0].partitions) assert.equal(p.errorCode, UNKNOWN_MEMBER_ID, "v9");
+      for (const p of unknownV9.topics[0].partitions)
+        assert.equal(p.errorCode, ErrorCode.UNKNOWN_MEMBER_ID, "v9");
       const simple = await coordinator.request(
-        OFFSET_COMMIT,
+        ApiKey.OffsetCommit,
         8,
         commitBody(group, undefined, topic, [17, 30], 500n),
       );
       for (const p of simple.topics[0].partitions)
-        assert.equal(p.errorCode, UNKNOWN_MEMBER_ID, "simple commit into a live group");
+        assert.equal(p.errorCode, ErrorCode.UNKNOWN_MEMBER_ID, "simple commit into a live group");
 
       const unchanged = await fetchOffsets(coordinator, group, topic, all);
       for (const v of all) assert.equal(unchanged.get(v), offsetOf(v), `v${v} moved`);
 
       const accepted = await coordinator.request(
-        OFFSET_COMMIT,
+        ApiKey.OffsetCommit,
         8,
         commitBody(group, current, topic, [12, 13], 500n),
       );
-      for (const p of accepted.topics[0].partitions) assert.equal(p.errorCode, 0);
+      for (const p of accepted.topics[0].partitions) assert.equal(p.errorCode, ErrorCode.NONE);
       const moved = await fetchOffsets(coordinator, group, topic, [12, 13]);
       assert.equal(moved.get(12), offsetOf(12) + 500n);
 
-      const left = await coordinator.request(LEAVE_GROUP, 3, {
+      const left = await coordinator.request(ApiKey.LeaveGroup, 3, {
         groupId: group,
         memberId: "",
         members: [{ memberId: current.memberId, groupInstanceId: null, reason: null }],
       });
-      assert.equal(left.errorCode, 0);
+      assert.equal(left.errorCode, ErrorCode.NONE);
     });
 
     test("OffsetDelete maps virtual partitions to the real and companion groups", async () => {
@@ -525,21 +525,23 @@ export function describeGroupOffsets(version: KafkaVersion): void {
       const seeded = await toCoordinator(
         proxy.bootstrap,
         group,
-        OFFSET_COMMIT,
+        ApiKey.OffsetCommit,
         8,
         commitBody(group, undefined, topic, all),
       );
-      assert.ok(seeded.topics[0].partitions.every((p: { errorCode: number }) => p.errorCode === 0));
-      const answer = await coordinator.request(OFFSET_DELETE, 0, {
+      assert.ok(
+        seeded.topics[0].partitions.every((p: { errorCode: number }) => p.errorCode === ErrorCode.NONE),
+      );
+      const answer = await coordinator.request(ApiKey.OffsetDelete, 0, {
         groupId: group,
         topics: [{ name: topic, partitions: [{ partitionIndex: 1 }, { partitionIndex: 21 }] }],
       });
-      assert.equal(answer.errorCode, 0);
+      assert.equal(answer.errorCode, ErrorCode.NONE);
       assert.deepEqual(
         answer.topics[0].partitions.map((p: { errorCode: number }) => p.errorCode),
-        [0, 0],
+        [ErrorCode.NONE, ErrorCode.NONE],
       );
-      const fetched = await coordinator.request(OFFSET_FETCH, 8, {
+      const fetched = await coordinator.request(ApiKey.OffsetFetch, 8, {
         groups: [
           {
             groupId: group,
@@ -559,7 +561,7 @@ export function describeGroupOffsets(version: KafkaVersion): void {
     test("TxnOffsetCommit on a virtualized topic is refused for every partition", async () => {
       const topic = await createTopic();
       const client = await connect(proxy.bootstrap);
-      const answer = await client.request(TXN_OFFSET_COMMIT, 3, {
+      const answer = await client.request(ApiKey.TxnOffsetCommit, 3, {
         transactionalId: "tx",
         groupId: `${topic}-g`,
         producerId: 1n,
@@ -577,7 +579,7 @@ export function describeGroupOffsets(version: KafkaVersion): void {
           },
         ],
       });
-      assert.equal(answer.topics[0].partitions[0].errorCode, INVALID_REQUEST);
+      assert.equal(answer.topics[0].partitions[0].errorCode, ErrorCode.INVALID_REQUEST);
     });
 
     test("KIP-848 heartbeats get virtual assignments; ConsumerGroupDescribe shows them", {
@@ -591,7 +593,7 @@ export function describeGroupOffsets(version: KafkaVersion): void {
       let epoch = 0;
       let owned: { topicId: string; partitions: number[] }[] = [];
       const assigned = await waitFor("a virtual assignment", async () => {
-        const answer = await coordinator.request(CONSUMER_GROUP_HEARTBEAT, 0, {
+        const answer = await coordinator.request(ApiKey.ConsumerGroupHeartbeat, 0, {
           groupId: group,
           memberId,
           memberEpoch: epoch,
@@ -603,7 +605,7 @@ export function describeGroupOffsets(version: KafkaVersion): void {
           serverAssignor: null,
           topicPartitions: owned,
         });
-        assert.equal(answer.errorCode, 0, answer.errorMessage ?? "");
+        assert.equal(answer.errorCode, ErrorCode.NONE, answer.errorMessage ?? "");
         epoch = answer.memberEpoch;
         if (answer.assignment) owned = answer.assignment.topicPartitions;
         const partitions = owned.flatMap((t) => t.partitions);
@@ -614,34 +616,36 @@ export function describeGroupOffsets(version: KafkaVersion): void {
         all,
       );
 
-      const described = await coordinator.request(CONSUMER_GROUP_DESCRIBE, 0, {
+      const described = await coordinator.request(ApiKey.ConsumerGroupDescribe, 0, {
         groupIds: [group],
         includeAuthorizedOperations: false,
       });
       const member = described.groups[0].members[0];
       assert.deepEqual(member.assignment.topicPartitions[0].partitions, all);
 
-      const commit = await coordinator.request(OFFSET_COMMIT, 9, {
+      const commit = await coordinator.request(ApiKey.OffsetCommit, 9, {
         ...commitBody(group, { memberId, generationId: epoch }, topic, all),
       });
-      assert.ok(commit.topics[0].partitions.every((p: { errorCode: number }) => p.errorCode === 0));
+      assert.ok(
+        commit.topics[0].partitions.every((p: { errorCode: number }) => p.errorCode === ErrorCode.NONE),
+      );
       const stale = await coordinator.request(
-        OFFSET_COMMIT,
+        ApiKey.OffsetCommit,
         9,
         commitBody(group, { memberId, generationId: epoch + 5 }, topic, [20], 9n),
       );
-      assert.notEqual(stale.topics[0].partitions[0].errorCode, 0);
+      assert.notEqual(stale.topics[0].partitions[0].errorCode, ErrorCode.NONE);
       const simple = await coordinator.request(
-        OFFSET_COMMIT,
+        ApiKey.OffsetCommit,
         9,
         commitBody(group, undefined, topic, [20, 21], 9n),
       );
       for (const p of simple.topics[0].partitions)
-        assert.equal(p.errorCode, UNKNOWN_MEMBER_ID, "simple commit into a live group");
+        assert.equal(p.errorCode, ErrorCode.UNKNOWN_MEMBER_ID, "simple commit into a live group");
       const offsets = await fetchOffsets(coordinator, group, topic, all);
       for (const v of all) assert.equal(offsets.get(v), offsetOf(v));
 
-      await coordinator.request(CONSUMER_GROUP_HEARTBEAT, 0, {
+      await coordinator.request(ApiKey.ConsumerGroupHeartbeat, 0, {
         groupId: group,
         memberId,
         memberEpoch: -1,

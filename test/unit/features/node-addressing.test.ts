@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NodeAddressing } from "../../../src/features/addressing/node-addressing.ts";
 import { silentLogger } from "../../../src/log/logger.ts";
-import { ApiKey, type ResponseOf } from "../../../src/protocol/api.ts";
+import { ApiKey, ErrorCode, type ResponseOf } from "../../../src/protocol/api.ts";
 import { derivedClusterId } from "../../../src/topology/cluster-identity.ts";
 import { Topology } from "../../../src/topology/topology.ts";
 import { exchange, fakeConnection } from "../../helpers/chain-harness.ts";
@@ -34,13 +34,13 @@ function metadataResponse(): ResponseOf<typeof ApiKey.Metadata> {
     controllerId: 2,
     topics: [
       {
-        errorCode: 0,
+        errorCode: ErrorCode.NONE,
         name: "t",
         topicId: "1".repeat(32),
         isInternal: false,
         partitions: [
           {
-            errorCode: 0,
+            errorCode: ErrorCode.NONE,
             partitionIndex: 0,
             leaderId: 2,
             leaderEpoch: 5,
@@ -53,7 +53,7 @@ function metadataResponse(): ResponseOf<typeof ApiKey.Metadata> {
       },
     ],
     clusterAuthorizedOperations: -2147483648,
-    errorCode: 0,
+    errorCode: ErrorCode.NONE,
   };
 }
 
@@ -128,12 +128,14 @@ test("FindCoordinator answers name the coordinator's virtual node", async () => 
     { key: "", keyType: 0, coordinatorKeys: ["g"] },
     () => ({
       throttleTimeMs: 0,
-      errorCode: 0,
+      errorCode: ErrorCode.NONE,
       errorMessage: null,
       nodeId: 0,
       host: "",
       port: 0,
-      coordinators: [{ key: "g", nodeId: 3, host: "10.0.0.3", port: 9092, errorCode: 0, errorMessage: null }],
+      coordinators: [
+        { key: "g", nodeId: 3, host: "10.0.0.3", port: 9092, errorCode: ErrorCode.NONE, errorMessage: null },
+      ],
     }),
   );
   assert.deepEqual(
@@ -152,7 +154,7 @@ test("DescribeCluster carries the virtual cluster id and node ids", async () => 
     { includeClusterAuthorizedOperations: false, endpointType: 1, includeFencedBrokers: false },
     () => ({
       throttleTimeMs: 0,
-      errorCode: 0,
+      errorCode: ErrorCode.NONE,
       errorMessage: null,
       endpointType: 1,
       clusterId: "upstream-cluster",
@@ -183,7 +185,7 @@ test("ApiVersions v5 names the upstream cluster and node to the broker", async (
       nodeId: 102,
     },
     () => ({
-      errorCode: 0,
+      errorCode: ErrorCode.NONE,
       apiKeys: [],
       throttleTimeMs: 0,
       supportedFeatures: [],
@@ -205,7 +207,7 @@ test("ApiVersions before v5 passes through raw", async () => {
     3,
     { clientSoftwareName: "test", clientSoftwareVersion: "1", clusterId: null, nodeId: -1 },
     () => ({
-      errorCode: 0,
+      errorCode: ErrorCode.NONE,
       apiKeys: [],
       throttleTimeMs: 0,
       supportedFeatures: [],

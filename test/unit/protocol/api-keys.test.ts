@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { KafkaProtocolError } from "../../../src/protocol/errors.ts";
 import {
   API_KEYS,
+  ApiKey,
   apiName,
   REMOVED_API_KEYS,
   REQUEST_CODECS,
@@ -49,19 +50,19 @@ test("versions of well-known APIs (kafka-clients 4.4.0)", () => {
 });
 
 test("header versions follow flexible versions, with Kafka's exceptions", () => {
-  assert.equal(requestHeaderVersion(3, 8), 1);
-  assert.equal(requestHeaderVersion(3, 9), 2);
-  assert.equal(responseHeaderVersion(3, 8), 0);
-  assert.equal(responseHeaderVersion(3, 9), 1);
+  assert.equal(requestHeaderVersion(ApiKey.Metadata, 8), 1);
+  assert.equal(requestHeaderVersion(ApiKey.Metadata, 9), 2);
+  assert.equal(responseHeaderVersion(ApiKey.Metadata, 8), 0);
+  assert.equal(responseHeaderVersion(ApiKey.Metadata, 9), 1);
   // ApiVersions responses always use header v0 (KIP-511), requests follow the flexible rule,
   // also for versions newer than the codec knows.
-  assert.equal(responseHeaderVersion(18, 3), 0);
-  assert.equal(responseHeaderVersion(18, 5), 0);
-  assert.equal(requestHeaderVersion(18, 2), 1);
-  assert.equal(requestHeaderVersion(18, 3), 2);
-  assert.equal(requestHeaderVersion(18, 99), 2);
-  assert.equal(requestHeaderVersion(17, 1), 1);
-  assert.equal(responseHeaderVersion(17, 1), 0);
+  assert.equal(responseHeaderVersion(ApiKey.ApiVersions, 3), 0);
+  assert.equal(responseHeaderVersion(ApiKey.ApiVersions, 5), 0);
+  assert.equal(requestHeaderVersion(ApiKey.ApiVersions, 2), 1);
+  assert.equal(requestHeaderVersion(ApiKey.ApiVersions, 3), 2);
+  assert.equal(requestHeaderVersion(ApiKey.ApiVersions, 99), 2);
+  assert.equal(requestHeaderVersion(ApiKey.SaslHandshake, 1), 1);
+  assert.equal(responseHeaderVersion(ApiKey.SaslHandshake, 1), 0);
   // ControlledShutdown v0 used request header v0.
   assert.equal(requestHeaderVersion(7, 0), 0);
   assert.throws(() => requestHeaderVersion(9999, 0), KafkaProtocolError);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { ApiKey, ErrorCode } from "../../../src/protocol/api.ts";
 import { KafkaProtocolError } from "../../../src/protocol/errors.ts";
 import {
   decodeRequest,
@@ -95,7 +96,7 @@ describe("decode errors name the API, version and field path", () => {
       controllerId: 1,
       topics: [],
       clusterAuthorizedOperations: -2147483648,
-      errorCode: 0,
+      errorCode: ErrorCode.NONE,
     };
     const w = new Writer();
     encodeMetadataResponse(w, 9, message);
@@ -155,7 +156,7 @@ describe("whole frames", () => {
     assert.equal(peeked.clientId, "client");
     assert.equal(protocolError(() => decodeRequest(frame)).code, "UNKNOWN_API");
 
-    w.int16(3);
+    w.int16(ApiKey.Metadata);
     w.int16(14);
     w.int32(8);
     w.nullableString("client");
@@ -169,7 +170,7 @@ describe("whole frames", () => {
   test("a truncated header and invalid UTF-8 in the client id", () => {
     assert.equal(protocolError(() => peekRequestHeader(Buffer.from("0003", "hex"))).code, "TRUNCATED");
     const w = new Writer();
-    w.int16(3);
+    w.int16(ApiKey.Metadata);
     w.int16(12);
     w.int32(1);
     w.int16(2);
@@ -180,8 +181,8 @@ describe("whole frames", () => {
   });
 
   test("trailing bytes after a message", () => {
-    const frame = encodeResponse(18, 3, 5, {
-      errorCode: 0,
+    const frame = encodeResponse(ApiKey.ApiVersions, 3, 5, {
+      errorCode: ErrorCode.NONE,
       apiKeys: [],
       throttleTimeMs: 0,
       supportedFeatures: [],
@@ -190,7 +191,7 @@ describe("whole frames", () => {
       zkMigrationReady: false,
     });
     const body = Buffer.concat([frame.subarray(4), Buffer.from([0])]);
-    assert.equal(protocolError(() => decodeResponse(18, 3, body)).code, "TRAILING_BYTES");
+    assert.equal(protocolError(() => decodeResponse(ApiKey.ApiVersions, 3, body)).code, "TRAILING_BYTES");
   });
 });
 
@@ -202,7 +203,7 @@ describe("encode errors name the field", () => {
     controllerId: -1,
     topics: [
       {
-        errorCode: 0,
+        errorCode: ErrorCode.NONE,
         name: "t",
         topicId: ZERO_UUID,
         isInternal: false,
@@ -211,7 +212,7 @@ describe("encode errors name the field", () => {
       },
     ],
     clusterAuthorizedOperations: -2147483648,
-    errorCode: 0,
+    errorCode: ErrorCode.NONE,
   });
 
   test("a non-default value for a non-ignorable field the version lacks", () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
+import { ApiKey, ErrorCode } from "../../../src/protocol/api.ts";
 import {
   decodeFetchResponseTail,
   encodeFetchResponseTail,
@@ -14,12 +15,10 @@ import type {
   PartitionData,
 } from "../../../src/protocol/generated/messages/fetch-response.ts";
 
-const FETCH = 1;
-
 function partition(index: number, recordBytes: number, leaderError = false): PartitionData {
   return {
     partitionIndex: index,
-    errorCode: leaderError ? 6 : 0,
+    errorCode: leaderError ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.NONE,
     highWatermark: 1000n,
     lastStableOffset: 1000n,
     logStartOffset: 0n,
@@ -37,7 +36,7 @@ function partition(index: number, recordBytes: number, leaderError = false): Par
 function response(sizes: number[][], endpoints = false): FetchResponse {
   return {
     throttleTimeMs: 0,
-    errorCode: 0,
+    errorCode: ErrorCode.NONE,
     sessionId: 77,
     responses: sizes.map((partitionSizes, t) => ({
       topic: `topic-${t}`,
@@ -61,7 +60,7 @@ function response(sizes: number[][], endpoints = false): FetchResponse {
 
 /** The offset of the top-level tagged fields in the encoded frame: the frame without them ends with "0 tags". */
 function tailStartOf(version: number, body: FetchResponse): number {
-  const bare = encodeResponse(FETCH, version, 5, {
+  const bare = encodeResponse(ApiKey.Fetch, version, 5, {
     ...body,
     nodeEndpoints: [],
     unknownTaggedFields: undefined,
@@ -78,7 +77,7 @@ test("the tail finder finds the top-level tagged fields, whatever the chunking",
       fc.array(fc.integer({ min: 1, max: 3000 }), { minLength: 1, maxLength: 30 }),
       (version, sizes, endpoints, cuts) => {
         const body = response(sizes, endpoints && version >= 16 && sizes.length > 0);
-        const frame = encodeResponse(FETCH, version, 5, body);
+        const frame = encodeResponse(ApiKey.Fetch, version, 5, body);
         const expected = tailStartOf(version, body);
         const finder = new FetchResponseTailFinder(version);
         let arrived = 0;
@@ -100,7 +99,7 @@ test("the tail finder finds the top-level tagged fields, whatever the chunking",
 });
 
 test("a tail finder that never reaches the tail leaves tailStart unset", () => {
-  const frame = encodeResponse(FETCH, 17, 5, response([[100, 200]]));
+  const frame = encodeResponse(ApiKey.Fetch, 17, 5, response([[100, 200]]));
   const truncated = Buffer.from(frame.subarray(0, 60));
   const finder = new FetchResponseTailFinder(17);
   finder.advance(truncated, truncated.length);
@@ -108,7 +107,7 @@ test("a tail finder that never reaches the tail leaves tailStart unset", () => {
 });
 
 test("records longer than the frame are refused", () => {
-  const frame = Buffer.from(encodeResponse(FETCH, 17, 5, response([[100]])));
+  const frame = Buffer.from(encodeResponse(ApiKey.Fetch, 17, 5, response([[100]])));
   const finder = new FetchResponseTailFinder(17);
   const recordsLength = frame.indexOf(Buffer.alloc(100, 1)) - 2;
   frame[recordsLength] = 0xff;
@@ -122,7 +121,7 @@ test("records longer than the frame are refused", () => {
  */
 function rewriteEndpoints(change: (tail: FetchResponseTail) => void): FetchResponse {
   const body = response([[10]], true);
-  const frame = encodeResponse(FETCH, 17, 5, body);
+  const frame = encodeResponse(ApiKey.Fetch, 17, 5, body);
   const start = tailStartOf(17, body);
   const tail = Buffer.from(frame.subarray(start));
   const decoded = decodeFetchResponseTail(17, tail);
@@ -131,7 +130,7 @@ function rewriteEndpoints(change: (tail: FetchResponseTail) => void): FetchRespo
   const rewritten = encodeFetchResponseTail(17, decoded, tail.length);
   assert.equal(rewritten.length, tail.length);
   const whole = Buffer.concat([frame.subarray(0, start), rewritten]);
-  return (decodeResponse(FETCH, 17, whole.subarray(4)) as { body: FetchResponse }).body;
+  return (decodeResponse(ApiKey.Fetch, 17, whole.subarray(4)) as { body: FetchResponse }).body;
 }
 
 test("a rewritten tail keeps its size: shorter endpoints are padded with a tag clients skip", () => {
@@ -143,7 +142,7 @@ test("a rewritten tail keeps its size: shorter endpoints are padded with a tag c
     { nodeId: 2, host: "proxy", port: 19092, rack: "a", unknownTaggedFields: undefined },
   ]);
   assert.equal(out.unknownTaggedFields?.[0]?.tag, TAIL_PADDING_TAG);
-  assert.equal(out.responses[0]!.partitions[0]!.errorCode, 6);
+  assert.equal(out.responses[0]!.partitions[0]!.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
 });
 
 test("a rewritten tail that would grow drops its endpoints instead, at the same size", () => {
@@ -156,7 +155,7 @@ test("a rewritten tail that would grow drops its endpoints instead, at the same 
 
 test("an unchanged tail re-encodes to its own bytes", () => {
   const body = response([[10, 20]], true);
-  const frame = encodeResponse(FETCH, 16, 5, body);
+  const frame = encodeResponse(ApiKey.Fetch, 16, 5, body);
   const tail = Buffer.from(frame.subarray(tailStartOf(16, body)));
   assert.deepEqual(encodeFetchResponseTail(16, decodeFetchResponseTail(16, tail), tail.length), tail);
 });

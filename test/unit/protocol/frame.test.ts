@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { ApiKey, ErrorCode } from "../../../src/protocol/api.ts";
 import {
   decodeRequest,
   decodeResponse,
@@ -27,12 +28,15 @@ test("a request frame round-trips and its header can be peeked alone", () => {
     includeTopicAuthorizedOperations: true,
     unknownTaggedFields: undefined,
   };
-  const frame = encodeRequest({ apiKey: 3, apiVersion: 12, correlationId: 42, clientId: "app" }, body);
+  const frame = encodeRequest(
+    { apiKey: ApiKey.Metadata, apiVersion: 12, correlationId: 42, clientId: "app" },
+    body,
+  );
   assert.equal(frame.readInt32BE(0), frame.length - 4);
   const payload = frame.subarray(4);
   const peeked = peekRequestHeader(payload);
   assert.deepEqual(peeked, {
-    apiKey: 3,
+    apiKey: ApiKey.Metadata,
     apiVersion: 12,
     correlationId: 42,
     clientId: "app",
@@ -48,7 +52,7 @@ test("a request frame round-trips and its header can be peeked alone", () => {
 
 test("request header v1 for classic versions; a null client id", () => {
   const frame = encodeRequest(
-    { apiKey: 18, apiVersion: 2, correlationId: 1, clientId: null },
+    { apiKey: ApiKey.ApiVersions, apiVersion: 2, correlationId: 1, clientId: null },
     {
       clientSoftwareName: "",
       clientSoftwareVersion: "",
@@ -62,8 +66,8 @@ test("request header v1 for classic versions; a null client id", () => {
 
 test("a response frame round-trips; ApiVersions uses response header v0", () => {
   const body = {
-    errorCode: 0,
-    apiKeys: [{ apiKey: 3, minVersion: 0, maxVersion: 13, unknownTaggedFields: undefined }],
+    errorCode: ErrorCode.NONE,
+    apiKeys: [{ apiKey: ApiKey.Metadata, minVersion: 0, maxVersion: 13, unknownTaggedFields: undefined }],
     throttleTimeMs: 0,
     supportedFeatures: [],
     finalizedFeaturesEpoch: -1n,
@@ -71,12 +75,12 @@ test("a response frame round-trips; ApiVersions uses response header v0", () => 
     zkMigrationReady: false,
     unknownTaggedFields: undefined,
   };
-  const frame = encodeResponse(18, 3, 77, body);
+  const frame = encodeResponse(ApiKey.ApiVersions, 3, 77, body);
   const payload = frame.subarray(4);
   assert.equal(peekResponseCorrelationId(payload), 77);
   // Header v0: the body starts right after the correlation id (error code 0).
-  assert.equal(payload.readInt16BE(4), 0);
-  const decoded = decodeResponse(18, 3, payload);
+  assert.equal(payload.readInt16BE(4), ErrorCode.NONE);
+  const decoded = decodeResponse(ApiKey.ApiVersions, 3, payload);
   assert.equal(decoded.correlationId, 77);
   assert.deepStrictEqual(decoded.body, body);
 });
@@ -97,7 +101,10 @@ test("Produce and Fetch re-encode large records without copying them", () => {
     ],
     unknownTaggedFields: undefined,
   };
-  const chunks = encodeRequestChunks({ apiKey: 0, apiVersion: 12, correlationId: 9, clientId: "p" }, produce);
+  const chunks = encodeRequestChunks(
+    { apiKey: ApiKey.Produce, apiVersion: 12, correlationId: 9, clientId: "p" },
+    produce,
+  );
   assert.ok(chunks.includes(records), "the records Buffer is one of the chunks");
   const joined = Buffer.concat(chunks);
   assert.equal(joined.readInt32BE(0), joined.length - 4);
@@ -108,7 +115,7 @@ test("Produce and Fetch re-encode large records without copying them", () => {
 
   const fetch: FetchResponse = {
     throttleTimeMs: 0,
-    errorCode: 0,
+    errorCode: ErrorCode.NONE,
     sessionId: 0,
     responses: [
       {
@@ -117,7 +124,7 @@ test("Produce and Fetch re-encode large records without copying them", () => {
         partitions: [
           {
             partitionIndex: 0,
-            errorCode: 0,
+            errorCode: ErrorCode.NONE,
             highWatermark: 10n,
             lastStableOffset: 10n,
             logStartOffset: 0n,
@@ -136,8 +143,8 @@ test("Produce and Fetch re-encode large records without copying them", () => {
     nodeEndpoints: [],
     unknownTaggedFields: undefined,
   };
-  const fetchChunks = encodeResponseChunks(1, 16, 5, fetch);
+  const fetchChunks = encodeResponseChunks(ApiKey.Fetch, 16, 5, fetch);
   assert.ok(fetchChunks.includes(fetch.responses[0].partitions[0].records!));
-  const back = decodeResponse(1, 16, Buffer.concat(fetchChunks).subarray(4)).body as FetchResponse;
+  const back = decodeResponse(ApiKey.Fetch, 16, Buffer.concat(fetchChunks).subarray(4)).body as FetchResponse;
   assert.deepStrictEqual(back, fetch);
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { ErrorCode } from "../../../src/protocol/api.ts";
 import * as generated from "../../../src/protocol/generated/index.ts";
 import { MESSAGE_SCHEMAS } from "../../../src/protocol/generated/schema.ts";
 import { Reader } from "../../../src/protocol/primitives/reader.ts";
@@ -48,7 +49,7 @@ test("unknown tagged fields survive decode and re-encode, written in tag order a
   const w = new Writer();
   encodeFetchResponse(w, 16, {
     throttleTimeMs: 0,
-    errorCode: 0,
+    errorCode: ErrorCode.NONE,
     sessionId: 0,
     responses: [],
     nodeEndpoints: [{ nodeId: 1, host: "h", port: 1, rack: null }],

@@ -4,15 +4,16 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { decodeCase } from "../../../../scripts/vectors/codec.ts";
 import { compareWithKafkaJson, parseKafkaJson } from "../../../../scripts/vectors/kafka-json.ts";
+import { ApiKey } from "../../../../src/protocol/api.ts";
 import { messageSchema } from "../../../../src/protocol/testing/random-message.ts";
 
-const metadataV12 = { kind: "request", apiKey: 3, version: 12 } as const;
+const metadataV12 = { kind: "request", apiKey: ApiKey.Metadata, version: 12 } as const;
 const metadataBytes = Buffer.from("020123456789abcdef0123456789abcdef076f726465727300010000", "hex");
 const metadataJson =
   '{"topics":[{"topicId":"ASNFZ4mrze8BI0VniavN7w","name":"orders"}],"allowAutoTopicCreation":true,' +
   '"includeTopicAuthorizedOperations":false}';
 
-const produceV9 = { kind: "request", apiKey: 0, version: 9 } as const;
+const produceV9 = { kind: "request", apiKey: ApiKey.Produce, version: 9 } as const;
 const produceBytes = Buffer.from("00ffff000075300202740300000003060102030405000000000400000000", "hex");
 const produceJson =
   '{"transactionalId":null,"acks":-1,"timeoutMs":30000,"topicData":[{"name":"t","partitionData":' +
@@ -63,7 +64,7 @@ test("swapped, changed and resized values are reported with their field path", (
 });
 
 test("int64 values are compared exactly, past 2^53", () => {
-  const c = { kind: "request", apiKey: 2, version: 9 } as const;
+  const c = { kind: "request", apiKey: ApiKey.ListOffsets, version: 9 } as const;
   const schema = messageSchema(c.apiKey, c.kind);
   const json = (timestamp: string) =>
     `{"replicaId":-1,"isolationLevel":0,"topics":[{"name":"t","partitions":[{"partitionIndex":0,` +
