@@ -4,7 +4,7 @@
  * then virtualized rows, and idle connections on fresh proxies. For each proxied turn, the proxy's CPU time
  * per MB forwarded and its peak RSS, from /proc.
  *
- * usage: npm run bench -- [--quick] [--brokers N] [--only perf,kafkajs,latency,virtual,metadata,idle,security]
+ * usage: npm run bench -- [--quick] [--brokers N] [--only perf,kafkajs,latency,virtual,metadata,idle,security,clusters]
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -59,7 +59,16 @@ interface Accumulated {
   note?: string;
 }
 
-const SECTIONS = ["perf", "kafkajs", "latency", "virtual", "metadata", "idle", "security"] as const;
+const SECTIONS = [
+  "perf",
+  "kafkajs",
+  "latency",
+  "virtual",
+  "metadata",
+  "idle",
+  "security",
+  "clusters",
+] as const;
 type Section = (typeof SECTIONS)[number];
 
 const RESULTS = join(dirname(fileURLToPath(import.meta.url)), "..", "results", "latest.json");
@@ -715,6 +724,66 @@ async function main(): Promise<void> {
       } finally {
         for (const started of secureProxies) await started.stop().catch(() => {});
         await stop(secure.dir);
+      }
+    }
+
+    if (sections.has("clusters")) {
+      log(
+        "\n== Two clusters behind one proxy against one: perf tools on topics of the default cluster, the second cluster (1 broker) routed beside it ==",
+      );
+      const second = await start({ brokers: 1, version: "4" });
+      let twoClusters: ProxyProcess | undefined;
+      try {
+        twoClusters = await startProxy({
+          upstream: cluster.bootstrap,
+          compiled: true,
+          brokerSlots: 32,
+          extra: {
+            logging: { level: "warn", json: true },
+            clusters: {
+              main: { bootstrap_servers: cluster.bootstrap.split(",") },
+              second: { bootstrap_servers: second.bootstrap.split(","), node_id_base: 16 },
+            },
+            routing: { default_cluster: "main", topics: { "bench-second-.*": "second" } },
+            ...extraProxyConfig(),
+          },
+        });
+        proxies.push(twoClusters);
+        const twoPid = twoClusters.process.pid!;
+        /** "direct" here is the one-cluster proxy: the row's ratio is two clusters against one. */
+        const via: Record<Side, string> = { direct: proxy.bootstrap, proxy: twoClusters.bootstrap };
+        await createTopics(
+          [...turns()].map(({ round, side }) => `bench-clusters-${side}-${round}`),
+          PARTITIONS,
+        );
+        for (const { round, side } of turns()) {
+          const topic = `bench-clusters-${side}-${round}`;
+          const produced = await turn(
+            side,
+            () => producerPerf(cluster.dir, via[side], topic, plan.records, RECORD_SIZE, { acks: "all" }),
+            twoPid,
+          );
+          const consumed = await turn(
+            side,
+            () => consumerPerf(cluster.dir, via[side], topic, plan.records, `${topic}-g`),
+            twoPid,
+          );
+          results.sample("two clusters vs one: produce acks=all", "MB/s", side, produced.result.mbPerSec);
+          results.sample("two clusters vs one: consume", "MB/s", side, consumed.result.fetchMbPerSec);
+          results.usage("two clusters vs one: produce acks=all", "MB/s", produced.usage, payloadMb);
+          results.usage("two clusters vs one: consume", "MB/s", consumed.usage, payloadMb);
+          log(
+            `round ${round + 1}/${plan.rounds} ${side === "direct" ? "one cluster" : "two clusters"}: produce ${produced.result.mbPerSec} MB/s, consume ${consumed.result.fetchMbPerSec} MB/s`,
+          );
+        }
+        results.note(
+          "two clusters vs one: produce acks=all",
+          "MB/s",
+          "ratio: the two-cluster proxy over the one-cluster proxy, same topics' cluster",
+        );
+      } finally {
+        if (twoClusters) await retire(twoClusters).catch(() => {});
+        await stop(second.dir);
       }
     }
 

@@ -108,7 +108,7 @@ export interface ApiHandler<K extends ApiKey> {
    * `onResponse` reads and changes only the response's top-level tagged fields, so the response may be passed on
    * while it arrives and `onResponse` gets a body holding just those fields (Fetch v12+).
    */
-  readonly changesOnlyTaggedFields?: boolean;
+  readonly changesOnlyTaggedFields?: boolean | ((exchange: ExchangeInfo<K>) => boolean);
 }
 
 export type ApiHandlers = { readonly [K in ApiKey]?: ApiHandler<K> };

@@ -207,7 +207,9 @@ export class Chain {
   static changesOnlyTail(links: readonly Link[], info: ExchangeInfo): boolean {
     if (!FetchResponseTailFinder.handles(info.apiKey, info.apiVersion)) return false;
     for (const link of links) {
-      if (seesResponse(link, info) && !link.handler.changesOnlyTaggedFields) return false;
+      if (!seesResponse(link, info)) continue;
+      const onlyTail = link.handler.changesOnlyTaggedFields;
+      if (!(typeof onlyTail === "function" ? onlyTail(info) : onlyTail)) return false;
     }
     return true;
   }

@@ -29,6 +29,11 @@ export class VirtualNodeIds {
     return this.ranges.length === 1 && this.ranges[0]!.nodeIdBase === 0;
   }
 
+  /** The virtual node id of the cluster's node 0. */
+  baseOf(cluster: string): number | undefined {
+    return this.bases.get(cluster);
+  }
+
   virtualId(cluster: string, upstreamNodeId: number): number {
     if (upstreamNodeId < 0) return upstreamNodeId;
     return this.bases.get(cluster)! + upstreamNodeId;

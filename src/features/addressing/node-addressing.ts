@@ -32,9 +32,9 @@ export class NodeAddressing implements Feature {
     this.renumbers = !topology.nodeIds.areUpstreamIds;
     const fetch: ApiHandler<typeof ApiKey.Fetch> = {
       wantsResponse: (exchange) =>
-        exchange.apiVersion >= (this.renumbers ? FETCH_READ_REPLICAS : FETCH_ENDPOINTS),
+        exchange.apiVersion >= (this.renumbersFor(exchange) ? FETCH_READ_REPLICAS : FETCH_ENDPOINTS),
       onResponse: (response, exchange) => this.fetch(response, exchange),
-      changesOnlyTaggedFields: !this.renumbers,
+      changesOnlyTaggedFields: (exchange) => !this.renumbersFor(exchange),
     };
     this.handlers = {
       [ApiKey.ApiVersions]: {
@@ -62,6 +62,14 @@ export class NodeAddressing implements Feature {
         onResponse: (response, exchange) => this.shareResponse(response, exchange),
       },
     };
+  }
+
+  /**
+   * Whether the node ids of this exchange's response change: not for a cluster whose node id base is 0 (its
+   * virtual ids are its own), so that cluster's Fetch responses keep streaming.
+   */
+  private renumbersFor(exchange: ExchangeInfo): boolean {
+    return this.renumbers && this.topology.nodeIds.baseOf(this.clusterOf(exchange)) !== 0;
   }
 
   /** The upstream cluster whose broker answers the exchange. */
@@ -207,7 +215,7 @@ export class NodeAddressing implements Feature {
 
   private fetch(response: ResponseOf<typeof ApiKey.Fetch>, exchange: ExchangeInfo): boolean {
     const cluster = this.clusterOf(exchange);
-    if (this.renumbers && response.responses) {
+    if (this.renumbersFor(exchange) && response.responses) {
       for (const topic of response.responses) {
         for (const partition of topic.partitions) {
           partition.currentLeader.leaderId = this.nodeId(partition.currentLeader.leaderId, cluster);
@@ -215,7 +223,7 @@ export class NodeAddressing implements Feature {
         }
       }
     }
-    return this.brokers(response.nodeEndpoints, exchange, cluster) || this.renumbers;
+    return this.brokers(response.nodeEndpoints, exchange, cluster) || this.renumbersFor(exchange);
   }
 
   private shareResponse(

@@ -155,7 +155,9 @@ function guard<K extends ApiKey>(
   };
   if (inner?.wantsResponse) handler.wantsResponse = inner.wantsResponse.bind(inner);
   if (inner?.onResponse) handler.onResponse = inner.onResponse.bind(inner);
-  if (inner?.changesOnlyTaggedFields) return { ...handler, changesOnlyTaggedFields: true };
+  if (inner?.changesOnlyTaggedFields) {
+    return { ...handler, changesOnlyTaggedFields: inner.changesOnlyTaggedFields };
+  }
   return handler;
 }
 
