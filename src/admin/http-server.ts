@@ -5,6 +5,8 @@ import type { ProxyMetrics } from "./metrics.ts";
 
 export interface AdminStatus {
   ready(): boolean;
+  /** Why the proxy is or is not ready, per upstream cluster (the body of /readyz). */
+  readiness?(): unknown;
   describe(): unknown;
 }
 
@@ -89,7 +91,15 @@ function route(
     reply(200, "text/plain", "ok\n");
   } else if (path === "/readyz") {
     const ready = status.ready();
-    reply(ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready: no upstream metadata yet\n");
+    if (status.readiness) {
+      reply(
+        ready ? 200 : 503,
+        "application/json",
+        `${JSON.stringify({ ready, ...(status.readiness() as object) }, null, 2)}\n`,
+      );
+    } else {
+      reply(ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready: no upstream metadata yet\n");
+    }
   } else if (path === "/admin/status") {
     reply(200, "application/json", `${JSON.stringify(status.describe(), null, 2)}\n`);
   } else {

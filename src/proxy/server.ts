@@ -156,7 +156,11 @@ export class ProxyServer {
       this.admin = await startAdminServer(
         this.config.metrics.address,
         this.metrics,
-        { ready: () => this.topology.isReady, describe: () => this.describe() },
+        {
+          ready: () => this.topology.isReady && this.topology.isReachable,
+          readiness: () => ({ clusters: this.topology.health() }),
+          describe: () => this.describe(),
+        },
         this.log.child({ component: "admin" }),
       );
     }
@@ -178,6 +182,7 @@ export class ProxyServer {
       upstreamClusterIds: Object.fromEntries(
         this.config.clusters.map((c) => [c.name, topology.cluster(c.name)?.clusterId ?? null]),
       ),
+      clusters: topology.health(),
       nodes: topology.nodes().map((node) => ({
         nodeId: node.nodeId,
         cluster: node.upstream.cluster,

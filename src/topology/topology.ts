@@ -9,7 +9,12 @@ import { derivedClusterId } from "./cluster-identity.ts";
 import { ClusterRouting } from "./cluster-routing.ts";
 import { GroupCoordinators } from "./group-coordinators.ts";
 import { TopicDirectory } from "./topics.ts";
-import { type ClusterDescription, type UpstreamBroker, UpstreamCluster } from "./upstream-cluster.ts";
+import {
+  type ClusterDescription,
+  type ClusterHealth,
+  type UpstreamBroker,
+  UpstreamCluster,
+} from "./upstream-cluster.ts";
 import { type UpstreamNodeRef, VirtualNodeIds } from "./virtual-nodes.ts";
 
 const WITH_CLUSTER_ID = { min: firstVersion("MetadataResponse", "clusterId") };
@@ -200,6 +205,17 @@ export class Topology extends EventEmitter {
   get isReady(): boolean {
     for (const cluster of this.clusters.values()) if (!cluster.isReady) return false;
     return true;
+  }
+
+  /** Every cluster's metadata answers now (its last refresh succeeded). */
+  get isReachable(): boolean {
+    for (const cluster of this.clusters.values()) if (!cluster.isReachable) return false;
+    return true;
+  }
+
+  /** Each upstream cluster's health, by name. */
+  health(): Record<string, ClusterHealth> {
+    return Object.fromEntries([...this.clusters].map(([name, cluster]) => [name, cluster.health()]));
   }
 
   /**

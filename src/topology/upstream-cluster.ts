@@ -10,6 +10,15 @@ export interface UpstreamBroker {
   rack: string | null;
 }
 
+/** One upstream cluster's state as operators see it. */
+export interface ClusterHealth {
+  reachable: boolean;
+  /** Live brokers known. */
+  brokers: number;
+  lastRefresh: string | null;
+  lastError: { at: string; message: string } | null;
+}
+
 /** What one broker says of its cluster. */
 export interface ClusterDescription {
   clusterId: string | null;
@@ -52,6 +61,9 @@ export class UpstreamCluster extends EventEmitter {
   private refreshing: Promise<void> | undefined;
   /** The cluster's own id, once a broker has said it. */
   clusterId: string | null = null;
+  /** When the last metadata refresh succeeded (ms since the epoch), and why the last one failed, if it did. */
+  private lastRefreshAt: number | undefined;
+  private lastFailure: { at: number; message: string } | undefined;
 
   constructor(options: UpstreamClusterOptions) {
     super();
@@ -61,6 +73,23 @@ export class UpstreamCluster extends EventEmitter {
 
   get isReady(): boolean {
     return this.brokers.size > 0;
+  }
+
+  /** Ready, and its last metadata refresh succeeded: the cluster answers now. */
+  get isReachable(): boolean {
+    return this.isReady && this.lastFailure === undefined;
+  }
+
+  /** What /readyz and /admin/status tell of this cluster. */
+  health(): ClusterHealth {
+    return {
+      reachable: this.isReachable,
+      brokers: this.brokers.size,
+      lastRefresh: this.lastRefreshAt === undefined ? null : new Date(this.lastRefreshAt).toISOString(),
+      lastError: this.lastFailure
+        ? { at: new Date(this.lastFailure.at).toISOString(), message: this.lastFailure.message }
+        : null,
+    };
   }
 
   /** Live brokers plus those still lingering after they left: the brokers that keep a listener. */
@@ -160,11 +189,14 @@ export class UpstreamCluster extends EventEmitter {
         const described = await this.options.describe(this.anyAddress());
         this.learnClusterId(described.clusterId);
         this.replaceAll(described.brokers);
+        this.lastRefreshAt = Date.now();
+        this.lastFailure = undefined;
         return;
       } catch (error) {
         lastError = error as Error;
       }
     }
+    this.lastFailure = { at: Date.now(), message: lastError?.message ?? "no broker answered" };
     this.options.log.warn(
       { cluster: this.name, err: lastError?.message },
       "metadata refresh failed on every known broker",

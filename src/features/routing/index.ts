@@ -45,6 +45,7 @@ export class ClusterRoutingFeature implements Feature {
   private readonly topology: Topology;
   private readonly lookups: RouteLookups;
   private readonly producerIds: ProducerIdMapping;
+  private readonly idCollisions = new IdCollisions();
   /** The APIs this feature may send on to another cluster at the client's version. */
   private readonly crossClusterApis: ReadonlySet<number>;
 
@@ -328,7 +329,9 @@ export class ClusterRoutingFeature implements Feature {
         }
       }),
     );
-    return mergeMetadata(answers, context.apiVersion, this.topology.routing);
+    return mergeMetadata(answers, context.apiVersion, this.topology.routing, (topicId, kept, refused) =>
+      this.idCollisions.report(topicId, kept, refused, context.log),
+    );
   }
 
   /** Every cluster's brokers (already virtual nodes), the lowest one as the controller. */
@@ -442,6 +445,20 @@ export class ClusterRoutingFeature implements Feature {
       [...byHome].map(([cluster, keys]) => ask(cluster, { ...request, coordinatorKeys: keys })),
     );
     return mergeLists(answers, "coordinators") as ResponseOf<typeof ApiKey.FindCoordinator>;
+  }
+}
+
+/** Topic id collisions between clusters, each logged once. */
+class IdCollisions {
+  private readonly reported = new Set<string>();
+
+  report(topicId: string, kept: string, refused: string, log: RequestContext["log"]): void {
+    if (this.reported.has(topicId) || this.reported.size >= 10_000) return;
+    this.reported.add(topicId);
+    log.error(
+      { topicId, kept, refused },
+      "two clusters hold topics with the same id; the second is not served (recreate one of them)",
+    );
   }
 }
 

@@ -49,13 +49,15 @@ export function metadataRequests(
 
 /**
  * One Metadata response for the virtual cluster: every cluster's brokers (already virtual nodes), each topic from
- * its own cluster only, the lowest node as the controller. The topics asked of a cluster that did not answer get
+ * its own cluster only, the lowest node as the controller. Two topics of different clusters with the same id (a
+ * UUID collision) cannot both be served by id: the second one listed is left out, and `onIdCollision` told. The topics asked of a cluster that did not answer get
  * LEADER_NOT_AVAILABLE, which clients retry. Throws when no cluster answered.
  */
 export function mergeMetadata(
   answers: readonly ClusterMetadata[],
   apiVersion: number,
   routing: ClusterRouting,
+  onIdCollision: (topicId: string, kept: string, refused: string) => void,
 ): MetadataResponse {
   const answered = answers.filter((answer) => answer.response !== undefined);
   if (answered.length === 0) throw new Error("no upstream cluster answered the metadata request");
@@ -66,8 +68,12 @@ export function mergeMetadata(
   const keep = (topic: MetadataTopic) => {
     const known = topic.topicId !== ZERO_UUID ? byId.get(topic.topicId) : undefined;
     if (known !== undefined) {
-      if (topics[known]!.errorCode !== ErrorCode.NONE && topic.errorCode === ErrorCode.NONE)
-        topics[known] = topic;
+      const first = topics[known]!;
+      if (first.name && topic.name && first.name !== topic.name) {
+        onIdCollision(topic.topicId, first.name, topic.name);
+        return;
+      }
+      if (first.errorCode !== ErrorCode.NONE && topic.errorCode === ErrorCode.NONE) topics[known] = topic;
       return;
     }
     if (topic.topicId !== ZERO_UUID) byId.set(topic.topicId, topics.length);

@@ -575,6 +575,21 @@ describe("two clusters behind one address (east: Kafka 4, 3 brokers; west: Kafka
         eastEntry.partitions.every((p) => p.leaderId >= 0),
         "east partitions keep their leaders",
       );
+      const readiness = async () => {
+        const response = await fetch(`http://127.0.0.1:${proxy.adminPort}/readyz`);
+        return {
+          status: response.status,
+          body: (await response.json()) as { clusters: Record<string, { reachable: boolean }> },
+        };
+      };
+      let down = await readiness();
+      for (let i = 0; i < 40 && down.body.clusters.west!.reachable; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        down = await readiness();
+      }
+      assert.equal(down.status, 503, "not ready while a cluster is down");
+      assert.equal(down.body.clusters.west!.reachable, false, "/readyz names the cluster that is down");
+      assert.equal(down.body.clusters.east!.reachable, true);
       const westEntry = during.topics.find((t) => t.name === westTopic)!;
       assert.ok(
         westEntry.errorCode !== ErrorCode.NONE || westEntry.partitions.every((p) => p.leaderId < 0),
@@ -583,6 +598,12 @@ describe("two clusters behind one address (east: Kafka 4, 3 brokers; west: Kafka
     } finally {
       await west.restartBroker(west.brokers[0]!.id);
     }
+    let back = { status: 0 };
+    for (let i = 0; i < 80 && back.status !== 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      back = await fetch(`http://127.0.0.1:${proxy.adminPort}/readyz`);
+    }
+    assert.equal(back.status, 200, "ready again once the cluster is back");
     await produceEast("after", 10);
     for (let i = 0; i < 10; i++) {
       await westProducer.send({ topic: westTopic, acks: -1, messages: [{ value: `after:${i}` }] });
