@@ -64,112 +64,32 @@ export class ClusterRoutingFeature implements Feature {
     this.producerIds = new ProducerIdMapping(topology);
     const groups = new GroupOffsetRouting(topology);
     const refusals = new SingleClusterRefusals(topology);
-    const handlers: Record<number, ApiHandler<ApiKey>> = {
-      [ApiKey.InitProducerId]: {
-        onRequest: (request, context) =>
-          this.producerIds.initProducerId(
-            request as RequestOf<typeof ApiKey.InitProducerId>,
-            context as RequestContext<typeof ApiKey.InitProducerId>,
-          ),
-      },
-      [ApiKey.AddPartitionsToTxn]: {
-        onRequest: (request, context) =>
-          refusals.addPartitionsToTxn(
-            request as RequestOf<typeof ApiKey.AddPartitionsToTxn>,
-            context as RequestContext<typeof ApiKey.AddPartitionsToTxn>,
-          ),
-      },
-      [ApiKey.AddOffsetsToTxn]: {
-        onRequest: (request, context) =>
-          refusals.addOffsetsToTxn(
-            request as RequestOf<typeof ApiKey.AddOffsetsToTxn>,
-            context as RequestContext<typeof ApiKey.AddOffsetsToTxn>,
-          ),
-      },
-      [ApiKey.TxnOffsetCommit]: {
-        onRequest: (request, context) =>
-          refusals.txnOffsetCommit(
-            request as RequestOf<typeof ApiKey.TxnOffsetCommit>,
-            context as RequestContext<typeof ApiKey.TxnOffsetCommit>,
-          ),
-      },
-      [ApiKey.ConsumerGroupHeartbeat]: {
-        onRequest: (request, context) =>
-          refusals.consumerGroupHeartbeat(
-            request as RequestOf<typeof ApiKey.ConsumerGroupHeartbeat>,
-            context as RequestContext<typeof ApiKey.ConsumerGroupHeartbeat>,
-          ),
-      },
-      [ApiKey.DescribeTopicPartitions]: {
-        onRequest: (request, context) =>
-          describeTopicPartitions(
-            request as RequestOf<typeof ApiKey.DescribeTopicPartitions>,
-            context as RequestContext<typeof ApiKey.DescribeTopicPartitions>,
-            topology,
-          ),
-      },
-      [ApiKey.OffsetCommit]: {
-        onRequest: (request, context) =>
-          groups.offsetCommit(
-            request as RequestOf<typeof ApiKey.OffsetCommit>,
-            context as RequestContext<typeof ApiKey.OffsetCommit>,
-          ),
-      },
-      [ApiKey.OffsetFetch]: {
-        onRequest: (request, context) =>
-          groups.offsetFetch(
-            request as RequestOf<typeof ApiKey.OffsetFetch>,
-            context as RequestContext<typeof ApiKey.OffsetFetch>,
-          ),
-      },
-      [ApiKey.OffsetDelete]: {
-        onRequest: (request, context) =>
-          groups.offsetDelete(
-            request as RequestOf<typeof ApiKey.OffsetDelete>,
-            context as RequestContext<typeof ApiKey.OffsetDelete>,
-          ),
-      },
-      [ApiKey.DeleteGroups]: {
-        onRequest: (request, context) =>
-          groups.deleteGroups(
-            request as RequestOf<typeof ApiKey.DeleteGroups>,
-            context as RequestContext<typeof ApiKey.DeleteGroups>,
-          ),
-      },
+    const typed: ApiHandlers = {
+      [ApiKey.InitProducerId]: { onRequest: (r, c) => this.producerIds.initProducerId(r, c) },
+      [ApiKey.AddPartitionsToTxn]: { onRequest: (r, c) => refusals.addPartitionsToTxn(r, c) },
+      [ApiKey.AddOffsetsToTxn]: { onRequest: (r, c) => refusals.addOffsetsToTxn(r, c) },
+      [ApiKey.TxnOffsetCommit]: { onRequest: (r, c) => refusals.txnOffsetCommit(r, c) },
+      [ApiKey.ConsumerGroupHeartbeat]: { onRequest: (r, c) => refusals.consumerGroupHeartbeat(r, c) },
+      [ApiKey.DescribeTopicPartitions]: { onRequest: (r, c) => describeTopicPartitions(r, c, topology) },
+      [ApiKey.OffsetCommit]: { onRequest: (r, c) => groups.offsetCommit(r, c) },
+      [ApiKey.OffsetFetch]: { onRequest: (r, c) => groups.offsetFetch(r, c) },
+      [ApiKey.OffsetDelete]: { onRequest: (r, c) => groups.offsetDelete(r, c) },
+      [ApiKey.DeleteGroups]: { onRequest: (r, c) => groups.deleteGroups(r, c) },
       [ApiKey.ListGroups]: {
-        onResponse: (response, exchange) =>
-          groups.listGroups(response as ResponseOf<typeof ApiKey.ListGroups>, exchange.nodeId),
+        onResponse: (response, exchange) => groups.listGroups(response, exchange.nodeId),
       },
-      [ApiKey.Metadata]: {
-        onRequest: (request, context) =>
-          this.metadata(
-            request as RequestOf<typeof ApiKey.Metadata>,
-            context as RequestContext<typeof ApiKey.Metadata>,
-          ),
-      },
-      [ApiKey.DescribeCluster]: {
-        onRequest: (request, context) =>
-          this.describeCluster(
-            request as RequestOf<typeof ApiKey.DescribeCluster>,
-            context as RequestContext<typeof ApiKey.DescribeCluster>,
-          ),
-      },
+      [ApiKey.Metadata]: { onRequest: (r, c) => this.metadata(r, c) },
+      [ApiKey.DescribeCluster]: { onRequest: (r, c) => this.describeCluster(r, c) },
       [ApiKey.ApiVersions]: {
         wantsResponse: (_exchange, frame) =>
           !frame ||
           (frame.length >= API_VERSIONS_ERROR_OFFSET + 2 &&
             frame.readInt16BE(API_VERSIONS_ERROR_OFFSET) === ErrorCode.NONE),
-        onResponse: (response, exchange) =>
-          this.apiVersions(response as ResponseOf<typeof ApiKey.ApiVersions>, exchange.nodeId),
+        onResponse: (response, exchange) => this.apiVersions(response, exchange.nodeId),
       },
-      [ApiKey.FindCoordinator]: {
-        onRequest: (request, context) =>
-          this.findCoordinator(
-            request as RequestOf<typeof ApiKey.FindCoordinator>,
-            context as RequestContext<typeof ApiKey.FindCoordinator>,
-          ),
-      },
+      [ApiKey.FindCoordinator]: { onRequest: (r, c) => this.findCoordinator(r, c) },
     };
+    const handlers = typed as Record<number, ApiHandler<ApiKey>>;
     for (const [apiKey, routes] of ENTRY_ROUTES) {
       handlers[apiKey] = {
         wantsRequest: this.framePeek(apiKey),
