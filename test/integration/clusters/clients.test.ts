@@ -238,6 +238,51 @@ describe("clients through one proxy in front of two clusters (east: Kafka 4, wes
     );
   });
 
+  test("Java console consumer: a consumer-protocol group over its home cluster's topic resumes exactly", async () => {
+    const eastTopic = east.uniqueTopic("east.java848-");
+    await east.createTopic(eastTopic, { partitions: 2, replicationFactor: 3 });
+    const viaProxy = ["--bootstrap-server", proxy.bootstrap];
+    const group = `java-848-${Date.now()}`;
+    const produce = async (round: string) => {
+      const lines = Array.from({ length: 10 }, (_, i) => `${round}-${i}`);
+      await east.toolOk("kafka-console-producer", [...viaProxy, "--topic", eastTopic], {
+        input: `${lines.join("\n")}\n`,
+      });
+      return lines.sort();
+    };
+    const consume = async (expected: number) =>
+      (
+        await east.tool("kafka-console-consumer", [
+          ...viaProxy,
+          "--topic",
+          eastTopic,
+          "--group",
+          group,
+          "--command-property",
+          "group.protocol=consumer",
+          "--from-beginning",
+          "--max-messages",
+          String(expected),
+          "--timeout-ms",
+          "30000",
+        ])
+      ).stdout
+        .split("\n")
+        .filter(Boolean)
+        .sort();
+    const first = await produce("a");
+    assert.deepEqual(await consume(first.length), first);
+    const consumerGroups = await east.toolOk("kafka-consumer-groups", ["--list", "--type", "consumer"]);
+    const listed = consumerGroups.split("\n").some((line) => line.trim().split(/\s+/)[0] === group);
+    assert.ok(listed, `east holds ${group} as a consumer-protocol group:\n${consumerGroups}`);
+    const second = await produce("b");
+    assert.deepEqual(
+      await consume(second.length),
+      second,
+      "the consumer-protocol group resumed where it committed",
+    );
+  });
+
   test("an idempotent producer's id reaches each cluster distinct and mapped alike on every instance", async () => {
     const eastTopic = east.uniqueTopic("east.pid-");
     const westTopic = west.uniqueTopic("west.pid-");

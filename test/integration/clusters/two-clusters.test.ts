@@ -135,6 +135,50 @@ describe("two clusters behind one address (east: Kafka 4, 3 brokers; west: Kafka
     assert.ok(!(await topicsOn(west)).includes(westTopic), "the west topic was deleted on west");
   });
 
+  test("kafka-configs through the proxy alters and describes topic configs on both clusters", async () => {
+    const eastTopic = east.uniqueTopic("east.cfg-");
+    const westTopic = west.uniqueTopic("west.cfg-");
+    await east.createTopic(eastTopic, { partitions: 1, replicationFactor: 3 });
+    await west.createTopic(westTopic, { partitions: 1 });
+    const viaProxy = ["--bootstrap-server", proxy.bootstrap];
+    for (const [topic, retention] of [
+      [eastTopic, "3600001"],
+      [westTopic, "3600002"],
+    ] as const) {
+      await east.toolOk("kafka-configs", [
+        ...viaProxy,
+        "--alter",
+        "--entity-type",
+        "topics",
+        "--entity-name",
+        topic,
+        "--add-config",
+        `retention.ms=${retention}`,
+      ]);
+      const throughProxy = await east.toolOk("kafka-configs", [
+        ...viaProxy,
+        "--describe",
+        "--entity-type",
+        "topics",
+        "--entity-name",
+        topic,
+      ]);
+      assert.match(throughProxy, new RegExp(`retention.ms=${retention}`), `${topic} through the proxy`);
+    }
+    const direct = async (cluster: KafkaTestCluster, topic: string) =>
+      cluster.toolOk("kafka-configs", ["--describe", "--entity-type", "topics", "--entity-name", topic]);
+    assert.match(
+      await direct(west, westTopic),
+      /retention.ms=3600002/,
+      "the west topic's config changed on west",
+    );
+    assert.match(
+      await direct(east, eastTopic),
+      /retention.ms=3600001/,
+      "the east topic's config changed on east",
+    );
+  });
+
   test("KafkaJS produces (idempotent, acks=all) to both clusters and consumes both in one group", async () => {
     const eastTopic = east.uniqueTopic("east.js-");
     const westTopic = west.uniqueTopic("west.js-");
