@@ -366,6 +366,16 @@ describe("two clusters behind one address (east: Kafka 4, 3 brokers; west: Kafka
       "the reset reached west",
     );
     await producer.disconnect();
+
+    const listed = (await east.toolOk("kafka-consumer-groups", [...viaProxy, "--list"]))
+      .split("\n")
+      .filter((line) => line.trim() === group);
+    assert.equal(listed.length, 1, "the group is listed once, though both clusters keep its offsets");
+    await east.toolOk("kafka-consumer-groups", [...viaProxy, "--delete", "--group", group]);
+    for (const cluster of [east, west]) {
+      const remaining = (await cluster.toolOk("kafka-consumer-groups", ["--list"])).split("\n");
+      assert.ok(!remaining.includes(group), "deleting the group removed its offsets on both clusters");
+    }
   });
 
   test("two instances with the same config answer byte-identical Metadata, and a group moves between them", async () => {
