@@ -15,6 +15,7 @@ test("every example config in config/ loads", () => {
     "local-development.yaml",
     "mtls-enterprise.yaml",
     "multi-tenant.yaml",
+    "split-clusters.yaml",
   ]);
   for (const name of names) {
     // internal-scram reads its broker password from a file, which exists only where it is deployed
