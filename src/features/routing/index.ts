@@ -108,6 +108,11 @@ export class ClusterRoutingFeature implements Feature {
       ApiKey.OffsetDelete,
       ApiKey.DeleteGroups,
     ]);
+    handlers[ApiKey.DescribeProducers]!.onResponse = (response, exchange) =>
+      this.producerIds.describeProducers(
+        response as ResponseOf<typeof ApiKey.DescribeProducers>,
+        this.topology.clusterOfNode(exchange.nodeId),
+      );
     handlers[ApiKey.Produce]!.patchRequestFrame = (frame, exchange) =>
       this.producerIds.patchProduceFrame(frame, exchange as ExchangeInfo<typeof ApiKey.Produce>);
     this.handlers = handlers as ApiHandlers;

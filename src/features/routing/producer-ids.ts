@@ -49,6 +49,31 @@ export class ProducerIdMapping {
     return origin === this.placeOf(cluster) ? local : local + ((origin + 1n) << ORIGIN_SHIFT);
   }
 
+  /** The id a client knows for an id that `cluster` stores (the inverse of `toUpstream`). */
+  fromUpstream(stored: bigint, cluster: string): bigint {
+    if (stored < 0n) return stored;
+    const shifted = stored >> ORIGIN_SHIFT;
+    if (shifted === 0n) return this.toClient(stored, cluster);
+    return (stored & LOCAL_BITS) + ((shifted - 1n) << ORIGIN_SHIFT);
+  }
+
+  /** DescribeProducers answered by `cluster`: the producer ids clients know. */
+  describeProducers(response: ResponseOf<typeof ApiKey.DescribeProducers>, cluster: string): boolean {
+    let changed = false;
+    for (const topic of response.topics) {
+      for (const partition of topic.partitions) {
+        for (const producer of partition.activeProducers) {
+          const known = this.fromUpstream(producer.producerId, cluster);
+          if (known !== producer.producerId) {
+            producer.producerId = known;
+            changed = true;
+          }
+        }
+      }
+    }
+    return changed;
+  }
+
   private remap(records: Buffer, cluster: string): void {
     remapProducerIds(records, (producerId) => this.toUpstream(producerId, cluster));
   }

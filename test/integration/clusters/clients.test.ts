@@ -292,8 +292,9 @@ describe("clients through one proxy in front of two clusters (east: Kafka 4, wes
     // Each run is one idempotent producer, whose id the default cluster (east) hands out.
     await client.run("produce", { topic: eastTopic, count: 5, tag: "e" });
     await client.run("produce", { topic: westTopic, count: 5, tag: "w" });
-    const producersOf = async (cluster: KafkaTestCluster, topic: string) => {
+    const producersOf = async (cluster: KafkaTestCluster, topic: string, through: string[] = []) => {
       const out = await cluster.toolOk("kafka-transactions", [
+        ...through,
         "describe-producers",
         "--topic",
         topic,
@@ -312,5 +313,11 @@ describe("clients through one proxy in front of two clusters (east: Kafka 4, wes
     assert.equal(onWest.length, 1);
     assert.ok(onEast[0]! < 1n << 56n, `east keeps the id it handed out: ${onEast[0]}`);
     assert.ok(onWest[0]! >= 1n << 56n, `west sees the east-issued id moved above its own ids: ${onWest[0]}`);
+    const throughProxy = await producersOf(east, westTopic, ["--bootstrap-server", proxy.bootstrap]);
+    assert.deepEqual(
+      throughProxy,
+      [onWest[0]! - (1n << 56n)],
+      "through the proxy, the id the client was given",
+    );
   });
 });

@@ -136,6 +136,17 @@ test("producer ids: the default cluster's ids pass unchanged at home and move ab
   assert.equal(mapping.toUpstream(42n + origin, "east"), 42n + 2n * origin, "a west id on east");
   assert.equal(mapping.toUpstream(42n + origin, "north"), 42n + 2n * origin, "a west id on north");
 
+  for (const cluster of ["east", "west", "north"]) {
+    for (const issuedBy of ["east", "west", "north"]) {
+      const client = mapping.toClient(42n, issuedBy);
+      assert.equal(
+        mapping.fromUpstream(mapping.toUpstream(client, cluster), cluster),
+        client,
+        `what ${cluster} stores for an id ${issuedBy} issued reads back as the client's id`,
+      );
+    }
+  }
+
   // On any one cluster, ids from different origins never meet.
   for (const cluster of ["east", "west", "north"]) {
     const seen = new Set<bigint>();
