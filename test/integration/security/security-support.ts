@@ -191,7 +191,7 @@ export function connectionsTo(pid: number, port: number): number {
 }
 
 const LIBRDKAFKA_RUN = `
-import json, sys, time
+import json, os, sys, time
 from confluent_kafka import Producer, Consumer
 spec = json.loads(sys.stdin.read())
 config = dict(spec["config"])
@@ -227,6 +227,8 @@ if spec.get("consume", 0) > 0 and not stopped():
         out["seen_partitions"].append(m.partition())
     c.close()
 print(json.dumps(out), flush=True)
+# What was seen is printed: skip librdkafka's teardown, which can abort ("double free") after failed authentication.
+os._exit(0)
 `;
 
 export interface LibrdkafkaRunSpec {
