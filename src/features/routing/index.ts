@@ -34,10 +34,11 @@ type AnyRequest = Record<string, unknown>;
 type AnyResponse = Record<string, unknown>;
 
 /**
- * Several upstream clusters behind one virtual cluster. Requests that concern one cluster go there: a node's
- * requests to its own cluster, group and transaction coordinators to their home cluster. Requests that span
- * clusters are split by entry, sent to each cluster and merged: Metadata, admin requests naming topics, config
- * resources. ApiVersions offers only versions that every cluster speaks.
+ * Several upstream clusters behind one virtual cluster (docs/clusters.md). Requests that concern one cluster go
+ * there: a node's requests to its own cluster, group and transaction coordinators to their home cluster. Requests
+ * that span clusters are split by entry, sent to each cluster and merged: Metadata, admin requests naming topics,
+ * config resources, a group's offsets. ApiVersions offers, for the APIs sent on to other clusters, only versions
+ * that every cluster speaks; producer ids are kept distinct per cluster; what cannot span clusters is refused.
  */
 export class ClusterRoutingFeature implements Feature {
   readonly name = "routing";
