@@ -56,7 +56,7 @@ export {
   scanRecords,
 } from "./headers.ts";
 export { type BatchEntry, iterateBatches, PartialBatch, type SplitBatches, splitBatches } from "./iterate.ts";
-export { remapProducerIds } from "./producer-ids.ts";
+export { hasHighProducerIds, remapProducerIds } from "./producer-ids.ts";
 export {
   type Bytes,
   type DecodeOptions,

@@ -167,11 +167,11 @@ export class NodeAddressing implements Feature {
         if (this.endpoint(coordinator, coordinator.nodeId, exchange, cluster)) changed = true;
         coordinator.nodeId = this.nodeId(coordinator.nodeId, cluster);
       }
-      return changed || this.renumbers;
+      return changed || this.renumbersFor(exchange);
     }
     changed = this.endpoint(response, response.nodeId, exchange, cluster);
     response.nodeId = this.nodeId(response.nodeId, cluster);
-    return changed || this.renumbers;
+    return changed || this.renumbersFor(exchange);
   }
 
   private describeTopicPartitions(
@@ -203,14 +203,14 @@ export class NodeAddressing implements Feature {
 
   private produce(response: ResponseOf<typeof ApiKey.Produce>, exchange: ExchangeInfo): boolean {
     const cluster = this.clusterOf(exchange);
-    if (this.renumbers) {
+    if (this.renumbersFor(exchange)) {
       for (const topic of response.responses) {
         for (const partition of topic.partitionResponses) {
           partition.currentLeader.leaderId = this.nodeId(partition.currentLeader.leaderId, cluster);
         }
       }
     }
-    return this.brokers(response.nodeEndpoints, exchange, cluster) || this.renumbers;
+    return this.brokers(response.nodeEndpoints, exchange, cluster) || this.renumbersFor(exchange);
   }
 
   private fetch(response: ResponseOf<typeof ApiKey.Fetch>, exchange: ExchangeInfo): boolean {
@@ -238,7 +238,7 @@ export class NodeAddressing implements Feature {
         }
       }
     }
-    return this.brokers(response.nodeEndpoints, exchange, cluster) || this.renumbers;
+    return this.brokers(response.nodeEndpoints, exchange, cluster) || this.renumbersFor(exchange);
   }
 
   /** Renames brokers (upstream ids) to virtual nodes with client-facing addresses, teaching the topology. */
@@ -257,7 +257,7 @@ export class NodeAddressing implements Feature {
       if (this.endpoint(broker, broker.nodeId, exchange, cluster)) changed = true;
       broker.nodeId = this.nodeId(broker.nodeId, cluster);
     }
-    return changed || this.renumbers;
+    return changed || this.renumbersFor(exchange);
   }
 
   private learn(brokers: UpstreamBroker[], cluster: string): void {

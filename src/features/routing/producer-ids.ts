@@ -2,7 +2,7 @@ import type { ExchangeInfo, RequestContext } from "../../feature-api/feature.ts"
 import { ApiKey, ErrorCode, type RequestOf, type ResponseOf } from "../../protocol/api.ts";
 import { forEachProducedRecords } from "../../protocol/produce-request-peek.ts";
 import { refusalResponse } from "../../protocol/refusal.ts";
-import { remapProducerIds } from "../../records/index.ts";
+import { hasHighProducerIds, remapProducerIds } from "../../records/index.ts";
 import type { Topology } from "../../topology/topology.ts";
 
 /** Producer ids carry the place of the cluster that handed them out from this bit on. */
@@ -75,6 +75,8 @@ export class ProducerIdMapping {
   }
 
   private remap(records: Buffer, cluster: string): void {
+    // On the first cluster, only ids of another origin change (those of 2^56 and above): most batches are only read.
+    if (this.placeOf(cluster) === 0n && !hasHighProducerIds(records)) return;
     remapProducerIds(records, (producerId) => this.toUpstream(producerId, cluster));
   }
 

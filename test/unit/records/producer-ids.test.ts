@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { buildBatch, RecordBatchView, remapProducerIds } from "../../../src/records/index.ts";
+import {
+  buildBatch,
+  hasHighProducerIds,
+  RecordBatchView,
+  remapProducerIds,
+} from "../../../src/records/index.ts";
 
 const batchOf = (producerId: bigint, isTransactional = false) =>
   buildBatch({
@@ -50,4 +55,10 @@ test("truncated bytes after the last whole batch are left alone", () => {
     1,
   );
   assert.deepEqual(records.subarray(whole.length), whole.subarray(0, 30));
+});
+
+test("hasHighProducerIds tells batches of ids at 2^56 and above from the rest, without reading them as numbers", () => {
+  assert.equal(hasHighProducerIds(Buffer.concat([batchOf(5n), batchOf(-1n)])), false);
+  assert.equal(hasHighProducerIds(Buffer.concat([batchOf(5n), batchOf((1n << 56n) + 5n)])), true);
+  assert.equal(hasHighProducerIds(batchOf((1n << 62n) + 1n)), true);
 });
