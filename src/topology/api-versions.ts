@@ -67,3 +67,29 @@ export function pickVersion(
   }
   return max;
 }
+
+/**
+ * Narrows an ApiVersions answer in place: `limit` gives, per api key, the range to keep it within (an api key
+ * whose range ends up empty is dropped), null to drop it, or undefined to keep it as it is.
+ */
+export function narrowApiVersions(
+  response: ResponseOf<typeof ApiKey.ApiVersions>,
+  limit: (apiKey: number) => { min: number; max: number } | null | undefined,
+): void {
+  const kept = [];
+  for (const entry of response.apiKeys) {
+    const range = limit(entry.apiKey);
+    if (range === undefined) {
+      kept.push(entry);
+      continue;
+    }
+    if (range === null) continue;
+    const minVersion = Math.max(entry.minVersion, range.min);
+    const maxVersion = Math.min(entry.maxVersion, range.max);
+    if (minVersion > maxVersion) continue;
+    entry.minVersion = minVersion;
+    entry.maxVersion = maxVersion;
+    kept.push(entry);
+  }
+  response.apiKeys = kept;
+}

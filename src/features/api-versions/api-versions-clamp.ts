@@ -1,5 +1,6 @@
 import type { ApiHandlers, Feature } from "../../feature-api/feature.ts";
 import { API_KEYS, ApiKey, ErrorCode, type ResponseOf } from "../../protocol/api.ts";
+import { narrowApiVersions } from "../../topology/api-versions.ts";
 
 interface VersionRange {
   minVersion: number;
@@ -38,18 +39,10 @@ export class ApiVersionsClamp implements Feature {
   }
 
   private clamp(response: ResponseOf<typeof ApiKey.ApiVersions>): boolean {
-    const kept = [];
-    for (const entry of response.apiKeys) {
-      const own = this.supported[entry.apiKey];
-      if (!own) continue;
-      const minVersion = Math.max(entry.minVersion, own.minVersion);
-      const maxVersion = Math.min(entry.maxVersion, own.maxVersion);
-      if (minVersion > maxVersion) continue;
-      entry.minVersion = minVersion;
-      entry.maxVersion = maxVersion;
-      kept.push(entry);
-    }
-    response.apiKeys = kept;
+    narrowApiVersions(response, (apiKey) => {
+      const own = this.supported[apiKey];
+      return own ? { min: own.minVersion, max: own.maxVersion } : null;
+    });
     return true;
   }
 }

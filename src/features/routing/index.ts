@@ -9,7 +9,7 @@ import { ApiKey, ErrorCode, type RequestOf, type ResponseOf } from "../../protoc
 import { fetchNamesTopic } from "../../protocol/fetch-request-peek.ts";
 import { produceNamesTopic } from "../../protocol/produce-request-peek.ts";
 import { refusalResponse } from "../../protocol/refusal.ts";
-import type { BrokerVersions } from "../../topology/api-versions.ts";
+import { type BrokerVersions, narrowApiVersions } from "../../topology/api-versions.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { describeTopicPartitions } from "./describe-topic-partitions.ts";
 import {
@@ -47,6 +47,7 @@ export class ClusterRoutingFeature implements Feature {
   private readonly lookups: RouteLookups;
   private readonly producerIds: ProducerIdMapping;
   private readonly idCollisions = new IdCollisions();
+  private readonly foreignTests = new Map<string, (nameOrId: string, byId: boolean) => boolean>();
   /** The APIs this feature may send on to another cluster at the client's version. */
   private readonly crossClusterApis: ReadonlySet<number>;
 
@@ -121,20 +122,26 @@ export class ClusterRoutingFeature implements Feature {
 
   /** Produce and Fetch are taken only when they name a topic of another cluster, read without decoding. */
   private framePeek(apiKey: number): ApiHandler<ApiKey>["wantsRequest"] {
-    const foreign = (cluster: string) => (nameOrId: string, byId: boolean) =>
-      byId
-        ? this.lookups.clusterOfTopicId(nameOrId) !== undefined &&
-          this.lookups.clusterOfTopicId(nameOrId) !== cluster
-        : this.topology.routing.clusterOfTopic(nameOrId) !== cluster;
-    if (apiKey === ApiKey.Produce) {
-      return (frame, exchange) =>
-        produceNamesTopic(frame, exchange.apiVersion, foreign(this.topology.clusterOfNode(exchange.nodeId)));
+    const names =
+      apiKey === ApiKey.Produce ? produceNamesTopic : apiKey === ApiKey.Fetch ? fetchNamesTopic : undefined;
+    if (!names) return undefined;
+    return (frame, exchange) =>
+      names(frame, exchange.apiVersion, this.foreignTo(this.topology.clusterOfNode(exchange.nodeId)));
+  }
+
+  /** Whether a topic (by name, or by an id the proxy has seen) lives on another cluster than `cluster`; one per cluster. */
+  private foreignTo(cluster: string): (nameOrId: string, byId: boolean) => boolean {
+    let foreign = this.foreignTests.get(cluster);
+    if (!foreign) {
+      foreign = (nameOrId, byId) => {
+        const home = byId
+          ? this.lookups.clusterOfTopicId(nameOrId)
+          : this.topology.routing.clusterOfTopic(nameOrId);
+        return home !== undefined && home !== cluster;
+      };
+      this.foreignTests.set(cluster, foreign);
     }
-    if (apiKey === ApiKey.Fetch) {
-      return (frame, exchange) =>
-        fetchNamesTopic(frame, exchange.apiVersion, foreign(this.topology.clusterOfNode(exchange.nodeId)));
-    }
-    return undefined;
+    return foreign;
   }
 
   /**
@@ -312,24 +319,18 @@ export class ClusterRoutingFeature implements Feature {
       if (known) others.push(known);
     }
     if (response.errorCode !== ErrorCode.NONE || others.length === 0) return false;
-    const kept = [];
-    for (const entry of response.apiKeys) {
-      if (!this.crossClusterApis.has(entry.apiKey)) {
-        kept.push(entry);
-        continue;
-      }
-      let { minVersion, maxVersion } = entry;
+    narrowApiVersions(response, (apiKey) => {
+      if (!this.crossClusterApis.has(apiKey)) return undefined;
+      let min = 0;
+      let max = Number.POSITIVE_INFINITY;
       for (const table of others) {
-        const theirs = table.get(entry.apiKey);
-        minVersion = Math.max(minVersion, theirs ? theirs.min : Number.POSITIVE_INFINITY);
-        maxVersion = Math.min(maxVersion, theirs ? theirs.max : -1);
+        const theirs = table.get(apiKey);
+        if (!theirs) return null;
+        min = Math.max(min, theirs.min);
+        max = Math.min(max, theirs.max);
       }
-      if (minVersion > maxVersion) continue;
-      entry.minVersion = minVersion;
-      entry.maxVersion = maxVersion;
-      kept.push(entry);
-    }
-    response.apiKeys = kept;
+      return { min, max };
+    });
     return true;
   }
 
