@@ -60,15 +60,24 @@ export class GroupOffsetRouting {
     return this.clusterOf(topic, cluster) === cluster;
   }
 
-  private splitTopics<T extends TopicKey>(topics: readonly T[], own: string): Map<string, T[]> {
-    const parts = new Map<string, T[]>();
+  /** The topics of `own` cluster, and those of every other cluster by cluster. */
+  private splitTopics<T extends TopicKey>(
+    topics: readonly T[],
+    own: string,
+  ): { home: T[]; elsewhere: Map<string, T[]> } {
+    const home: T[] = [];
+    const elsewhere = new Map<string, T[]>();
     for (const topic of topics) {
       const cluster = this.clusterOf(topic, own);
-      const list = parts.get(cluster);
+      if (cluster === own) {
+        home.push(topic);
+        continue;
+      }
+      const list = elsewhere.get(cluster);
       if (list) list.push(topic);
-      else parts.set(cluster, [topic]);
+      else elsewhere.set(cluster, [topic]);
     }
-    return parts;
+    return { home, elsewhere };
   }
 
   async offsetCommit(
@@ -76,10 +85,8 @@ export class GroupOffsetRouting {
     context: RequestContext<typeof ApiKey.OffsetCommit>,
   ): Promise<OffsetCommitResponse> {
     const own = this.topology.clusterOfNode(context.nodeId);
-    const parts = this.splitTopics(request.topics, own);
-    if (parts.size === 0 || (parts.size === 1 && parts.has(own))) return context.next(request);
-    const homeTopics = parts.get(own) ?? [];
-    parts.delete(own);
+    const { home: homeTopics, elsewhere: parts } = this.splitTopics(request.topics, own);
+    if (parts.size === 0) return context.next(request);
 
     let response: OffsetCommitResponse;
     let fence: number;
@@ -165,11 +172,9 @@ export class GroupOffsetRouting {
         ownGroups.push(group);
         continue;
       }
-      const parts = this.splitTopics(group.topics, own);
-      for (const [cluster, topics] of parts) {
-        if (cluster !== own) plan(elsewhere, cluster).set(group.groupId, topics);
-      }
-      ownGroups.push({ ...group, topics: parts.get(own) ?? [] });
+      const { home, elsewhere: parts } = this.splitTopics(group.topics, own);
+      for (const [cluster, topics] of parts) plan(elsewhere, cluster).set(group.groupId, topics);
+      ownGroups.push({ ...group, topics: home });
     }
     if (elsewhere.size === 0) return context.next(request);
 
@@ -264,10 +269,9 @@ export class GroupOffsetRouting {
     context: RequestContext<typeof ApiKey.OffsetDelete>,
   ): Promise<OffsetDeleteResponse> {
     const own = this.topology.clusterOfNode(context.nodeId);
-    const parts = this.splitTopics(request.topics, own);
-    if (parts.size === 0 || (parts.size === 1 && parts.has(own))) return context.next(request);
-    const response = await context.next({ ...request, topics: parts.get(own) ?? [] });
-    parts.delete(own);
+    const { home, elsewhere: parts } = this.splitTopics(request.topics, own);
+    if (parts.size === 0) return context.next(request);
+    const response = await context.next({ ...request, topics: home });
     if (response.errorCode !== ErrorCode.NONE) return response;
     for (const [cluster, topics] of parts) {
       const outcomes = await this.topology
