@@ -1,16 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ConfigError, parseConfigText } from "../../../src/config/load.ts";
-
-const problemsOf = (text: string, env: NodeJS.ProcessEnv = {}): string[] => {
-  try {
-    parseConfigText(text, "test.yaml", env);
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    return error.problems;
-  }
-  assert.fail("expected a ConfigError");
-};
+import { parseConfigText } from "../../../src/config/load.ts";
+import { problemsOf } from "./problems.ts";
 
 test("accepts the reference project's config shape", () => {
   const config = parseConfigText(

@@ -1,21 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  buildConfig,
-  ConfigError,
-  normalizeClientAddress,
-  parseConfigText,
-} from "../../../src/config/load.ts";
-
-const problemsOf = (text: string): string[] => {
-  try {
-    parseConfigText(text, "test.yaml", {});
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    return error.problems;
-  }
-  assert.fail("expected a ConfigError");
-};
+import { buildConfig, normalizeClientAddress, parseConfigText } from "../../../src/config/load.ts";
+import { problemsOf } from "./problems.ts";
 
 test("defaults: idle 10 minutes, first frame 10 s, per-address cap half of max_connections", () => {
   const config = buildConfig({ kafka: { bootstrap_servers: "k:9092" } });
