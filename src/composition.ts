@@ -1,3 +1,5 @@
+import { ProxyMetrics } from "./admin/metrics.ts";
+import { AdminApi } from "./admin/routes.ts";
 import { ConfigError, type ProxyConfig } from "./config/load.ts";
 import type { Feature } from "./feature-api/feature.ts";
 import { NodeAddressing } from "./features/addressing/node-addressing.ts";
@@ -7,7 +9,9 @@ import { createRouting } from "./features/routing/index.ts";
 import { createVirtualization, VirtualizationRules } from "./features/virtualization/index.ts";
 import type { Logger } from "./log/logger.ts";
 import { SniNames } from "./net/sni-names.ts";
+import { API_KEYS } from "./protocol/api.ts";
 import { Chain } from "./proxy/chain.ts";
+import { ChainClient } from "./proxy/chain-client.ts";
 import { ProxyServer } from "./proxy/server.ts";
 import { upstreamSecurity } from "./security/upstream-authentication.ts";
 import { Topology } from "./topology/topology.ts";
@@ -17,6 +21,12 @@ export interface FeatureServices {
   readonly config: ProxyConfig;
   readonly topology: Topology;
   readonly log: Logger;
+  /** The Prometheus registry and the runtime's counters. */
+  readonly metrics: ProxyMetrics;
+  /** The admin API, where a feature adds its routes. */
+  readonly admin: AdminApi;
+  /** The proxy's own requests, through the whole chain as a client's would go (see ChainClient). */
+  readonly requests: ChainClient;
   /** Registers what a feature takes from a reloaded config file without a restart. */
   onReload(listener: (config: ProxyConfig) => void): void;
 }
@@ -131,14 +141,29 @@ export function composeProxy(
   const sni = sniNames(config);
   const topology = createTopology(config, log, sni);
   const reloads: ((config: ProxyConfig) => void)[] = [];
-  const services: FeatureServices = { config, topology, log, onReload: (listener) => reloads.push(listener) };
+  const apiNames = new Map(API_KEYS.map((api) => [api.apiKey as number, api.name]));
+  const metrics = new ProxyMetrics((apiKey) => apiNames.get(apiKey) ?? `api-${apiKey}`);
+  const admin = new AdminApi(config.adminToken);
+  const requests = new ChainClient(topology, log.child({ component: "internal-requests" }));
+  const services: FeatureServices = {
+    config,
+    topology,
+    log,
+    metrics,
+    admin,
+    requests,
+    onReload: (listener) => reloads.push(listener),
+  };
   const features: Feature[] = [];
   for (const name of names) {
     const feature = available[name]!(services);
     if (feature) features.push(feature);
   }
-  const server = new ProxyServer(config, log, new Chain(features), topology, sni);
+  const chain = new Chain(features);
+  requests.bind(chain);
+  const server = new ProxyServer(config, log, chain, topology, { sni, metrics, admin, requests });
   server.onReload((reloaded) => {
+    admin.setToken(reloaded.adminToken);
     for (const reload of reloads) reload(reloaded);
   });
   return server;

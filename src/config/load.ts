@@ -86,6 +86,8 @@ export interface ProxyConfig {
   /** Feature names from the client towards the brokers; the built-in order when absent. */
   chain: readonly string[] | undefined;
   metrics: { enabled: boolean; address: HostPort };
+  /** The admin API's token for calls that change state (admin.token); undefined disables them. */
+  adminToken: string | undefined;
   logging: { level: ParsedConfig["logging"]["level"]; json: boolean };
   partitionRules: PartitionRule[];
   neverVirtualize: RegExp[];
@@ -358,6 +360,7 @@ function normalize(raw: ParsedConfig, source: string, options: LoadOptions): Pro
     apiMaxVersions,
     chain: raw.proxy.chain ?? undefined,
     metrics: { enabled: raw.metrics.enabled, address: parseHostPort(raw.metrics.address) },
+    adminToken: raw.admin.token ?? undefined,
     logging: { level: raw.logging.level, json: raw.logging.json ?? raw.logging.format !== "text" },
     partitionRules,
     neverVirtualize,

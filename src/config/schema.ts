@@ -159,6 +159,14 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The admin API on the metrics server. */
+    admin: z
+      .object({
+        /** Calls that change state need it as `Authorization: Bearer <token>`; without it they are disabled. */
+        token: z.string().min(16, "at least 16 characters").nullish(),
+      })
+      .strict()
+      .prefault({}),
     logging: z
       .object({
         level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),

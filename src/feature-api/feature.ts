@@ -28,6 +28,8 @@ export interface ClientConnectionInfo {
    * client certificate, else undefined (an anonymous client, or one that has not authenticated yet).
    */
   readonly principal: string | undefined;
+  /** True for the proxy's own requests through the chain (the admin API's, the operations'): not a client's. */
+  readonly internal?: boolean;
   /** This connection's value for `key`, created on first use. */
   state<T>(key: ConnectionStateKey<T>): T;
 }

@@ -3,6 +3,7 @@ import type http from "node:http";
 import type { SecureContextOptions, TlsOptions } from "node:tls";
 import { startAdminServer } from "../admin/http-server.ts";
 import { ProxyMetrics } from "../admin/metrics.ts";
+import { AdminApi } from "../admin/routes.ts";
 import { normalizeClientAddress, type ProxyConfig } from "../config/load.ts";
 import type { Logger } from "../log/logger.ts";
 import { ConnectionAdmission, RefusalLog, type RefusalReason } from "../net/admission.ts";
@@ -12,6 +13,7 @@ import { ApiKey } from "../protocol/api.ts";
 import { ClientAuthenticator } from "../security/client-authenticator.ts";
 import type { Topology } from "../topology/topology.ts";
 import type { Chain } from "./chain.ts";
+import { ChainClient } from "./chain-client.ts";
 import { ConnectionAuthentication } from "./connection/authentication.ts";
 import { ClientConnection, type ConnectionUpstreams } from "./connection/client-connection.ts";
 import { MemoryBudget } from "./memory-budget.ts";
@@ -28,6 +30,15 @@ function nodeLabel(nodeId: number): string {
   return `node-${nodeId}`;
 }
 
+/** What the composition root shares with the features; made here when absent (tests that build a server alone). */
+export interface ServerParts {
+  /** One TLS port for every broker, told apart by the name the client asks for (SNI). */
+  readonly sni?: SniNames;
+  readonly metrics?: ProxyMetrics;
+  readonly admin?: AdminApi;
+  readonly requests?: ChainClient;
+}
+
 /**
  * The runtime: a bootstrap listener, one listener per virtual node, the client connections, and the admin
  * HTTP server. Requests run through the chain it is given; brokers are found through the topology.
@@ -38,13 +49,17 @@ export class ProxyServer {
   readonly topology: Topology;
   readonly chain: Chain;
   readonly metrics: ProxyMetrics;
+  /** The admin API's routes (served with /metrics on the admin server). */
+  readonly admin: AdminApi;
+  /** The proxy's own requests through the chain. */
+  readonly requests: ChainClient;
   /** Bytes held for clients across connections (see `MemoryBudget`). */
   readonly budget: MemoryBudget;
   private bootstrap: Listener | undefined;
   private readonly nodeListeners = new Map<number, Listener | "opening">();
   private readonly connections = new Set<ClientConnection>();
   private readonly upstreams: ConnectionUpstreams;
-  private admin: http.Server | undefined;
+  private adminServer: http.Server | undefined;
   private nextConnectionId = 1;
   private stopping = false;
   /** Counts connections in all and per client address against listen.max_connections(_per_ip). */
@@ -60,13 +75,20 @@ export class ProxyServer {
   /** One TLS port for every broker, told apart by the name the client asks for (SNI); else a port per node. */
   private readonly sni: SniNames | undefined;
 
-  constructor(config: ProxyConfig, log: Logger, chain: Chain, topology: Topology, sni?: SniNames) {
-    this.sni = sni;
+  constructor(config: ProxyConfig, log: Logger, chain: Chain, topology: Topology, parts: ServerParts = {}) {
+    this.sni = parts.sni;
     this.config = config;
     this.log = log;
     this.chain = chain;
     this.topology = topology;
-    this.metrics = new ProxyMetrics((apiKey) => chain.apiName(apiKey));
+    this.metrics = parts.metrics ?? new ProxyMetrics((apiKey) => chain.apiName(apiKey));
+    this.admin = parts.admin ?? new AdminApi(config.adminToken);
+    if (parts.requests) {
+      this.requests = parts.requests;
+    } else {
+      this.requests = new ChainClient(topology, log.child({ component: "internal-requests" }));
+      this.requests.bind(chain);
+    }
     this.budget = new MemoryBudget(config.memoryBudgetBytes);
     const security = config.clientSecurity;
     this.authenticator =
@@ -153,7 +175,7 @@ export class ProxyServer {
     this.sweepTimer.unref();
     this.bootstrap = await this.listen(BOOTSTRAP, undefined, this.config.listen.port);
     if (this.config.metrics.enabled) {
-      this.admin = await startAdminServer(
+      this.adminServer = await startAdminServer(
         this.config.metrics.address,
         this.metrics,
         {
@@ -162,6 +184,7 @@ export class ProxyServer {
           describe: () => this.describe(),
         },
         this.log.child({ component: "admin" }),
+        this.admin,
       );
     }
     try {
@@ -218,7 +241,7 @@ export class ProxyServer {
     this.authenticator?.stop();
     this.refusals.stop();
     this.topology.stop();
-    const admin = this.admin;
+    const admin = this.adminServer;
     if (admin) {
       const closed = new Promise<void>((resolve) => admin.close(() => resolve()));
       admin.closeAllConnections();

@@ -87,6 +87,7 @@ export function createAuthorization(
     handlers[apiKey] = {
       wantsRequest: (_frame, exchange) => authorizer.needsChecks(exchange.connection.principal),
       onRequest: async (request: RequestOf<ApiKey>, context: RequestContext<ApiKey>) => {
+        if (context.connection.internal) return context.next(request);
         const access = new Access(context.connection.principal, authorizer, topics);
         const response = await authorize(request, context, access);
         if (access.denials.length > 0) denials.refused(log, context, access.denials, reason);
