@@ -5,7 +5,10 @@ import type { Feature } from "./feature-api/feature.ts";
 import { NodeAddressing } from "./features/addressing/node-addressing.ts";
 import { ApiVersionsClamp } from "./features/api-versions/api-versions-clamp.ts";
 import { createAuthorization } from "./features/authorization/index.ts";
+import { createFlowControl } from "./features/flow-control/index.ts";
+import { createOffsetReset } from "./features/offset-reset/index.ts";
 import { createRouting } from "./features/routing/index.ts";
+import { createTraffic } from "./features/traffic/index.ts";
 import { createVirtualization, VirtualizationRules } from "./features/virtualization/index.ts";
 import type { Logger } from "./log/logger.ts";
 import { SniNames } from "./net/sni-names.ts";
@@ -35,6 +38,7 @@ export interface FeatureServices {
 export type FeatureFactory = (services: FeatureServices) => Feature | undefined;
 
 export const BUILT_IN_FEATURES: Readonly<Record<string, FeatureFactory>> = {
+  traffic: createTraffic,
   authorization: ({ config, topology, log, onReload }) => {
     const authorizationLog = log.child({ component: "authorization" });
     if (!config.authorization.enabled) {
@@ -47,6 +51,8 @@ export const BUILT_IN_FEATURES: Readonly<Record<string, FeatureFactory>> = {
     onReload((reloaded) => feature.update(reloaded.authorization));
     return feature;
   },
+  "flow-control": createFlowControl,
+  "offset-reset": createOffsetReset,
   virtualization: ({ config, topology, log }) => {
     const rules = new VirtualizationRules(config.partitionRules, config.neverVirtualize);
     if (rules.isEmpty) return undefined;
@@ -69,7 +75,10 @@ export const BUILT_IN_FEATURES: Readonly<Record<string, FeatureFactory>> = {
 
 /** The chain when the config names none: from the client towards the brokers. */
 export const DEFAULT_CHAIN: readonly string[] = [
+  "traffic",
   "authorization",
+  "flow-control",
+  "offset-reset",
   "virtualization",
   "routing",
   "node-addressing",

@@ -1,0 +1,6 @@
+import type { FeatureServices } from "../../composition.ts";
+import type { Feature } from "../../feature-api/feature.ts";
+
+export function createFlowControl(_services: FeatureServices): Feature | undefined {
+  return undefined;
+}
