@@ -2,6 +2,7 @@ import { ProxyMetrics } from "./admin/metrics.ts";
 import { AdminApi } from "./admin/routes.ts";
 import { ConfigError, type ProxyConfig } from "./config/load.ts";
 import type { Feature } from "./feature-api/feature.ts";
+import type { FeatureServices } from "./feature-api/services.ts";
 import { NodeAddressing } from "./features/addressing/node-addressing.ts";
 import { ApiVersionsClamp } from "./features/api-versions/api-versions-clamp.ts";
 import { createAuthorization } from "./features/authorization/index.ts";
@@ -19,20 +20,7 @@ import { ProxyServer } from "./proxy/server.ts";
 import { upstreamSecurity } from "./security/upstream-authentication.ts";
 import { Topology } from "./topology/topology.ts";
 
-/** What a feature is built from. */
-export interface FeatureServices {
-  readonly config: ProxyConfig;
-  readonly topology: Topology;
-  readonly log: Logger;
-  /** The Prometheus registry and the runtime's counters. */
-  readonly metrics: ProxyMetrics;
-  /** The admin API, where a feature adds its routes. */
-  readonly admin: AdminApi;
-  /** The proxy's own requests, through the whole chain as a client's would go (see ChainClient). */
-  readonly requests: ChainClient;
-  /** Registers what a feature takes from a reloaded config file without a restart. */
-  onReload(listener: (config: ProxyConfig) => void): void;
-}
+export type { FeatureServices } from "./feature-api/services.ts";
 
 /** Builds a feature for the chain; undefined when the config leaves it nothing to do. */
 export type FeatureFactory = (services: FeatureServices) => Feature | undefined;

@@ -1,19 +1,11 @@
 import type { ClientConnectionInfo, ConnectionStateKey, ExchangeInfo } from "../feature-api/feature.ts";
+import type { ProxyRequestOptions, ProxyRequests } from "../feature-api/services.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ApiKey, RequestOf, ResponseOf } from "../protocol/api.ts";
-import type { VersionBounds } from "../topology/api-versions.ts";
 import type { Topology } from "../topology/topology.ts";
 import type { Chain, ExchangeScope } from "./chain.ts";
 
 export const PROXY_CLIENT_ID = "kafka-partition-proxy";
-
-export interface ChainRequestOptions {
-  /** The virtual node that answers; some node of the default cluster when absent. */
-  nodeId?: number;
-  /** The version to send; the newest both the node's broker and the proxy speak when absent. */
-  apiVersion?: number;
-  versions?: VersionBounds;
-}
 
 /** The connection the proxy's own requests through the chain belong to. */
 class InternalConnection implements ClientConnectionInfo {
@@ -41,7 +33,7 @@ class InternalConnection implements ClientConnectionInfo {
  * would, so that the admin API and the operations see virtual partitions, merged clusters and the virtual node
  * ids, then go to the brokers over the topology's shared connections. Bound to the chain once it is built.
  */
-export class ChainClient {
+export class ChainClient implements ProxyRequests {
   private readonly topology: Topology;
   private readonly log: Logger;
   private chain: Chain | undefined;
@@ -60,7 +52,7 @@ export class ChainClient {
   async request<K extends ApiKey>(
     apiKey: K,
     request: RequestOf<K>,
-    options: ChainRequestOptions = {},
+    options: ProxyRequestOptions = {},
   ): Promise<ResponseOf<K>> {
     const chain = this.chain;
     if (!chain) throw new Error("the proxy's chain is not built yet");
