@@ -2,6 +2,7 @@ import { watchFile } from "node:fs";
 import { parseArgs } from "node:util";
 import { composeProxy } from "./composition.ts";
 import { buildConfig, ConfigError, loadConfigFile, type ProxyConfig } from "./config/load.ts";
+import { RESET_OFFSETS_USAGE, resetOffsetsCommand } from "./features/offset-reset/command.ts";
 import { createLogger, type Logger } from "./log/logger.ts";
 import type { ProxyServer } from "./proxy/server.ts";
 import { addStoredUser } from "./security/credentials.ts";
@@ -18,7 +19,7 @@ Usage:
   kafka-partition-proxy scram add --file F --user U [--mechanism SCRAM-SHA-512] [--iterations 8192]
                                           store salted SCRAM credentials for U in the credentials file F
                                           (the password is read from stdin, or KPP_SCRAM_PASSWORD)
-
+${RESET_OFFSETS_USAGE}
 Options:
   -c, --config FILE   configuration file (YAML)
   --check             validate the config and exit
@@ -180,22 +181,48 @@ function guardProcess(
 /** How often a changed config file is noticed (polled, as editors and config maps replace files). */
 const CONFIG_POLL_MS = 1000;
 
-/** Applies a changed config file's reloadable parts; a file that no longer validates is logged and ignored. */
-function watchConfigFile(file: string, server: ProxyServer, log: Logger): void {
+/**
+ * Reads the config file again and applies its reloadable parts (`ProxyServer.reload`); a file that no longer
+ * validates is logged with every problem (each naming its field path) and the running config stays.
+ * `override` re-applies the command line's settings over the file's.
+ */
+function reloadConfigFile(
+  file: string,
+  server: ProxyServer,
+  log: Logger,
+  trigger: string,
+  override: (config: ProxyConfig) => ProxyConfig,
+): void {
+  let config: ProxyConfig;
+  try {
+    config = override(loadConfigFile(file, process.env, { checkFiles: true }));
+  } catch (error) {
+    log.error(
+      { file, trigger, problems: error instanceof ConfigError ? error.problems : [(error as Error).message] },
+      "config file does not validate: nothing reloaded, the running config stays",
+    );
+    return;
+  }
+  log.info({ file, trigger }, "reloading the config file");
+  server.reload(config).catch((error: Error) => log.error({ file, err: error.message }, "reload failed"));
+}
+
+/** Reloads on SIGHUP and whenever the file changes (polled, as editors and config maps replace files). */
+function watchConfigFile(
+  file: string,
+  server: ProxyServer,
+  log: Logger,
+  override: (config: ProxyConfig) => ProxyConfig,
+): void {
   watchFile(file, { interval: CONFIG_POLL_MS, persistent: false }, (now, before) => {
     if (now.mtimeMs === before.mtimeMs && now.size === before.size) return;
-    try {
-      server.reload(loadConfigFile(file, process.env, { checkFiles: true }));
-    } catch (error) {
-      log.error(
-        { file, problems: error instanceof ConfigError ? error.problems : [(error as Error).message] },
-        "config file changed but does not validate: nothing reloaded",
-      );
-    }
+    reloadConfigFile(file, server, log, "file changed", override);
   });
+  process.on("SIGHUP", () => reloadConfigFile(file, server, log, "SIGHUP", override));
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "reset-offsets") return resetOffsetsCommand(argv.slice(1));
   if (argv[0] === "scram") {
     if (argv[1] === "add") return scramCommand(argv.slice(2));
     process.stderr.write(`unknown scram command ${argv[1] ?? ""}\n\n${USAGE}`);
@@ -222,6 +249,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  const listenOverride = args.values.listen;
+  const overrideListen = (loaded: ProxyConfig): ProxyConfig =>
+    typeof listenOverride === "string"
+      ? buildConfig({ ...loaded.raw, listen: { ...loaded.raw.listen, address: listenOverride } }, "--listen")
+      : loaded;
   let config: ProxyConfig;
   let dev: DevCluster | undefined;
   try {
@@ -234,12 +266,7 @@ export async function main(argv: string[]): Promise<number> {
         "dev defaults",
       );
     }
-    if (typeof args.values.listen === "string") {
-      config = buildConfig(
-        { ...config.raw, listen: { ...config.raw.listen, address: args.values.listen } },
-        "--listen",
-      );
-    }
+    config = overrideListen(config);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -297,7 +324,8 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (!signalled) printConnectHelp(config, server, dev?.bootstrap);
-  if (typeof args.values.config === "string") watchConfigFile(args.values.config, server, log);
+  if (typeof args.values.config === "string")
+    watchConfigFile(args.values.config, server, log, overrideListen);
 
   const running = server;
   await new Promise<void>((resolve) => {

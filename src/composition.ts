@@ -41,9 +41,10 @@ export const BUILT_IN_FEATURES: Readonly<Record<string, FeatureFactory>> = {
   },
   "flow-control": createFlowControl,
   "offset-reset": createOffsetReset,
-  virtualization: ({ config, topology, log }) => {
+  virtualization: ({ config, topology, log, onReload, metrics }) => {
     const rules = new VirtualizationRules(config.partitionRules, config.neverVirtualize);
     if (rules.isEmpty) return undefined;
+    onReload((reloaded) => rules.replace(reloaded.partitionRules, reloaded.neverVirtualize));
     return createVirtualization({
       rules,
       topics: topology.topics,
@@ -54,6 +55,7 @@ export const BUILT_IN_FEATURES: Readonly<Record<string, FeatureFactory>> = {
       readAheadBytes: config.readAheadBytes,
       maxDecompressedBatchBytes: config.maxDecompressedBatchBytes,
       log: log.child({ component: "virtualization" }),
+      counters: metrics.virtualization,
     });
   },
   routing: ({ topology }) => createRouting(topology),
@@ -140,6 +142,9 @@ export function composeProxy(
   const reloads: ((config: ProxyConfig) => void)[] = [];
   const apiNames = new Map(API_KEYS.map((api) => [api.apiKey as number, api.name]));
   const metrics = new ProxyMetrics((apiKey) => apiNames.get(apiKey) ?? `api-${apiKey}`);
+  metrics.watchClusters(() => topology.health());
+  topology.countConnections((cluster) => metrics.upstream(cluster));
+  metrics.maxClientConnections.set(config.maxConnections);
   const admin = new AdminApi(config.adminToken);
   const requests = new ChainClient(topology, log.child({ component: "internal-requests" }));
   const services: FeatureServices = {
@@ -158,7 +163,16 @@ export function composeProxy(
   }
   const chain = new Chain(features);
   requests.bind(chain);
-  const server = new ProxyServer(config, log, chain, topology, { sni, metrics, admin, requests });
+  const server = new ProxyServer(config, log, chain, topology, {
+    sni,
+    metrics,
+    admin,
+    requests,
+    layoutsOf: (rules) => {
+      const layouts = new VirtualizationRules(rules.partitionRules, rules.neverVirtualize);
+      return (topic) => layouts.layoutOf(topic);
+    },
+  });
   server.onReload((reloaded) => {
     admin.setToken(reloaded.adminToken);
     for (const reload of reloads) reload(reloaded);

@@ -4,7 +4,7 @@
  * then virtualized rows, and idle connections on fresh proxies. For each proxied turn, the proxy's CPU time
  * per MB forwarded and its peak RSS, from /proc.
  *
- * usage: npm run bench -- [--quick] [--brokers N] [--only perf,kafkajs,latency,virtual,metadata,idle,security,clusters]
+ * usage: npm run bench -- [--quick] [--brokers N] [--only perf,kafkajs,latency,virtual,metadata,idle,security,clusters,metrics]
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -68,6 +68,7 @@ const SECTIONS = [
   "idle",
   "security",
   "clusters",
+  "metrics",
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -787,6 +788,50 @@ async function main(): Promise<void> {
       }
     }
 
+    if (sections.has("metrics")) {
+      log(
+        "\n== Traffic metrics on against off: perf tools through the proxy and through one with metrics.traffic: false ==",
+      );
+      const quiet = await launch({ mapping: { topics: virtualRules }, metrics: { traffic: false } });
+      try {
+        /** "direct" here is the proxy without traffic metrics: the rows' ratios are metrics on over off. */
+        const via: Record<Side, ProxyProcess> = { direct: quiet, proxy };
+        await createTopics(
+          [...turns()].map(({ round, side }) => `bench-metrics-${side}-${round}`),
+          PARTITIONS,
+        );
+        for (const { round, side } of turns()) {
+          const topic = `bench-metrics-${side}-${round}`;
+          const measured = via[side];
+          const produced = await usageDuring(measured.process.pid!, () =>
+            producerPerf(cluster.dir, measured.bootstrap, topic, plan.records, RECORD_SIZE, { acks: "1" }),
+          );
+          const consumed = await usageDuring(measured.process.pid!, () =>
+            consumerPerf(cluster.dir, measured.bootstrap, topic, plan.records, `${topic}-g`),
+          );
+          results.sample("metrics on vs off: produce acks=1", "MB/s", side, produced.result.mbPerSec);
+          results.sample("metrics on vs off: consume", "MB/s", side, consumed.result.fetchMbPerSec);
+          const cpuPerMb = roundTo((produced.cpuMs + consumed.cpuMs) / (2 * payloadMb));
+          results.sample("metrics on vs off: proxy CPU per MB", "ms/MB", side, cpuPerMb);
+          if (side === "proxy") {
+            results.usage("metrics on vs off: produce acks=1", "MB/s", produced, payloadMb);
+            results.usage("metrics on vs off: consume", "MB/s", consumed, payloadMb);
+          }
+          log(
+            `round ${round + 1}/${plan.rounds} metrics ${side === "direct" ? "off" : "on"}: produce ${produced.result.mbPerSec} MB/s, ` +
+              `consume ${consumed.result.fetchMbPerSec} MB/s, proxy ${cpuPerMb} ms CPU/MB`,
+          );
+        }
+        results.note(
+          "metrics on vs off: produce acks=1",
+          "MB/s",
+          "ratio: the proxy with traffic metrics over the same proxy config with metrics.traffic: false",
+        );
+      } finally {
+        await retire(quiet).catch(() => {});
+      }
+    }
+
     const rows = results.list();
     const ratioOf = (name: string) => results.get(name)?.ratio ?? null;
     const checks: Check[] = [];
@@ -820,6 +865,11 @@ async function main(): Promise<void> {
     ]) {
       if (results.rows.has(name)) {
         check(`${name} ratio`, ratioOf(name), ">= 0.90", (v) => v >= 0.9, spread(name));
+      }
+    }
+    for (const name of ["metrics on vs off: produce acks=1", "metrics on vs off: consume"]) {
+      if (results.rows.has(name)) {
+        check(`${name} ratio`, ratioOf(name), ">= 0.98", (v) => v >= 0.98, spread(name));
       }
     }
     const p99 = results.get("e2e latency p99 @5k/s");

@@ -1,9 +1,26 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { framePool } from "../net/frame-pool.ts";
+import type { UpstreamConnectionCounters } from "../net/upstream.ts";
+import { ErrorCode, kafkaError } from "../protocol/api.ts";
 
 const LATENCY_BUCKETS_SECONDS = [
   0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
+
+/** Counts of the virtualization feature's record rewriting (`kafka_proxy_virtualization_*`). */
+export interface VirtualizationCounters {
+  /** Virtual and physical partitions translated one into the other, in requests and responses. */
+  partitionsRemapped(count: number): void;
+  /** A record batch decoded and written anew (its records filtered or its offsets renumbered). */
+  batchReencoded(): void;
+  /** Records left out of a batch because they belong to another virtual partition. */
+  recordsFiltered(count: number): void;
+  /** A batch of which no record was kept, sent as an empty batch to keep offsets moving. */
+  emptyBatch(): void;
+}
+
+/** Per error code, the counter child of one API (`kafka_proxy_errors_total`). */
+type ErrorChildren = Map<number, Counter.Internal>;
 
 export class ProxyMetrics {
   readonly registry = new Registry();
@@ -25,10 +42,86 @@ export class ProxyMetrics {
   private readonly requestSecondsByKey: Histogram.Internal<"api">[] = [];
   private readonly upstreamSecondsByKey: Histogram.Internal<"api">[] = [];
   private readonly apiName: (apiKey: number) => string;
+  /** The reference names (`kafka_proxy_*`), so dashboards built for them keep working. */
+  private readonly referenceRequests: Counter<"api_key">;
+  private readonly referenceRequestsByKey: Counter.Internal[] = [];
+  private readonly referenceSeconds: Histogram<"api_key">;
+  private readonly referenceSecondsByKey: Histogram.Internal<"api_key">[] = [];
+  private readonly bytesReceived: Counter;
+  private readonly bytesSent: Counter;
+  private readonly errors: Counter<"api_key" | "error">;
+  private readonly errorsByKey: ErrorChildren[] = [];
+  private readonly upstreamConnections: Gauge<"cluster">;
+  private readonly upstreamConnects: Counter<"cluster" | "outcome">;
+  private readonly upstreamByCluster = new Map<string, UpstreamConnectionCounters>();
+  /** Each upstream cluster's health, read when metrics are collected (see `watchClusters`). */
+  private clusterHealth: (() => Record<string, { reachable: boolean }>) | undefined;
+  /** The configured limit of client connections (`listen.max_connections`). */
+  readonly maxClientConnections: Gauge;
+  readonly virtualization: VirtualizationCounters;
 
   constructor(apiName: (apiKey: number) => string) {
     this.apiName = apiName;
     collectDefaultMetrics({ register: this.registry, prefix: "kpp_" });
+    this.referenceRequests = new Counter({
+      name: "kafka_proxy_requests_total",
+      help: "Client requests received, by API name (as kpp_requests_total)",
+      labelNames: ["api_key"],
+      registers: [this.registry],
+    });
+    this.referenceSeconds = new Histogram({
+      name: "kafka_proxy_request_duration_seconds",
+      help: "From a client request's arrival to its response written to the client, by API name (as kpp_request_seconds)",
+      labelNames: ["api_key"],
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers: [this.registry],
+    });
+    this.bytesReceived = new Counter({
+      name: "kafka_proxy_bytes_received_total",
+      help: "Bytes of client requests received (frames with their length prefix)",
+      registers: [this.registry],
+    });
+    this.bytesSent = new Counter({
+      name: "kafka_proxy_bytes_sent_total",
+      help: "Bytes of responses sent to clients (frames with their length prefix)",
+      registers: [this.registry],
+    });
+    this.errors = new Counter({
+      name: "kafka_proxy_errors_total",
+      help: "Error codes other than NONE in responses sent to clients, by API name and error name: the top-level error of every response a feature decoded or answered, and each partition's error of Produce and Fetch responses (read from the frame without decoding it)",
+      labelNames: ["api_key", "error"],
+      registers: [this.registry],
+    });
+    this.upstreamConnections = new Gauge({
+      name: "kafka_proxy_upstream_connections",
+      help: "Open connections from the proxy to brokers (clients' own and the proxy's shared ones), by upstream cluster",
+      labelNames: ["cluster"],
+      registers: [this.registry],
+    });
+    this.upstreamConnects = new Counter({
+      name: "kafka_proxy_upstream_connects_total",
+      help: "Connection attempts to brokers, by upstream cluster and outcome: connected, or failed (refused, timed out, TLS or SASL failure)",
+      labelNames: ["cluster", "outcome"],
+      registers: [this.registry],
+    });
+    const metrics = this;
+    new Gauge({
+      name: "kafka_proxy_upstream_cluster_ready",
+      help: "1 while the upstream cluster's metadata answers (its last refresh succeeded), else 0, by cluster",
+      labelNames: ["cluster"],
+      registers: [this.registry],
+      collect() {
+        const health = metrics.clusterHealth?.() ?? {};
+        for (const [cluster, { reachable }] of Object.entries(health))
+          this.labels(cluster).set(reachable ? 1 : 0);
+      },
+    });
+    this.maxClientConnections = new Gauge({
+      name: "kafka_proxy_max_client_connections",
+      help: "The configured limit of open client connections (listen.max_connections)",
+      registers: [this.registry],
+    });
+    this.virtualization = this.virtualizationCounters();
     this.requests = new Counter({
       name: "kpp_requests_total",
       help: "Client requests received, by API",
@@ -52,6 +145,17 @@ export class ProxyMetrics {
       help: "Open client connections, by listener",
       labelNames: ["listener"],
       registers: [this.registry],
+    });
+    const connections = this.connections;
+    new Gauge({
+      name: "kafka_proxy_active_client_connections",
+      help: "Open client connections, on every listener",
+      registers: [this.registry],
+      async collect() {
+        let open = 0;
+        for (const value of (await connections.get()).values) open += value.value;
+        this.set(open);
+      },
     });
     this.connectionsAccepted = new Counter({
       name: "kpp_client_connections_accepted_total",
@@ -125,17 +229,93 @@ export class ProxyMetrics {
     }
     requests.inc();
     this.requestBytesByKey[apiKey]!.inc(bytes);
+    (this.referenceRequestsByKey[apiKey] ??= this.referenceRequests.labels(this.apiName(apiKey))).inc();
+    this.bytesReceived.inc(bytes);
   }
 
   countResponse(apiKey: number, bytes: number): void {
     this.responseBytesByKey[apiKey]?.inc(bytes);
+    this.bytesSent.inc(bytes);
+  }
+
+  /** An error code of a response sent to a client; NONE is not counted. */
+  countError(apiKey: number, errorCode: number): void {
+    if (errorCode === ErrorCode.NONE) return;
+    const children = (this.errorsByKey[apiKey] ??= new Map());
+    let child = children.get(errorCode);
+    if (!child) {
+      child = this.errors.labels(this.apiName(apiKey), kafkaError(errorCode)?.name ?? `code-${errorCode}`);
+      children.set(errorCode, child);
+    }
+    child.inc();
   }
 
   /** Time in the proxy and at the broker together, from the request's arrival (a `performance.now()`). */
   observeRequest(apiKey: number, arrivedAt: number): void {
-    (this.requestSecondsByKey[apiKey] ??= this.requestSeconds.labels(this.apiName(apiKey))).observe(
-      (performance.now() - arrivedAt) / 1000,
+    const seconds = (performance.now() - arrivedAt) / 1000;
+    (this.requestSecondsByKey[apiKey] ??= this.requestSeconds.labels(this.apiName(apiKey))).observe(seconds);
+    (this.referenceSecondsByKey[apiKey] ??= this.referenceSeconds.labels(this.apiName(apiKey))).observe(
+      seconds,
     );
+  }
+
+  /** Publishes `kafka_proxy_upstream_cluster_ready` from each cluster's health when metrics are collected. */
+  watchClusters(health: () => Record<string, { reachable: boolean }>): void {
+    this.clusterHealth = health;
+  }
+
+  /** The counters of the broker connections to one upstream cluster (`kafka_proxy_upstream_*`). */
+  upstream(cluster: string): UpstreamConnectionCounters {
+    let counters = this.upstreamByCluster.get(cluster);
+    if (!counters) {
+      counters = this.upstreamCounters(cluster);
+      this.upstreamByCluster.set(cluster, counters);
+    }
+    return counters;
+  }
+
+  private upstreamCounters(cluster: string): UpstreamConnectionCounters {
+    const open = this.upstreamConnections.labels(cluster);
+    open.inc(0);
+    const connected = this.upstreamConnects.labels(cluster, "connected");
+    const failed = this.upstreamConnects.labels(cluster, "failed");
+    connected.inc(0);
+    failed.inc(0);
+    return {
+      connectAttempted: (outcome) => {
+        if (outcome === "connected") {
+          connected.inc();
+          open.inc();
+        } else failed.inc();
+      },
+      closed: () => open.dec(),
+    };
+  }
+
+  private virtualizationCounters(): VirtualizationCounters {
+    const counter = (name: string, help: string) => new Counter({ name, help, registers: [this.registry] });
+    const remapped = counter(
+      "kafka_proxy_partitions_remapped_total",
+      "Partitions translated by virtualization, virtual to physical in requests and physical to virtual in responses (one per partition entry)",
+    );
+    const reencoded = counter(
+      "kafka_proxy_virtualization_batches_reencoded_total",
+      "Record batches of virtualized topics decoded and written anew (records filtered out or offsets renumbered)",
+    );
+    const filtered = counter(
+      "kafka_proxy_virtualization_records_filtered_total",
+      "Records of physical batches left out of a virtual partition's Fetch response because they belong to another virtual partition",
+    );
+    const empty = counter(
+      "kafka_proxy_virtualization_empty_batches_total",
+      "Batches of which no record belonged to the virtual partition, sent as empty batches so that the consumer's offset moves on",
+    );
+    return {
+      partitionsRemapped: (count) => remapped.inc(count),
+      batchReencoded: () => reencoded.inc(),
+      recordsFiltered: (count) => filtered.inc(count),
+      emptyBatch: () => empty.inc(),
+    };
   }
 
   observeUpstream(apiKey: number, sentAt: number): void {

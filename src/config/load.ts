@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { parseDocument } from "yaml";
 import { type AuthorizationSettings, normalizeAuthorization } from "../features/authorization/config.ts";
+import { normalizeQuotas, type QuotaSettings } from "../features/flow-control/config.ts";
 import { API_KEYS } from "../protocol/generated/api-keys.ts";
 import {
   compileRegex,
@@ -59,6 +60,8 @@ export interface ProxyConfig {
   files: readonly NamedFile[];
   /** Per-principal rules (authorization); disabled when the section is absent. */
   authorization: AuthorizationSettings;
+  /** Byte-rate limits per topic and client (flow control); none when the section is absent. */
+  quotas: QuotaSettings;
   /** The client-facing port of a virtual node. */
   nodePortFor(nodeId: number): number | undefined;
   departedBrokerLingerMs: number;
@@ -85,7 +88,14 @@ export interface ProxyConfig {
   apiMaxVersions: ReadonlyMap<number, number>;
   /** Feature names from the client towards the brokers; the built-in order when absent. */
   chain: readonly string[] | undefined;
-  metrics: { enabled: boolean; address: HostPort };
+  metrics: {
+    enabled: boolean;
+    address: HostPort;
+    /** Per-topic and per-client traffic counting (metrics.traffic). */
+    traffic: boolean;
+    maxTopicLabels: number;
+    maxClientLabels: number;
+  };
   /** The admin API's token for calls that change state (admin.token); undefined disables them. */
   adminToken: string | undefined;
   logging: { level: ParsedConfig["logging"]["level"]; json: boolean };
@@ -341,6 +351,7 @@ function normalize(raw: ParsedConfig, source: string, options: LoadOptions): Pro
     clientSecurity,
     files,
     authorization,
+    quotas: normalizeQuotas(raw.quotas),
     nodePortFor,
     departedBrokerLingerMs: Math.round(raw.listen.departed_broker_linger_secs * 1000),
     virtualCluster: {
@@ -359,7 +370,13 @@ function normalize(raw: ParsedConfig, source: string, options: LoadOptions): Pro
     shutdownGraceMs: raw.proxy.shutdown_grace_ms,
     apiMaxVersions,
     chain: raw.proxy.chain ?? undefined,
-    metrics: { enabled: raw.metrics.enabled, address: parseHostPort(raw.metrics.address) },
+    metrics: {
+      enabled: raw.metrics.enabled,
+      address: parseHostPort(raw.metrics.address),
+      traffic: raw.metrics.traffic,
+      maxTopicLabels: raw.metrics.max_topic_labels,
+      maxClientLabels: raw.metrics.max_client_labels,
+    },
     adminToken: raw.admin.token ?? undefined,
     logging: { level: raw.logging.level, json: raw.logging.json ?? raw.logging.format !== "text" },
     partitionRules,

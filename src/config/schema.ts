@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { authorizationConfigSchema } from "../features/authorization/config.ts";
+import { quotasConfigSchema } from "../features/flow-control/config.ts";
 import { bool, int, num, port } from "./coerce.ts";
 import {
   listenSecuritySchema,
@@ -152,10 +153,20 @@ export const configSchema = z
       .prefault({}),
     /** Per-principal rules on topics, groups and transactional ids (terminate mode). */
     authorization: authorizationConfigSchema.optional(),
+    /** Produce and fetch byte rates per topic and per client (flow control). */
+    quotas: quotasConfigSchema.optional(),
     metrics: z
       .object({
         enabled: bool().default(true),
         address: hostPort.default("127.0.0.1:9644"),
+        /** Series of kafka_proxy_consumer_lag (group, topic, partition) at most; the rest are left out. */
+        max_lag_series: int(1).default(2000),
+        /** Produce and fetch bytes and records per topic, client id and principal (the traffic feature). */
+        traffic: bool().default(true),
+        /** Distinct topics counted by name; the rest count under "other". */
+        max_topic_labels: int(1).default(200),
+        /** Distinct client ids, and principals, counted by name; the rest count under "other". */
+        max_client_labels: int(1).default(200),
       })
       .strict()
       .prefault({}),

@@ -111,6 +111,14 @@ export interface ApiHandler<K extends ApiKey> {
    * while it arrives and `onResponse` gets a body holding just those fields (Fetch v12+).
    */
   readonly changesOnlyTaggedFields?: boolean | ((exchange: ExchangeInfo<K>) => boolean);
+  /**
+   * Reads the response frame the client gets (length prefix included) of a request passed on raw, whatever
+   * `wantsRequest` answered: as the broker sent it, as the features rewrote it, or once streamed (frames up to
+   * 64 MiB). Read-only, and only during the call.
+   */
+  observeResponseFrame?(frame: Buffer, exchange: ExchangeInfo<K>): void;
+  /** Reads the decoded response the client gets of a request some feature took, whatever `wantsRequest` answered. */
+  observeResponse?(response: ResponseOf<K>, exchange: ExchangeInfo<K>): void;
 }
 
 export type ApiHandlers = { readonly [K in ApiKey]?: ApiHandler<K> };

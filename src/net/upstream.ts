@@ -91,6 +91,16 @@ export interface UpstreamOptions {
    */
   sharedByClients?: boolean;
   security?: UpstreamSecurity;
+  /** Told of the connection's outcome (once ready, or failed) and of its close, for metrics. */
+  counters?: UpstreamConnectionCounters;
+}
+
+/** What a connection tells about itself, for metrics (counted per upstream cluster). */
+export interface UpstreamConnectionCounters {
+  /** Connecting ended: "connected" (TLS and SASL included), or "failed" (refused, timed out, TLS or SASL failure). */
+  connectAttempted(outcome: "connected" | "failed"): void;
+  /** A connection counted as connected closed. */
+  closed(): void;
 }
 
 export class UpstreamError extends Error {
@@ -161,6 +171,10 @@ export class UpstreamConnection extends EventEmitter {
   private nextCorrelationId = 1;
   private closed = false;
   private connected = false;
+  /** Counted as connected in `UpstreamOptions.counters` (and not yet as closed). */
+  private countedOpen = false;
+  /** Closed by the proxy before it connected: not a failed attempt. */
+  private closedByProxy = false;
   private readonly options: UpstreamOptions;
   private timer: NodeJS.Timeout | undefined;
   /** Bytes allocated for the response being received, counted in `receivingAccount`. */
@@ -242,6 +256,19 @@ export class UpstreamConnection extends EventEmitter {
       });
     });
     this.ready.catch(() => {});
+    const counters = options.counters;
+    if (counters) {
+      this.ready.then(
+        () => {
+          if (this.closed) return;
+          this.countedOpen = true;
+          counters.connectAttempted("connected");
+        },
+        () => {
+          if (!this.closedByProxy) counters.connectAttempted("failed");
+        },
+      );
+    }
     this.socket.on("drain", () => this.emit("drain"));
     this.socket.on("error", (error) =>
       this.fail(new UpstreamError(`broker ${address.host}:${address.port}: ${error.message}`)),
@@ -555,6 +582,11 @@ export class UpstreamConnection extends EventEmitter {
   private fail(error: Error | undefined): void {
     if (this.closed) return;
     this.closed = true;
+    if (error === undefined && !this.connected) this.closedByProxy = true;
+    if (this.countedOpen) {
+      this.countedOpen = false;
+      this.options.counters?.closed();
+    }
     if (this.timer) clearInterval(this.timer);
     if (this.reauthenticationTimer) clearTimeout(this.reauthenticationTimer);
     const waiting = this.waiting ?? [];

@@ -8,7 +8,7 @@ import { peekRequestBody } from "./request-peek.ts";
  * (or id) and may stop the walk by answering true; `visitRecords` gets each partition's records as a slice of the
  * frame. Answers whether the walk stopped early; a malformed frame answers true.
  */
-function walkProduce(
+export function walkProduce(
   frame: Buffer,
   version: number,
   visitTopic: (nameOrId: string, byId: boolean) => boolean,

@@ -59,6 +59,8 @@ export class Chain {
   private readonly filtered: boolean[] = [];
   private readonly patchers: (Link[] | undefined)[] = [];
   private readonly names: string[] = [];
+  private readonly frameObservers: (ApiHandler<ApiKey>[] | undefined)[] = [];
+  private readonly bodyObservers: (ApiHandler<ApiKey>[] | undefined)[] = [];
 
   constructor(features: readonly Feature[]) {
     this.features = features;
@@ -72,6 +74,9 @@ export class Chain {
         this.links[apiKey] = links;
         if (handler.wantsRequest) this.filtered[apiKey] = true;
         if (handler.patchRequestFrame) (this.patchers[apiKey] ??= []).push({ feature, position, handler });
+        if (handler.observeResponseFrame)
+          (this.frameObservers[apiKey] ??= []).push(handler as ApiHandler<ApiKey>);
+        if (handler.observeResponse) (this.bodyObservers[apiKey] ??= []).push(handler as ApiHandler<ApiKey>);
       }
     });
   }
@@ -99,6 +104,18 @@ export class Chain {
   patchRequestFrame(frame: Buffer, info: ExchangeInfo): void {
     const patchers = this.patchers[info.apiKey];
     if (patchers) for (const link of patchers) link.handler.patchRequestFrame!(frame, info);
+  }
+
+  /** Shows the response frame a client gets of a request passed on raw to the handlers that observe them. */
+  observeResponseFrame(info: ExchangeInfo, frame: Buffer): void {
+    const observers = this.frameObservers[info.apiKey];
+    if (observers) for (const handler of observers) handler.observeResponseFrame!(frame, info);
+  }
+
+  /** Shows the decoded response a client gets of a request some feature took to the handlers that observe them. */
+  observeResponse(info: ExchangeInfo, response: unknown): void {
+    const observers = this.bodyObservers[info.apiKey];
+    if (observers) for (const handler of observers) handler.observeResponse!(response as never, info);
   }
 
   /** Whether some link takes the request itself, so it must be decoded. */

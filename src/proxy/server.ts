@@ -1,22 +1,37 @@
 import { readFileSync } from "node:fs";
 import type http from "node:http";
 import type { SecureContextOptions, TlsOptions } from "node:tls";
+import type { ConnectionSource } from "../admin/api/connections.ts";
+import { registerAdminApi } from "../admin/api/index.ts";
 import { startAdminServer } from "../admin/http-server.ts";
 import { ProxyMetrics } from "../admin/metrics.ts";
 import { AdminApi } from "../admin/routes.ts";
-import { normalizeClientAddress, type ProxyConfig } from "../config/load.ts";
-import type { Logger } from "../log/logger.ts";
+import { buildConfig, normalizeClientAddress, type ProxyConfig } from "../config/load.ts";
+import {
+  type ConfigPath,
+  formatConfigPath,
+  type LayoutCounts,
+  layoutChanges,
+  layoutRefusal,
+  overlay,
+  planReload,
+  type ReloadPlan,
+  routingRefusals,
+} from "../config/reload.ts";
+import { type Logger, setLogLevel } from "../log/logger.ts";
 import { ConnectionAdmission, RefusalLog, type RefusalReason } from "../net/admission.ts";
 import { type AcceptedConnection, type Listener, listenPlain, listenTls } from "../net/listener.ts";
 import type { SniNames } from "../net/sni-names.ts";
 import { ApiKey } from "../protocol/api.ts";
 import { ClientAuthenticator } from "../security/client-authenticator.ts";
+import { ClusterRouting } from "../topology/cluster-routing.ts";
 import type { Topology } from "../topology/topology.ts";
 import type { Chain } from "./chain.ts";
 import { ChainClient } from "./chain-client.ts";
 import { ConnectionAuthentication } from "./connection/authentication.ts";
 import { ClientConnection, type ConnectionUpstreams } from "./connection/client-connection.ts";
 import { MemoryBudget } from "./memory-budget.ts";
+import { existingTopics, holdsRecords, type InspectedTopic } from "./topic-contents.ts";
 
 const BOOTSTRAP = "bootstrap";
 
@@ -30,6 +45,13 @@ function nodeLabel(nodeId: number): string {
   return `node-${nodeId}`;
 }
 
+/** What a reload took, refused (each part with why) and left for a restart; paths as in the config file. */
+export interface ReloadOutcome {
+  applied: string[];
+  refused: { paths: string[]; reason: string }[];
+  needRestart: string[];
+}
+
 /** What the composition root shares with the features; made here when absent (tests that build a server alone). */
 export interface ServerParts {
   /** One TLS port for every broker, told apart by the name the client asks for (SNI). */
@@ -37,6 +59,8 @@ export interface ServerParts {
   readonly metrics?: ProxyMetrics;
   readonly admin?: AdminApi;
   readonly requests?: ChainClient;
+  /** The virtual layout each topic gets under a config's rules (for reloads that would move a topic's data). */
+  readonly layoutsOf?: (config: ProxyConfig) => (topic: string) => LayoutCounts | undefined;
 }
 
 /**
@@ -44,7 +68,8 @@ export interface ServerParts {
  * HTTP server. Requests run through the chain it is given; brokers are found through the topology.
  */
 export class ProxyServer {
-  readonly config: ProxyConfig;
+  /** The running config: the one started with, then each reload's applied part. */
+  config: ProxyConfig;
   readonly log: Logger;
   readonly topology: Topology;
   readonly chain: Chain;
@@ -72,11 +97,15 @@ export class ProxyServer {
   private readonly tlsOptions: TlsOptions | undefined;
 
   private readonly reloadListeners: ((config: ProxyConfig) => void)[] = [];
+  private readonly layoutsOf: ServerParts["layoutsOf"];
+  /** The reload in progress (reloads run one after another). */
+  private reloading: Promise<unknown> = Promise.resolve();
   /** One TLS port for every broker, told apart by the name the client asks for (SNI); else a port per node. */
   private readonly sni: SniNames | undefined;
 
   constructor(config: ProxyConfig, log: Logger, chain: Chain, topology: Topology, parts: ServerParts = {}) {
     this.sni = parts.sni;
+    this.layoutsOf = parts.layoutsOf;
     this.config = config;
     this.log = log;
     this.chain = chain;
@@ -120,6 +149,7 @@ export class ProxyServer {
     );
     this.upstreams = {
       addressFor: (nodeId) => topology.addressFor(nodeId),
+      countersFor: (nodeId) => topology.connectionCountersFor(nodeId),
       securityFor: (nodeId) => {
         const security = topology.securityFor(nodeId);
         // passthrough: the client's own SASL exchange authenticates its connections, so only TLS is the proxy's
@@ -131,6 +161,33 @@ export class ProxyServer {
         topology.admin.requestAt(nodeId, apiKey, apiVersion, request, clientId),
     };
     topology.on("nodes", () => this.syncNodeListeners());
+    this.onReload(
+      registerAdminApi(this.admin, {
+        config,
+        topology,
+        requests: this.requests,
+        metrics: this.metrics,
+        log: log.child({ component: "admin-api" }),
+        connections: () => this.connectionSources(),
+      }),
+    );
+  }
+
+  /** The open client connections, as the admin API lists them. */
+  private *connectionSources(): Generator<ConnectionSource> {
+    for (const connection of this.connections) {
+      yield {
+        id: connection.id,
+        remote: connection.remote,
+        listener: connection.listener,
+        clientId: connection.clientId,
+        principal: connection.principal,
+        openedAt: connection.openedAt,
+        bytesIn: connection.bytesIn,
+        bytesOut: connection.socket.bytesWritten,
+        inFlight: connection.inFlight,
+      };
+    }
   }
 
   /** Registers what to take from a reloaded config file (see `reload`). */
@@ -139,23 +196,118 @@ export class ProxyServer {
   }
 
   /**
-   * Takes what can change without a restart from a config file that changed and still validates: today the
-   * authorization rules. Other changes wait for a restart, and the log says so.
+   * Takes what can change without a restart from a config file that changed and still validates (see
+   * docs/operations.md, "Reload"): the log level, client credentials, authorization rules, quotas, metrics
+   * settings and the admin token at once; virtualization rules and topic routing unless the brokers say an
+   * existing topic's data would move, in which case that part keeps its running rules and the rest applies.
+   * Settings that need a restart are logged as such. Reloads run one at a time; one line logs each.
    */
-  reload(config: ProxyConfig): void {
-    for (const listener of this.reloadListeners) listener(config);
-    const restartNeeded = Object.keys(config.raw).filter(
-      (key) =>
-        key !== "authorization" &&
-        JSON.stringify((config.raw as Record<string, unknown>)[key]) !==
-          JSON.stringify((this.config.raw as Record<string, unknown>)[key]),
-    );
-    this.log.info(
-      restartNeeded.length > 0
-        ? { applied: ["authorization"], needRestart: restartNeeded }
-        : { applied: ["authorization"] },
-      "config file reloaded",
-    );
+  reload(config: ProxyConfig): Promise<ReloadOutcome> {
+    const next = this.reloading.then(() => this.reloadNow(config));
+    this.reloading = next.catch(() => undefined);
+    return next;
+  }
+
+  private async reloadNow(file: ProxyConfig): Promise<ReloadOutcome> {
+    const running = this.config;
+    const plan = planReload(running.raw, file.raw, this.virtualizationRunning(running));
+    const applied = [...plan.apply];
+    const refused: { paths: string[]; reason: string }[] = [];
+    if (plan.virtualization.length > 0 || plan.routing.length > 0) {
+      const checked = await this.checkDataMoves(running, file, plan);
+      applied.push(...checked.applied);
+      refused.push(...checked.refused);
+    }
+    const effective =
+      applied.length === 0
+        ? running
+        : buildConfig(overlay(running.raw, file.raw, applied), "reloaded config");
+    this.config = effective;
+    if (effective.logging.level !== running.logging.level) setLogLevel(this.log, effective.logging.level);
+    if (applied.some((path) => path[0] === "routing")) {
+      this.topology.routing.replaceTopicRules(effective.routing.topics);
+    }
+    if (effective.clientSecurity.sasl) this.authenticator?.updateCredentials(effective.clientSecurity);
+    for (const listener of this.reloadListeners) listener(effective);
+    const outcome: ReloadOutcome = {
+      applied: applied.map(formatConfigPath),
+      refused,
+      needRestart: plan.restart.map((entry) => formatConfigPath(entry.path)),
+    };
+    const line = {
+      applied: outcome.applied,
+      ...(refused.length > 0 ? { refused } : {}),
+      ...(outcome.needRestart.length > 0 ? { needRestart: outcome.needRestart } : {}),
+    };
+    if (refused.length > 0) {
+      this.log.warn(line, `config reloaded with changes refused: ${refused.map((r) => r.reason).join("; ")}`);
+    } else if (outcome.applied.length === 0 && outcome.needRestart.length === 0) {
+      this.log.info("config file reloaded: nothing changed");
+    } else {
+      this.log.info(line, "config file reloaded");
+    }
+    return outcome;
+  }
+
+  /** Whether the chain holds a feature that takes virtualization rules (the config had some at start). */
+  private virtualizationRunning(config: ProxyConfig): boolean {
+    return config.partitionRules.length > 0 && this.chain.features.some((f) => f.name === "virtualization");
+  }
+
+  /**
+   * Asks the brokers which topics exist and which hold records, and takes the virtualization rules and the topic
+   * routing of `file` unless an existing topic's data would move. Each part is taken or refused as a whole.
+   */
+  private async checkDataMoves(
+    running: ProxyConfig,
+    file: ProxyConfig,
+    plan: ReloadPlan,
+  ): Promise<{ applied: ConfigPath[]; refused: { paths: string[]; reason: string }[] }> {
+    const applied: ConfigPath[] = [];
+    const refused: { paths: string[]; reason: string }[] = [];
+    const refuse = (paths: ConfigPath[], reasons: string[]) =>
+      refused.push({ paths: paths.map(formatConfigPath), reason: reasons.join("; ") });
+    let topics: InspectedTopic[];
+    try {
+      topics = await existingTopics(this.topology);
+    } catch (error) {
+      const reason = `cannot ask the brokers which topics exist: ${(error as Error).message}`;
+      if (plan.virtualization.length > 0) refuse(plan.virtualization, [reason]);
+      if (plan.routing.length > 0) refuse(plan.routing, [reason]);
+      return { applied, refused };
+    }
+    if (plan.virtualization.length > 0) {
+      const layoutsOf = this.layoutsOf;
+      const reasons: string[] = [];
+      for (const change of layoutsOf ? layoutChanges(topics, layoutsOf(running), layoutsOf(file)) : []) {
+        try {
+          const reason = layoutRefusal(
+            change,
+            await holdsRecords(this.topology, change.topic as InspectedTopic),
+          );
+          if (reason) reasons.push(reason);
+        } catch (error) {
+          reasons.push(
+            `cannot tell whether topic ${change.topic.name} holds records: ${(error as Error).message}`,
+          );
+        }
+      }
+      if (reasons.length > 0) refuse(plan.virtualization, reasons);
+      else applied.push(...plan.virtualization);
+    }
+    if (plan.routing.length > 0) {
+      const routingLog = this.log.child({ component: "routing" });
+      const before = new ClusterRouting(this.topology.clusterNames, running.routing, routingLog);
+      const after = new ClusterRouting(this.topology.clusterNames, file.routing, routingLog);
+      const reasons = routingRefusals(
+        topics,
+        (t) => before.clusterOfTopic(t),
+        (t) => after.clusterOfTopic(t),
+      );
+      if (reasons.length > 0) refuse(plan.routing, reasons);
+      else applied.push(...plan.routing);
+    }
+    return { applied, refused };
   }
 
   get bootstrapPort(): number {

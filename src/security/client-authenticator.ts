@@ -20,7 +20,7 @@ const CREDENTIALS_POLL_MS = 1000;
 export class ClientAuthenticator {
   readonly mechanisms: readonly SaslMechanismName[];
   private credentials: CredentialStore;
-  private readonly credentialsInput: Parameters<typeof CredentialStore.fromConfig>[0];
+  private credentialsInput: Parameters<typeof CredentialStore.fromConfig>[0];
   private readonly oauth: OAuthBearerValidator | undefined;
   private readonly mapper: PrincipalMapper | undefined;
   private readonly settings: ClientSecuritySettings;
@@ -69,6 +69,14 @@ export class ClientAuthenticator {
       if (now.mtimeMs === before.mtimeMs && now.size === before.size) return;
       this.reloadCredentials();
     });
+  }
+
+  /** Takes the users of a reloaded config (and re-reads the credentials file). */
+  updateCredentials(settings: ClientSecuritySettings): void {
+    this.credentialsInput = (settings.sasl?.credentials ?? {}) as Parameters<
+      typeof CredentialStore.fromConfig
+    >[0];
+    this.reloadCredentials();
   }
 
   reloadCredentials(): void {

@@ -1,5 +1,10 @@
 import type { Logger } from "../log/logger.ts";
-import { type BrokerAddress, UpstreamConnection, type UpstreamSecurity } from "../net/upstream.ts";
+import {
+  type BrokerAddress,
+  UpstreamConnection,
+  type UpstreamConnectionCounters,
+  type UpstreamSecurity,
+} from "../net/upstream.ts";
 import type { ApiKey, RequestOf, ResponseOf } from "../protocol/api.ts";
 import { type BrokerVersions, pickVersion, probeVersions, type VersionBounds } from "./api-versions.ts";
 
@@ -16,7 +21,14 @@ export interface AdminRequestOptions {
 /** How the admin client reaches brokers: the topology's answer for a virtual node. */
 export interface AdminRoutes {
   /** The upstream address of a virtual node and the key of its connection, e.g. "main/1". */
-  route(nodeId: number): { address: BrokerAddress; key: string; security?: UpstreamSecurity } | undefined;
+  route(nodeId: number):
+    | {
+        address: BrokerAddress;
+        key: string;
+        security?: UpstreamSecurity;
+        counters?: UpstreamConnectionCounters;
+      }
+    | undefined;
   /** Some live virtual node of the default cluster. */
   anyNodeId(): number | undefined;
 }
@@ -127,10 +139,15 @@ export class AdminClient {
   private connect(nodeId: number): SharedConnection {
     const route = this.routes.route(nodeId);
     if (!route) throw new Error(`no address is known for node ${nodeId}`);
-    return this.connectTo(route.address, route.key, route.security);
+    return this.connectTo(route.address, route.key, route.security, route.counters);
   }
 
-  private connectTo(address: BrokerAddress, key: string, security?: UpstreamSecurity): SharedConnection {
+  private connectTo(
+    address: BrokerAddress,
+    key: string,
+    security?: UpstreamSecurity,
+    counters?: UpstreamConnectionCounters,
+  ): SharedConnection {
     if (this.closed) throw new Error("the proxy is shutting down");
     const existing = this.connections.get(key);
     if (existing?.connection.isOpen) return existing;
@@ -142,6 +159,7 @@ export class AdminClient {
       label: `admin-${key}`,
       sharedByClients: true,
       security,
+      counters,
     });
     const versions = probeVersions(connection, PROXY_CLIENT_ID);
     // A connection that could not learn its broker's versions is of no use: it is replaced on the next request.

@@ -33,7 +33,7 @@ class RuleTable {
 export class ClusterRouting {
   readonly clusters: readonly string[];
   readonly defaultCluster: string;
-  private readonly topics: RuleTable;
+  private topics: RuleTable;
   private readonly groups: RuleTable;
   private readonly transactionalIds: RuleTable;
   private readonly misplaced = new Set<string>();
@@ -46,6 +46,12 @@ export class ClusterRouting {
     this.groups = new RuleTable(settings.groups, settings.defaultCluster);
     this.transactionalIds = new RuleTable(settings.transactionalIds, settings.defaultCluster);
     this.log = log;
+  }
+
+  /** Takes reloaded topic rules (a reload has checked that no existing topic changes cluster). */
+  replaceTopicRules(rules: readonly RoutingRule[]): void {
+    this.topics = new RuleTable(rules, this.defaultCluster);
+    this.misplaced.clear();
   }
 
   get isSingleCluster(): boolean {

@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { RoutingSettings } from "../config/load.ts";
 import type { Logger } from "../log/logger.ts";
-import type { BrokerAddress, UpstreamSecurity } from "../net/upstream.ts";
+import type { BrokerAddress, UpstreamConnectionCounters, UpstreamSecurity } from "../net/upstream.ts";
 import { ApiKey, firstVersion } from "../protocol/api.ts";
 import { AdminClient } from "./admin-client.ts";
 import type { BrokerVersions } from "./api-versions.ts";
@@ -106,6 +106,7 @@ export class Topology extends EventEmitter {
               address: node.address,
               key: `${node.upstream.cluster}/${node.upstream.nodeId}`,
               security: this.securityOf(node.upstream.cluster),
+              counters: this.connectionCounters?.(node.upstream.cluster),
             }
           );
         },
@@ -138,6 +139,19 @@ export class Topology extends EventEmitter {
         ? undefined
         : { homeOf: (group) => this.routing.homeOfGroup(group), anyNodeOf },
     );
+  }
+
+  /** Counts the proxy's broker connections per cluster (see `countConnections`). */
+  private connectionCounters: ((cluster: string) => UpstreamConnectionCounters) | undefined;
+
+  /** Has every broker connection to a node (the proxy's shared ones, and clients' own) counted per cluster. */
+  countConnections(countersOf: (cluster: string) => UpstreamConnectionCounters): void {
+    this.connectionCounters = countersOf;
+  }
+
+  /** The counters of the connections to a virtual node's cluster, if connections are counted. */
+  connectionCountersFor(nodeId: number | undefined): UpstreamConnectionCounters | undefined {
+    return this.connectionCounters?.(this.clusterOfNode(nodeId));
   }
 
   get clusterNames(): readonly string[] {

@@ -190,6 +190,12 @@ export class UpstreamCluster extends EventEmitter {
         this.learnClusterId(described.clusterId);
         this.replaceAll(described.brokers);
         this.lastRefreshAt = Date.now();
+        if (this.lastFailure) {
+          this.options.log.info(
+            { cluster: this.name, lastFailedAt: new Date(this.lastFailure.at).toISOString() },
+            "metadata refresh succeeds again",
+          );
+        }
         this.lastFailure = undefined;
         return;
       } catch (error) {

@@ -29,7 +29,10 @@ export interface ProxyProcess {
 export interface StartProxyOptions {
   /** Upstream bootstrap servers, comma separated. */
   upstream: string;
-  /** Extra config merged over the generated one (e.g. mapping); `listen` keys merge into the generated ones. */
+  /**
+   * Extra config merged over the generated one (e.g. mapping); `listen` and `metrics` keys merge into the generated
+   * ones.
+   */
   extra?: Record<string, unknown>;
   /** Fixed ports (to start a second instance with the same config). */
   port?: number;
@@ -69,7 +72,7 @@ export async function startProxy(options: StartProxyOptions): Promise<ProxyProce
   const brokerPortBase = options.brokerPortBase ?? base + 1;
   const dir = mkdtempSync(path.join(tmpdir(), "kpp-proxy-"));
   const configFile = path.join(dir, "proxy.yaml");
-  const { listen: extraListen, ...extra } = options.extra ?? {};
+  const { listen: extraListen, metrics: extraMetrics, ...extra } = options.extra ?? {};
   const config = {
     listen: {
       address: `127.0.0.1:${base}`,
@@ -81,7 +84,7 @@ export async function startProxy(options: StartProxyOptions): Promise<ProxyProce
     ...(extra.clusters
       ? { upstream: { metadata_refresh_interval_secs: 5 } }
       : { kafka: { bootstrap_servers: options.upstream.split(","), metadata_refresh_interval_secs: 5 } }),
-    metrics: { enabled: true, address: `127.0.0.1:${adminPort}` },
+    metrics: { enabled: true, address: `127.0.0.1:${adminPort}`, ...(extraMetrics as object | undefined) },
     logging: { level: "info", json: true },
     proxy: { shutdown_grace_ms: 3000 },
     ...extra,

@@ -4,6 +4,18 @@ import type { GroupCoordinators } from "../../topology/group-coordinators.ts";
 import type { TopicDirectory } from "../../topology/topics.ts";
 import type { VirtualizationRules } from "./mapping/rules.ts";
 
+/** Counts of the feature's work, for metrics. */
+export interface VirtualizationCounters {
+  /** Virtual and physical partitions translated one into the other (one per partition entry). */
+  partitionsRemapped(count: number): void;
+  /** A record batch written anew: marker header added (Produce) or stripped (Fetch). */
+  batchReencoded(): void;
+  /** Records of batches hidden from a virtual partition because they belong to another one. */
+  recordsFiltered(count: number): void;
+  /** A batch made to stand for hidden offsets (empty, or ending in one control record). */
+  emptyBatch(): void;
+}
+
 /** What every part of the virtualization feature shares. */
 export interface VirtualizationContext {
   readonly rules: VirtualizationRules;
@@ -24,4 +36,5 @@ export interface VirtualizationContext {
    */
   readonly maxDecompressedBatchBytes: number;
   readonly log: Logger;
+  readonly counters?: VirtualizationCounters;
 }

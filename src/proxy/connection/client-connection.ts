@@ -16,6 +16,7 @@ import {
   PREALLOCATE_RESPONSES_UP_TO_BYTES,
   type ResponseHandler,
   UpstreamConnection,
+  type UpstreamConnectionCounters,
   type UpstreamSecurity,
 } from "../../net/upstream.ts";
 import { ApiKey, type RequestOf, type ResponseOf } from "../../protocol/api.ts";
@@ -45,6 +46,8 @@ export interface ConnectionUpstreams {
   addressFor(nodeId: number | undefined): BrokerAddress | undefined;
   /** TLS and SASL of the client's own connection to that broker (plain TCP when undefined). */
   securityFor(nodeId: number | undefined): UpstreamSecurity | undefined;
+  /** Counts the client's own broker connection to a node, for metrics. */
+  countersFor?(nodeId: number | undefined): UpstreamConnectionCounters | undefined;
   /** The newest ApiVersions version the broker behind a node speaks, when known. */
   apiVersionsLimit(nodeId: number | undefined): number | undefined;
   /** Sends a request to a virtual node over the proxy's shared connections. */
@@ -145,6 +148,10 @@ export class ClientConnection implements ClientConnectionInfo {
   readonly nodeId: number | undefined;
   clientId: string | null = null;
   principal: string | undefined = undefined;
+  /** When the connection was accepted (ms since the epoch). */
+  readonly openedAt = Date.now();
+  /** Bytes read from the client (bytes written to it: `socket.bytesWritten`). */
+  bytesIn = 0;
   readonly chain: Chain;
   readonly queue: ResponseQueue;
   readonly upstream: ChainUpstream;
@@ -235,6 +242,7 @@ export class ClientConnection implements ClientConnectionInfo {
     );
     socket.on("close", () => this.close(undefined));
     socket.on("end", () => this.onClientEnd());
+    this.log.info({ principal: this.principal }, "client connection opened");
     for (const feature of this.chain.features) this.notify(feature, "onAccepted");
   }
 
@@ -321,7 +329,17 @@ export class ClientConnection implements ClientConnectionInfo {
   close(reason: string | undefined, level: "info" | "warn" | "debug" = "info"): void {
     if (this.closed) return;
     this.closed = true;
-    if (reason) this.log[level]({ reason }, "closing client connection");
+    this.log[level](
+      {
+        reason: reason ?? this.quietCloseReason(),
+        clientId: this.clientId,
+        principal: this.principal,
+        bytesIn: this.bytesIn,
+        bytesOut: this.socket.bytesWritten,
+        durationMs: Date.now() - this.openedAt,
+      },
+      "client connection closed",
+    );
     for (const feature of this.chain.features) this.notify(feature, "onClosed");
     for (const value of this.states.values()) (value as { dispose?: () => void }).dispose?.();
     this.states.clear();
@@ -342,6 +360,13 @@ export class ClientConnection implements ClientConnectionInfo {
     this.options.onClosed(this);
   }
 
+  /** Why a connection closed that was not closed for a reason of the proxy's own. */
+  private quietCloseReason(): string {
+    if (this.clientEnded) return "client closed (half-close; every request answered)";
+    if (this.draining) return "proxy shutting down (in-flight requests answered)";
+    return "client closed";
+  }
+
   fail(reason: string, level: "info" | "warn" = "warn"): void {
     this.close(reason, level);
   }
@@ -354,6 +379,10 @@ export class ClientConnection implements ClientConnectionInfo {
 
   countResponse(apiKey: number, bytes: number): void {
     this.options.metrics.countResponse(apiKey, bytes);
+  }
+
+  countError(apiKey: number, errorCode: unknown): void {
+    if (typeof errorCode === "number") this.options.metrics.countError(apiKey, errorCode);
   }
 
   private notify(feature: Feature, hook: "onAccepted" | "onClosed"): void {
@@ -380,6 +409,7 @@ export class ClientConnection implements ClientConnectionInfo {
       label: `${address.host}:${address.port}`,
       receivingAccount: this.options.budget,
       security: this.options.upstreams.securityFor(this.nodeId),
+      counters: this.options.upstreams.countersFor?.(this.nodeId),
     });
     this.upstreamConnection = upstream;
     upstream.on("drain", () => this.holdRequests("broker-busy", false));
@@ -422,6 +452,7 @@ export class ClientConnection implements ClientConnectionInfo {
   private onData(chunk: Buffer): void {
     if (this.closed) return;
     this.activeSinceSweep = true;
+    this.bytesIn += chunk.length;
     const upstream = this.upstreamConnection;
     try {
       upstream?.cork();
@@ -483,7 +514,10 @@ export class ClientConnection implements ClientConnectionInfo {
     const apiKey = frameApiKey(frame) as ApiKey;
     const apiVersion = frameApiVersion(frame);
     const correlationId = frameCorrelationId(frame);
-    if (this.clientId === null) this.clientId = frameClientId(frame);
+    if (this.clientId === null) {
+      this.clientId = frameClientId(frame);
+      this.log.debug({ clientId: this.clientId, apiKey, apiVersion }, "client's first request");
+    }
     const chain = this.chain;
     const metrics = this.options.metrics;
     if (!chain.knowsApi(apiKey)) {
@@ -739,6 +773,7 @@ export class ClientConnection implements ClientConnectionInfo {
       }
     }
     this.options.metrics.countResponse(info.apiKey, out.length);
+    this.chain.observeResponseFrame(info, out);
     slot.releaseAfterWrite = out === response;
     this.queue.fill(slot, out, out.length);
     this.flush();
@@ -775,7 +810,8 @@ export class ClientConnection implements ClientConnectionInfo {
       },
       pauseUpstream: () => this.pauseUpstream(),
       fail: (reason) => this.close(reason, "warn"),
-      sent: () => {
+      sent: (frame) => {
+        if (frame) this.chain.observeResponseFrame(info, frame);
         slot.sent = true;
         metrics.observeRequest(slot.apiKey, slot.arrivedAt);
         this.flush();

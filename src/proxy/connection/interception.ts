@@ -11,6 +11,8 @@ export interface InterceptionTarget {
   readonly upstream: ChainUpstream;
   readonly isClosed: boolean;
   countResponse(apiKey: number, bytes: number): void;
+  /** A decoded response's top-level error code (anything not a number is no error code). */
+  countError?(apiKey: number, errorCode: unknown): void;
   /** The most bytes the request lets its response hold (see `ResponseQueue.reserve`). */
   promisedBytes(info: ExchangeInfo, frame: Buffer): number;
   /** Writes the responses whose turn has come. */
@@ -74,6 +76,8 @@ export function intercept(
       let bytes = 0;
       for (const chunk of chunks) bytes += chunk.length;
       target.countResponse(info.apiKey, bytes);
+      target.countError?.(info.apiKey, (response as { errorCode?: unknown }).errorCode);
+      chain.observeResponse(info, response);
       if (!afterReply.isEmpty) slot.afterWrite = afterReply;
       target.queue.fill(slot, chunks, bytes);
       target.flush();

@@ -14,8 +14,8 @@ export interface StreamTarget {
   pauseUpstream(): void;
   /** The response could not be passed on: close the connection, saying why. */
   fail(reason: string): void;
-  /** The last byte has been handed to the socket. */
-  sent(): void;
+  /** The last byte has been handed to the socket; `frame` is the whole response when it was assembled in one buffer. */
+  sent(frame?: Buffer): void;
 }
 
 /**
@@ -41,7 +41,7 @@ export function streamUnchanged(target: StreamTarget, frameBytes: number): Frame
       } else writable = socket.write(bytes);
       if (!writable) target.pauseUpstream();
     },
-    end: () => target.sent(),
+    end: (frame) => target.sent(frame),
   };
 }
 
@@ -96,7 +96,7 @@ export function streamUpToTail(
         fail((error as Error).message);
         return;
       }
-      target.sent();
+      target.sent(frame);
     },
   };
 }

@@ -8,6 +8,7 @@ import {
   type RecordBatchView,
   stripHeaderFromEveryRecord,
 } from "../../../records/index.ts";
+import type { VirtualizationCounters } from "../context.ts";
 import type { VirtualLayout } from "../mapping/rules.ts";
 import { type BatchClassifier, EVERY_OWNER } from "./batch-owners.ts";
 
@@ -75,6 +76,7 @@ export interface SplitOptions {
    * whose CRC is wrong (its owner does not read past it): see `VirtualCursor.corrupt`.
    */
   onBadBatch?: (error: Error) => void;
+  counters?: VirtualizationCounters;
 }
 
 export interface SplitResult {
@@ -140,7 +142,7 @@ export function splitPhysicalRecords(
     for (const cursor of cursors) {
       if (end < cursor.position || cursor.corrupt) continue;
       if (owner === cursor.v || owner === EVERY_OWNER) {
-        flushRun(cursor);
+        flushRun(cursor, options.counters);
         const bytes =
           entry.kind === "batch" && owner === cursor.v
             ? ownBatchBytes(entry as RecordBatchView, options, decompressed)
@@ -149,6 +151,9 @@ export function splitPhysicalRecords(
         if (bytes !== entry.buffer) cursor.made.push(bytes);
         if (owner === cursor.v) cursor.ownBytes += bytes.length;
       } else {
+        options.counters?.recordsFiltered(
+          entry.kind === "batch" ? (entry as RecordBatchView).recordsCount : 1,
+        );
         const run = cursor.run;
         if (run) {
           run.end = end;
@@ -172,7 +177,9 @@ function ownBatchBytes(
 ): Buffer {
   if (!options.stripKey) return view.buffer;
   try {
-    return stripHeaderFromEveryRecord(view, options.stripKey, decompressed);
+    const stripped = stripHeaderFromEveryRecord(view, options.stripKey, decompressed);
+    if (stripped !== view.buffer) options.counters?.batchReencoded();
+    return stripped;
   } catch (error) {
     options.onBadBatch?.(error as Error);
     return view.buffer;
@@ -180,11 +187,14 @@ function ownBatchBytes(
 }
 
 /** Writes the cursor's pending run as empty batches: something follows it, so its position moves past it. */
-function flushRun(cursor: VirtualCursor): void {
+function flushRun(cursor: VirtualCursor, counters: VirtualizationCounters | undefined): void {
   const run = cursor.run;
   if (!run) return;
   cursor.run = undefined;
-  for (const batch of emptyBatchesFor(run.start, run.end, run.leaderEpoch)) cursor.chunks.push(batch);
+  for (const batch of emptyBatchesFor(run.start, run.end, run.leaderEpoch)) {
+    cursor.chunks.push(batch);
+    counters?.emptyBatch();
+  }
 }
 
 function emptyBatchesFor(start: bigint, end: bigint, leaderEpoch: number): Buffer[] {
@@ -230,14 +240,16 @@ export function trailingRunBatches(run: HiddenRun): Buffer[] {
  * from the frame pool (`cursor.joined`, or among `cursor.made` when too small to pool); batches made for the
  * partition are freed once copied there.
  */
-export function finishCursor(cursor: VirtualCursor): Buffer {
+export function finishCursor(cursor: VirtualCursor, counters?: VirtualizationCounters): Buffer {
   if (cursor.finished) return cursor.finished;
-  cursor.finished = joinCursor(cursor);
+  cursor.finished = joinCursor(cursor, counters);
   return cursor.finished;
 }
 
-function joinCursor(cursor: VirtualCursor): Buffer {
-  const chunks = cursor.run ? [...cursor.chunks, ...trailingRunBatches(cursor.run)] : cursor.chunks;
+function joinCursor(cursor: VirtualCursor, counters: VirtualizationCounters | undefined): Buffer {
+  const trailing = cursor.run ? trailingRunBatches(cursor.run) : undefined;
+  if (trailing && counters) for (let i = 0; i < trailing.length; i++) counters.emptyBatch();
+  const chunks = trailing ? [...cursor.chunks, ...trailing] : cursor.chunks;
   if (chunks.length === 1) return chunks[0]!;
   let total = 0;
   for (const chunk of chunks) total += chunk.length;

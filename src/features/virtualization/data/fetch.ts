@@ -560,6 +560,7 @@ export class VirtualFetch implements ApiHandler<Fetch> {
           classifier: this.classifier,
           stripKey: this.stripKey,
           onBadBatch: (error) => this.logBadBatch(context, topic.name, read.p, error),
+          counters: this.context.counters,
         });
         if (split.entries > 0) readAnything = true;
         if (split.lastLeaderEpoch !== undefined && tracksEpochs)
@@ -660,7 +661,9 @@ export class VirtualFetch implements ApiHandler<Fetch> {
     if (cursor.corrupt && cursor.chunks.length === 0 && !cursor.run) {
       return { ...partitionResponse(v, ErrorCode.CORRUPT_MESSAGE), highWatermark: data.highWatermark };
     }
-    const records = cursor.chunks.length > 0 || cursor.run ? finishCursor(cursor) : EMPTY_RECORDS;
+    const records =
+      cursor.chunks.length > 0 || cursor.run ? finishCursor(cursor, this.context.counters) : EMPTY_RECORDS;
+    this.context.counters?.partitionsRemapped(1);
     return { ...data, partitionIndex: v, records };
   }
 

@@ -285,6 +285,8 @@ export class VirtualProduce implements ApiHandler<Produce> {
       }
       return refusal(v, ErrorCode.INVALID_RECORD, (error as Error).message);
     }
+    this.context.counters?.batchReencoded();
+    this.context.counters?.partitionsRemapped(1);
     return { group, data: { index: physicalOf(layout, v), records: rebuilt.buffer } };
   }
 

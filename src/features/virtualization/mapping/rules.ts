@@ -45,13 +45,20 @@ const INTERNAL_TOPIC = /^__/;
 
 /** Decides which topics are virtualized, first matching rule wins; the answer is cached per topic name. */
 export class VirtualizationRules {
-  private readonly rules: readonly PartitionRule[];
-  private readonly never: readonly RegExp[];
+  private rules: readonly PartitionRule[];
+  private never: readonly RegExp[];
   private readonly cache = new Map<string, VirtualLayout | null>();
 
   constructor(rules: readonly PartitionRule[], never: readonly RegExp[]) {
     this.rules = rules;
     this.never = never;
+  }
+
+  /** Takes reloaded rules (a reload has checked that no topic holding records changes layout). */
+  replace(rules: readonly PartitionRule[], never: readonly RegExp[]): void {
+    this.rules = rules;
+    this.never = never;
+    this.cache.clear();
   }
 
   get isEmpty(): boolean {

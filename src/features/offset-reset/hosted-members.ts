@@ -1,0 +1,168 @@
+/**
+ * The group members whose group requests pass through this proxy instance, and the resets under way for their
+ * groups: which commits are held back (the fence) and which members still have to drop their partitions.
+ */
+
+export type GroupProtocol = "classic" | "consumer";
+
+export interface HostedMember {
+  readonly memberId: string;
+  protocol: GroupProtocol;
+  /** The classic generation, or the KIP-848 member epoch, last seen for this member. */
+  generation: number;
+  clientId: string | null;
+  remote: string;
+  /** The assignor the group chose at the member's last join (classic groups), null before one. */
+  assignor: string | null;
+}
+
+/** The partitions of one topic a reset moves; undefined partitions for all of them. */
+export interface FencedPartitions {
+  readonly topic: string;
+  /** The topic's id, for commits naming topics by id. */
+  readonly topicId: string;
+  readonly partitions: ReadonlySet<number>;
+}
+
+/**
+ * One reset's hold on a group. From its creation, commits of the fenced partitions by hosted members are
+ * answered without reaching the broker. Once the reset's offsets are committed (`steer`), every member that was
+ * in the group then is told to drop its partitions; a member is released once it has re-synced after that, so
+ * its positions come from the committed offsets.
+ */
+export class Fence {
+  readonly partitions: FencedPartitions;
+  /** Members that must drop their partitions and re-sync: member id -> whether they were told yet. */
+  private readonly pending = new Map<string, boolean>();
+  private steering = false;
+  private allReleased: () => void = () => {};
+  readonly released: Promise<void>;
+
+  constructor(partitions: FencedPartitions) {
+    this.partitions = partitions;
+    this.released = new Promise((resolve) => {
+      this.allReleased = resolve;
+    });
+  }
+
+  /** True when a commit of `partition` by `memberId` would write a position read before the reset. */
+  holds(memberId: string, topic: string, topicId: string, partition: number): boolean {
+    if (this.steering && !this.pending.has(memberId)) return false;
+    const named = topic === "" ? topicId === this.partitions.topicId : topic === this.partitions.topic;
+    return named && this.partitions.partitions.has(partition);
+  }
+
+  /** The reset's offsets are committed: these members must now drop their partitions. */
+  steer(memberIds: Iterable<string>): void {
+    this.steering = true;
+    for (const id of memberIds) this.pending.set(id, false);
+    this.checkReleased();
+  }
+
+  /** True when `memberId`'s next heartbeat must answer the error that makes it drop its partitions. */
+  mustTell(memberId: string): boolean {
+    return this.steering && this.pending.get(memberId) === false;
+  }
+
+  told(memberId: string): void {
+    if (this.pending.has(memberId)) this.pending.set(memberId, true);
+  }
+
+  /** True once `memberId` was told to drop its partitions and has not re-synced since. */
+  wasTold(memberId: string): boolean {
+    return this.pending.get(memberId) === true;
+  }
+
+  /** `memberId` re-synced (a SyncGroup, or a KIP-848 heartbeat at epoch 0, answered without error). */
+  resynced(memberId: string): void {
+    if (this.pending.get(memberId) !== true) return;
+    this.pending.delete(memberId);
+    this.checkReleased();
+  }
+
+  /** `memberId` left the group: nothing to wait for. */
+  left(memberId: string): void {
+    if (this.pending.delete(memberId)) this.checkReleased();
+  }
+
+  /** The members still to re-sync. */
+  get waitingFor(): string[] {
+    return [...this.pending.keys()];
+  }
+
+  private checkReleased(): void {
+    if (this.steering && this.pending.size === 0) this.allReleased();
+  }
+}
+
+/** A group as this instance sees it: its hosted members, its fences, its commits on their way to the broker. */
+export class HostedGroup {
+  readonly members = new Map<string, HostedMember>();
+  readonly fences = new Set<Fence>();
+  readonly commitsInFlight = new Set<Promise<unknown>>();
+
+  member(memberId: string, protocol: GroupProtocol, clientId: string | null, remote: string): HostedMember {
+    let member = this.members.get(memberId);
+    if (!member) {
+      member = { memberId, protocol, generation: -1, clientId, remote, assignor: null };
+      this.members.set(memberId, member);
+    }
+    member.protocol = protocol;
+    member.clientId = clientId;
+    member.remote = remote;
+    return member;
+  }
+
+  left(memberId: string): void {
+    this.members.delete(memberId);
+    for (const fence of this.fences) fence.left(memberId);
+  }
+
+  mustTell(memberId: string): Fence | undefined {
+    for (const fence of this.fences) if (fence.mustTell(memberId)) return fence;
+    return undefined;
+  }
+
+  told(memberId: string): void {
+    for (const fence of this.fences) fence.told(memberId);
+  }
+
+  resynced(memberId: string): void {
+    for (const fence of this.fences) fence.resynced(memberId);
+  }
+
+  /** The partitions `memberId` was told to drop and has not re-synced since. */
+  toDrop(memberId: string): FencedPartitions[] {
+    return [...this.fences].filter((fence) => fence.wasTold(memberId)).map((fence) => fence.partitions);
+  }
+
+  holds(memberId: string, topic: string, topicId: string, partition: number): boolean {
+    for (const fence of this.fences) if (fence.holds(memberId, topic, topicId, partition)) return true;
+    return false;
+  }
+
+  /** Tracks a commit forwarded to the broker until it is answered. */
+  track<T>(commit: Promise<T>): Promise<T> {
+    this.commitsInFlight.add(commit);
+    const done = () => this.commitsInFlight.delete(commit);
+    commit.then(done, done);
+    return commit;
+  }
+}
+
+export class HostedGroups {
+  private readonly groups = new Map<string, HostedGroup>();
+
+  group(groupId: string): HostedGroup {
+    let group = this.groups.get(groupId);
+    if (!group) {
+      group = new HostedGroup();
+      this.groups.set(groupId, group);
+    }
+    return group;
+  }
+
+  find(groupId: string): HostedGroup | undefined {
+    return this.groups.get(groupId);
+  }
+}
