@@ -27,9 +27,13 @@ import { TopicNames } from "./topic-names.ts";
 /** A connection's throttle: like Kafka muting a channel, its next limited request waits until then. */
 class ConnectionThrottle {
   untilMs = 0;
+  /** Settles when the connection's last limited request has been sent on (see `inTurn`). */
+  tail: Promise<void> = Promise.resolve();
   /** Set once the connection fetched a limited topic: its fetch session may name it no more, yet returns it. */
   fetchesLimited = false;
 }
+
+const nothing = () => {};
 
 const THROTTLE = new ConnectionStateKey("flow-control.throttle", () => new ConnectionThrottle());
 
@@ -134,9 +138,24 @@ export class FlowControl implements Feature {
     return fetchNamesTopic(frame, exchange.apiVersion, (key, byId) => this.mayLimit(key, byId, "fetch"));
   }
 
-  /** Waits while the connection is throttled (throttle mode); answers whether it still is (reject mode). */
-  private async gate(connection: ClientConnectionInfo): Promise<number> {
-    const waitMs = connection.state(THROTTLE).untilMs - Date.now();
+  /**
+   * Runs `step` for a connection's limited requests one at a time, in the order they arrived: a request waiting
+   * out its connection's throttle must not be overtaken (an idempotent producer's sequence numbers would break).
+   * `step` sends the request on before its turn ends, so the next one follows it to the broker.
+   */
+  private inTurn<T>(
+    connection: ClientConnectionInfo,
+    step: (throttle: ConnectionThrottle) => Promise<T>,
+  ): Promise<T> {
+    const throttle = connection.state(THROTTLE);
+    const turn = throttle.tail.then(() => step(throttle));
+    throttle.tail = turn.then(nothing, nothing);
+    return turn;
+  }
+
+  /** Waits while the connection is throttled (throttle mode); answers how long it still is (reject mode). */
+  private async waitOut(throttle: ConnectionThrottle): Promise<number> {
+    const waitMs = throttle.untilMs - Date.now();
     if (waitMs <= 0) return 0;
     if (this.book.settings.mode === "reject") return waitMs;
     await sleep(waitMs);
@@ -147,33 +166,39 @@ export class FlowControl implements Feature {
     request: RequestOf<typeof ApiKey.Produce>,
     context: RequestContext<typeof ApiKey.Produce>,
   ): Promise<ResponseOf<typeof ApiKey.Produce> | undefined> {
-    await this.topicNames.resolve(request.topicData.map((topic) => topic.topicId));
-    const gated = await this.gate(context.connection);
-    const now = Date.now();
-    const draw: Draw = { flows: [], bytes: [] };
-    let total = 0;
-    for (const topic of request.topicData) {
-      let bytes = 0;
-      for (const partition of topic.partitionData) bytes += partition.records?.length ?? 0;
-      total += bytes;
-      const name = topic.name || this.nameOfId(topic.topicId);
-      const rule = name === undefined ? undefined : this.book.topicRule(name, "produce");
-      if (rule) this.addDraw(draw, this.book.topicFlow(name!, rule, "produce", now), bytes);
-    }
-    const client = this.book.clientRule(context.connection.clientId, context.connection.principal, "produce");
-    if (client !== undefined) this.addDraw(draw, this.book.clientFlow(client, "produce", now), total);
-    if (this.book.settings.mode === "reject") {
-      const debtMs = Math.max(gated, this.debtOf(draw, now));
-      if (debtMs > 0) {
-        this.count(draw, "produce", debtMs, now);
-        context.connection.state(THROTTLE).untilMs = now + debtMs;
-        return refusedProduce(request, debtMs);
+    const outcome = await this.inTurn(context.connection, async (throttle) => {
+      await this.topicNames.resolve(request.topicData.map((topic) => topic.topicId));
+      const gated = await this.waitOut(throttle);
+      const now = Date.now();
+      const draw: Draw = { flows: [], bytes: [] };
+      let total = 0;
+      for (const topic of request.topicData) {
+        let bytes = 0;
+        for (const partition of topic.partitionData) bytes += partition.records?.length ?? 0;
+        total += bytes;
+        const name = topic.name || this.nameOfId(topic.topicId);
+        const rule = name === undefined ? undefined : this.book.topicRule(name, "produce");
+        if (rule) this.addDraw(draw, this.book.topicFlow(name!, rule, "produce", now), bytes);
       }
-    }
-    const throttleMs = this.take(draw, "produce", now);
-    if (throttleMs > 0) context.connection.state(THROTTLE).untilMs = now + throttleMs;
-    const response = await context.next(request);
-    if (response && throttleMs > response.throttleTimeMs) response.throttleTimeMs = throttleMs;
+      const { clientId, principal } = context.connection;
+      const client = this.book.clientRule(clientId, principal, "produce");
+      if (client !== undefined) this.addDraw(draw, this.book.clientFlow(client, "produce", now), total);
+      if (this.book.settings.mode === "reject") {
+        const debtMs = Math.max(gated, this.debtOf(draw, now));
+        if (debtMs > 0) {
+          this.count(draw, "produce", debtMs, now);
+          throttle.untilMs = now + debtMs;
+          return { refusal: refusedProduce(request, debtMs) };
+        }
+      }
+      const throttleMs = this.take(draw, "produce", now);
+      if (throttleMs > 0) throttle.untilMs = now + throttleMs;
+      return { throttleMs, response: context.next(request) };
+    });
+    if (outcome.refusal) return outcome.refusal;
+    const response = await outcome.response;
+    if (response && outcome.throttleMs > response.throttleTimeMs)
+      response.throttleTimeMs = outcome.throttleMs;
     return response;
   }
 
@@ -181,36 +206,39 @@ export class FlowControl implements Feature {
     request: RequestOf<typeof ApiKey.Fetch>,
     context: RequestContext<typeof ApiKey.Fetch>,
   ): Promise<ResponseOf<typeof ApiKey.Fetch>> {
-    await this.topicNames.resolve(request.topics.map((topic) => topic.topicId));
-    const throttle = context.connection.state(THROTTLE);
-    if (!throttle.fetchesLimited) {
-      for (const topic of request.topics) {
-        const name = topic.topic || this.nameOfId(topic.topicId);
-        if (name !== undefined && this.book.topicRule(name, "fetch")) throttle.fetchesLimited = true;
-      }
-    }
-    const gated = await this.gate(context.connection);
     const client = this.book.clientRule(context.connection.clientId, context.connection.principal, "fetch");
-    if (this.book.settings.mode === "reject") {
-      const now = Date.now();
-      const draw: Draw = { flows: [], bytes: [] };
-      for (const topic of request.topics) {
-        const name = topic.topic || this.nameOfId(topic.topicId);
-        const rule = name === undefined ? undefined : this.book.topicRule(name, "fetch");
-        if (rule) this.addDraw(draw, this.book.topicFlow(name!, rule, "fetch", now), 0);
+    const outcome = await this.inTurn(context.connection, async (throttle) => {
+      await this.topicNames.resolve(request.topics.map((topic) => topic.topicId));
+      if (!throttle.fetchesLimited) {
+        for (const topic of request.topics) {
+          const name = topic.topic || this.nameOfId(topic.topicId);
+          if (name !== undefined && this.book.topicRule(name, "fetch")) throttle.fetchesLimited = true;
+        }
       }
-      if (client !== undefined) this.addDraw(draw, this.book.clientFlow(client, "fetch", now), 0);
-      const debtMs = Math.max(gated, this.debtOf(draw, now));
-      if (debtMs > 0) {
-        this.count(draw, "fetch", debtMs, now);
-        context.connection.state(THROTTLE).untilMs = now + debtMs;
-        return refusedFetch(request, debtMs);
+      const gated = await this.waitOut(throttle);
+      if (this.book.settings.mode === "reject") {
+        const now = Date.now();
+        const draw: Draw = { flows: [], bytes: [] };
+        for (const topic of request.topics) {
+          const name = topic.topic || this.nameOfId(topic.topicId);
+          const rule = name === undefined ? undefined : this.book.topicRule(name, "fetch");
+          if (rule) this.addDraw(draw, this.book.topicFlow(name!, rule, "fetch", now), 0);
+        }
+        if (client !== undefined) this.addDraw(draw, this.book.clientFlow(client, "fetch", now), 0);
+        const debtMs = Math.max(gated, this.debtOf(draw, now));
+        if (debtMs > 0) {
+          this.count(draw, "fetch", debtMs, now);
+          throttle.untilMs = now + debtMs;
+          return { refusal: refusedFetch(request, debtMs) };
+        }
       }
-    }
-    // As Kafka caps a fetch at what its quota allows in one window, so one response cannot run far ahead.
-    const burst = this.fetchBurstBytes(request, client);
-    if (burst !== undefined && request.maxBytes > burst) request.maxBytes = burst;
-    const response = await context.next(request);
+      // As Kafka caps a fetch at what its quota allows in one window, so one response cannot run far ahead.
+      const burst = this.fetchBurstBytes(request, client);
+      if (burst !== undefined && request.maxBytes > burst) request.maxBytes = burst;
+      return { response: context.next(request) };
+    });
+    if (outcome.refusal) return outcome.refusal;
+    const response = await outcome.response;
     const now = Date.now();
     const draw: Draw = { flows: [], bytes: [] };
     let total = 0;

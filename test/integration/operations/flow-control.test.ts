@@ -109,6 +109,8 @@ function assertClean(run: ToolResult, records: number, label: string): string {
   assert.equal(run.exitCode, 0, `${label}: ${run.stderr.slice(-3000)}`);
   assert.doesNotMatch(run.stderr, /Exception|ERROR/, `${label}: no client error`);
   assert.doesNotMatch(run.stdout, /Exception|ERROR/, `${label}: no client error`);
+  // Retried batches (a reordered pipeline breaks an idempotent producer's sequence) are logged as warnings only.
+  assert.doesNotMatch(run.stderr, /Got error produce response/, `${label}: no batch retried`);
   const summary = run.stdout.trim().split("\n").at(-1)!;
   assert.equal(Number(/^(\d+) records sent/.exec(summary)?.[1]), records, `${label}: ${summary}`);
   return summary;
@@ -194,11 +196,7 @@ describe("flow control: topic quotas answered like Kafka's", { timeout: 300_000 
     assertWithinLimit(rate, "producer on T");
     assert.equal(await recordsIn(limited), limitedRecords, "every record of T is on the broker, once");
     const countedTotal = await countedBytes([proxy], `produce topic:${limited}`);
-    process.stderr.write(`  T: ${countedTotal} batch bytes counted for ${limitedRecords} records\n`);
-    process.stderr.write(`T stderr:\n${limitedResult.stderr.split("\n").filter((l) => /WARN|retr/i.test(l)).slice(0, 10).join("\n")}\nT stdout tail:\n${limitedResult.stdout.split("\n").slice(-3).join("\n")}\n`);
-    const diag = await (await fetch(`http://127.0.0.1:${proxy.adminPort}/metrics`)).text();
-    process.stderr.write(`${diag.split("\n").filter((l) => /errors_total\{|requests_total\{api_key="Produce"/.test(l)).join("\n")}\n`);
-    process.stderr.write(`${proxy.logs().split("\n").filter((l) => /"level":(40|50)/.test(l)).slice(0, 10).join("\n")}\n`);
+    process.stderr.write(`  T: ${countedTotal} record-batch bytes counted for ${limitedRecords} records\n`);
 
     const unlimitedSummary = assertClean(unlimitedResult, unlimitedRecords, "producer on U");
     const unlimitedRate = Number(/([\d.]+) records\/sec/.exec(unlimitedSummary)?.[1]) * RECORD_BYTES;

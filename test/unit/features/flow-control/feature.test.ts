@@ -145,6 +145,33 @@ describe("flow control", () => {
     );
   });
 
+  test("requests waiting out their connection's throttle reach the broker in the order they came", async () => {
+    const { feature } = flowControl(limitT);
+    const connection = fakeConnection();
+    const order: number[] = [];
+    const recording = (call: UpstreamCall) => {
+      order.push(call.request.topicData[0].partitionData[0].records.length);
+      return accepting(call);
+    };
+    const send = (bytes: number) =>
+      exchange(
+        [feature],
+        ApiKey.Produce,
+        PRODUCE,
+        produceRequest([{ name: "t-1", bytes }]),
+        recording,
+        connection,
+      );
+    await send(1100);
+    const waiting = [
+      send(11),
+      new Promise((resolve) => setTimeout(resolve, 20)).then(() => send(12)),
+      send(13),
+    ];
+    await Promise.all(waiting);
+    assert.deepEqual(order, [1100, 11, 13, 12]);
+  });
+
   test("topics named by id are limited by their name", async () => {
     const { feature } = flowControl(limitT);
     const version = 13;
