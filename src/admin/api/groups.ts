@@ -27,8 +27,17 @@ const OFFSET_FETCH_BY_NAME = {
 };
 /** Bytes read per fetch while counting a virtual partition's unread records. */
 const COUNT_FETCH_BYTES = 4 * 1024 * 1024;
-/** Bytes read at most to count one partition's unread records; past it the lag is the physical estimate. */
+/** Bytes read at most by one count of a partition's records; past it the lag is the physical estimate. */
 const COUNT_MAX_BYTES = 256 * 1024 * 1024;
+/** Counted spans kept, so that the next count reads only what the consumer read and what was written since. */
+const COUNTED_SPANS_KEPT = 10_000;
+
+/** The records of a virtual partition counted between two offsets. */
+interface CountedSpan {
+  readonly from: bigint;
+  readonly to: bigint;
+  readonly count: number;
+}
 
 export interface GroupSummary {
   readonly group: string;
@@ -111,6 +120,8 @@ export class GroupsInspector {
   private readonly topology: Topology;
   private readonly requests: ProxyRequests;
   private readonly log: Logger;
+  /** The last count of each virtualized partition, by topic and partition (oldest first). */
+  private readonly counted = new Map<string, CountedSpan>();
 
   constructor(topology: Topology, requests: ProxyRequests, log: Logger) {
     this.topology = topology;
@@ -336,7 +347,7 @@ export class GroupsInspector {
         if (!position.virtualized || estimate === 0) {
           return { ...base, logEndOffset: Number(end), lag: estimate, exact: true };
         }
-        const counted = await this.countRecords(position, end).catch((error: Error) => {
+        const counted = await this.countUnread(position, end).catch((error: Error) => {
           this.log.debug(
             { topic: position.topic, partition: position.partition, err: error.message },
             "lag count failed",
@@ -394,11 +405,34 @@ export class GroupsInspector {
   }
 
   /**
-   * Records of a virtual partition from its committed offset to `end`: fetched through the chain, which returns
-   * only the partition's own records (the others' runs become empty batches); control batches are not records.
+   * Records of a virtual partition from its committed offset to `end`. The previous count of the partition is
+   * moved rather than redone: the records the consumer read since are taken off and those written since added,
+   * so a scrape reads about what flowed since the last one, however far behind the group is.
    */
-  private async countRecords(position: Position, end: bigint): Promise<number | undefined> {
-    let offset = position.committed;
+  private async countUnread(position: Position, end: bigint): Promise<number | undefined> {
+    const key = `${position.topic}\u0000${position.partition}`;
+    const last = this.counted.get(key);
+    this.counted.delete(key);
+    let count: number | undefined;
+    if (last && last.from <= position.committed && position.committed <= last.to && last.to <= end) {
+      const read = await this.countRecords(position, last.from, position.committed);
+      const written = read === undefined ? undefined : await this.countRecords(position, last.to, end);
+      if (read !== undefined && written !== undefined) count = last.count - read + written;
+    } else {
+      count = await this.countRecords(position, position.committed, end);
+    }
+    if (count === undefined) return undefined;
+    this.counted.set(key, { from: position.committed, to: end, count });
+    if (this.counted.size > COUNTED_SPANS_KEPT) this.counted.delete(this.counted.keys().next().value!);
+    return count;
+  }
+
+  /**
+   * Records of a virtual partition from `from` to `end`: fetched through the chain, which returns only the
+   * partition's own records (the others' runs become empty batches); control batches are not records.
+   */
+  private async countRecords(position: Position, from: bigint, end: bigint): Promise<number | undefined> {
+    let offset = from;
     let count = 0;
     let read = 0;
     while (offset < end) {
