@@ -45,13 +45,17 @@ export function groupApiHandlers(groups: HostedGroups): ApiHandlers {
           const member = group.member(request.memberId, "classic", connection.clientId, connection.remote);
           member.generation = request.generationId;
           const drop = group.toDrop(request.memberId);
-          if (drop.length > 0 && isCooperative(member.assignor)) {
-            // A cooperative member keeps its partitions: without the reset ones it revokes them, rejoins, and
-            // gets them back as new partitions whose committed offsets it fetches.
-            const assignment = withoutPartitions(response.assignment, drop);
-            if (assignment) response.assignment = assignment;
-          }
-          group.resynced(request.memberId);
+          const assignment =
+            drop.length > 0 && isCooperative(member.assignor)
+              ? withoutPartitions(response.assignment, drop)
+              : undefined;
+          if (assignment) {
+            // A cooperative member keeps its partitions: without the reset ones it revokes them (committing
+            // its old positions, still held back), rejoins, and gets them back as new partitions whose
+            // committed offsets it fetches.
+            response.assignment = assignment;
+            group.revoking(request.memberId);
+          } else group.resynced(request.memberId);
         }
         return response;
       },

@@ -32,8 +32,12 @@ export interface FencedPartitions {
  */
 export class Fence {
   readonly partitions: FencedPartitions;
-  /** Members that must drop their partitions and re-sync: member id -> whether they were told yet. */
-  private readonly pending = new Map<string, boolean>();
+  /**
+   * Members that must drop their partitions and re-sync: member id -> "untold", "told" (its heartbeat was
+   * answered), or "revoking" (a cooperative member given its assignment without the reset partitions: it
+   * revokes them, committing its old positions, and re-syncs once more).
+   */
+  private readonly pending = new Map<string, "untold" | "told" | "revoking">();
   private steering = false;
   private allReleased: () => void = () => {};
   readonly released: Promise<void>;
@@ -55,27 +59,32 @@ export class Fence {
   /** The reset's offsets are committed: these members must now drop their partitions. */
   steer(memberIds: Iterable<string>): void {
     this.steering = true;
-    for (const id of memberIds) this.pending.set(id, false);
+    for (const id of memberIds) this.pending.set(id, "untold");
     this.checkReleased();
   }
 
   /** True when `memberId`'s next heartbeat must answer the error that makes it drop its partitions. */
   mustTell(memberId: string): boolean {
-    return this.steering && this.pending.get(memberId) === false;
+    return this.steering && this.pending.get(memberId) === "untold";
   }
 
   told(memberId: string): void {
-    if (this.pending.has(memberId)) this.pending.set(memberId, true);
+    if (this.pending.get(memberId) === "untold") this.pending.set(memberId, "told");
   }
 
   /** True once `memberId` was told to drop its partitions and has not re-synced since. */
   wasTold(memberId: string): boolean {
-    return this.pending.get(memberId) === true;
+    return this.pending.get(memberId) === "told";
+  }
+
+  /** `memberId` was given an assignment without the reset partitions: it re-syncs once more. */
+  revoking(memberId: string): void {
+    if (this.pending.get(memberId) === "told") this.pending.set(memberId, "revoking");
   }
 
   /** `memberId` re-synced (a SyncGroup, or a KIP-848 heartbeat at epoch 0, answered without error). */
   resynced(memberId: string): void {
-    if (this.pending.get(memberId) !== true) return;
+    if (this.pending.get(memberId) === "untold") return;
     this.pending.delete(memberId);
     this.checkReleased();
   }
@@ -134,6 +143,11 @@ export class HostedGroup {
   /** The partitions `memberId` was told to drop and has not re-synced since. */
   toDrop(memberId: string): FencedPartitions[] {
     return [...this.fences].filter((fence) => fence.wasTold(memberId)).map((fence) => fence.partitions);
+  }
+
+  /** `memberId` was given its assignment without the partitions to drop. */
+  revoking(memberId: string): void {
+    for (const fence of this.fences) fence.revoking(memberId);
   }
 
   holds(memberId: string, topic: string, topicId: string, partition: number): boolean {

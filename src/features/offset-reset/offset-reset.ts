@@ -164,6 +164,10 @@ export class OffsetResets {
     }
     const group = await this.reader.group(groupId, coordinator);
     const hosted = this.groups.group(groupId);
+    // Members that left without a LeaveGroup (a crash, a session that expired) are forgotten here.
+    const current = new Set(group.members.map((m) => m.memberId));
+    for (const memberId of [...hosted.members.keys()])
+      if (!current.has(memberId)) hosted.members.delete(memberId);
     if (!request.dryRun) {
       const foreign = group.members.filter((m) => !hosted.members.has(m.memberId));
       if (foreign.length > 0) {

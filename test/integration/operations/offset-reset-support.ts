@@ -6,6 +6,7 @@ import kafkajs, { type Kafka, type LogEntry } from "kafkajs";
 import { toolsClasspath } from "../../../scripts/kafka/versions.ts";
 import { javaExecutable } from "../../../scripts/maven/resolve.ts";
 import { eventually } from "../../compat/gateway/environment.ts";
+import { clientPython } from "../../helpers/clients.ts";
 import type { KafkaTestCluster } from "../../helpers/kafka.ts";
 import type { ProxyProcess } from "../../helpers/proxy.ts";
 
@@ -39,6 +40,8 @@ export interface RunningMember {
   forgetStart(): void;
   /** What it did lately, for a failure's message. */
   diagnostics(): string;
+  /** True while the group has given it partitions. */
+  hasPartitions(): boolean;
   stop(): Promise<void>;
 }
 
@@ -207,6 +210,11 @@ export function resetScenarios(
     await cluster.createTopic(topic, { partitions: options.virtualized ? 1 : PARTITIONS });
     await produce(proxy, topic, 20, "a");
     members = await startMembers(topic, group);
+    await eventually(
+      `${name}: every member to be given partitions`,
+      () => (members.every((m) => m.hasPartitions()) ? true : undefined),
+      90_000,
+    );
     await eventually(
       `${name}: the members to read 60 records`,
       () => (total(members) >= 60 ? true : undefined),
@@ -391,6 +399,10 @@ export async function startKafkaJsMember(
     maxWaitTimeInMs: 200,
     retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 3_000 },
   });
+  let partitions = 0;
+  consumer.on(consumer.events.GROUP_JOIN, (event) => {
+    partitions = Object.values(event.payload.memberAssignment).flat().length;
+  });
   consumer.on(consumer.events.CRASH, (event) => {
     errors.push(`crash: ${event.payload.error.message}`);
   });
@@ -412,13 +424,17 @@ export async function startKafkaJsMember(
       errors.length = 0;
     },
     diagnostics: () => `read ${seen.length} records; errors ${JSON.stringify(errors.slice(-5))}`,
+    hasPartitions: () => partitions > 0,
     stop: () => consumer.disconnect(),
   };
 }
 
 const RECORD_PRINTER = fileURLToPath(new URL("../../compat/java/RecordPrinter.java", import.meta.url));
+const LIBRDKAFKA_PRINTER = fileURLToPath(
+  new URL("../../compat/librdkafka/record_printer.py", import.meta.url),
+);
 
-/** A Java consumer process (test/compat/java/RecordPrinter.java) with `properties`; its stderr is its log. */
+/** A Java consumer process (test/compat/java/RecordPrinter.java) with `properties`. */
 export async function startJavaMember(
   bootstrap: string,
   topic: string,
@@ -426,24 +442,45 @@ export async function startJavaMember(
   properties: Record<string, string>,
 ): Promise<RunningMember> {
   const classpath = (await toolsClasspath("4")).join(":");
-  const child: ChildProcess = spawn(
-    javaExecutable(),
-    [
-      "-Xmx192m",
-      "-XX:+UseSerialGC",
-      "-XX:TieredStopAtLevel=1",
-      "-cp",
-      classpath,
-      RECORD_PRINTER,
-      bootstrap,
-      topic,
-      group,
-      ...Object.entries(properties).map(([k, v]) => `${k}=${v}`),
-    ],
-    { stdio: ["pipe", "pipe", "pipe"] },
-  );
+  return startPrinter(javaExecutable(), [
+    "-Xmx192m",
+    "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
+    "-cp",
+    classpath,
+    RECORD_PRINTER,
+    bootstrap,
+    topic,
+    group,
+    ...Object.entries(properties).map(([k, v]) => `${k}=${v}`),
+  ]);
+}
+
+/** A librdkafka consumer process (test/compat/librdkafka/record_printer.py) with `properties`. */
+export async function startLibrdkafkaMember(
+  bootstrap: string,
+  topic: string,
+  group: string,
+  properties: Record<string, string>,
+): Promise<RunningMember> {
+  return startPrinter(clientPython(), [
+    LIBRDKAFKA_PRINTER,
+    bootstrap,
+    topic,
+    group,
+    ...Object.entries(properties).map(([k, v]) => `${k}=${v}`),
+  ]);
+}
+
+/**
+ * A consumer process printing JSON lines: records, rebalance events, and `{"log": ...}` for each error it
+ * reports; other lines (and standard error) are its log, where an ERROR counts as a problem.
+ */
+async function startPrinter(command: string, args: string[]): Promise<RunningMember> {
+  const child: ChildProcess = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
   const seen: Seen[] = [];
   const events: string[] = [];
+  const owned = new Set<number>();
   let stderr = "";
   let exited: number | null | undefined;
   let started = false;
@@ -459,13 +496,20 @@ export async function startJavaMember(
         continue;
       }
       const entry = JSON.parse(line) as {
+        log?: string;
         partition?: number;
         offset?: number;
         value?: string;
         event?: string;
+        partitions?: number[];
       };
       if (entry.event === "started") started = true;
       if (entry.event) events.push(line);
+      for (const p of entry.partitions ?? []) {
+        if (entry.event === "assigned") owned.add(p);
+        else owned.delete(p);
+      }
+      if (entry.log !== undefined) stderr += `ERROR ${entry.log}\n`;
       if (entry.partition !== undefined)
         seen.push({ partition: entry.partition, offset: BigInt(entry.offset!), value: entry.value! });
     }
@@ -478,11 +522,10 @@ export async function startJavaMember(
   });
   const killOnExit = () => child.kill("SIGKILL");
   process.once("exit", killOnExit);
-  await until(
-    "the Java consumer to start",
+  await eventually(
+    "the consumer to start",
     () => {
-      if (exited !== undefined)
-        throw new Error(`the Java consumer exited with ${exited}: ${stderr.slice(-3000)}`);
+      if (exited !== undefined) throw new Error(`the consumer exited with ${exited}: ${stderr.slice(-3000)}`);
       return started ? true : undefined;
     },
     60_000,
@@ -504,6 +547,7 @@ export async function startJavaMember(
     },
     diagnostics: () =>
       `read ${seen.length} records; events ${events.slice(-12).join(" ")}; log ${stderr.slice(-1500)}`,
+    hasPartitions: () => owned.size > 0,
     async stop() {
       child.stdin!.write("stop\n");
       const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);

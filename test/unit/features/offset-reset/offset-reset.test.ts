@@ -1,9 +1,21 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import {
+  isCooperative,
+  rejoinError,
+  withoutPartitions,
+} from "../../../../src/features/offset-reset/classic-steering.ts";
 import { resetOffsetsCall } from "../../../../src/features/offset-reset/command.ts";
 import { Fence } from "../../../../src/features/offset-reset/hosted-members.ts";
 import { targetOffset } from "../../../../src/features/offset-reset/offset-reset.ts";
 import { parseResetRequest, ResetRequestError } from "../../../../src/features/offset-reset/reset-request.ts";
+import { ErrorCode, ZERO_UUID } from "../../../../src/protocol/api.ts";
+import {
+  decodeConsumerProtocolAssignment,
+  encodeConsumerProtocolAssignment,
+} from "../../../../src/protocol/generated/index.ts";
+import { Reader } from "../../../../src/protocol/primitives/reader.ts";
+import { Writer } from "../../../../src/protocol/primitives/writer.ts";
 
 describe("the reset request body", () => {
   test("takes every form of `to`, optional partitions, dry_run and id", () => {
@@ -151,5 +163,44 @@ describe("reset-offsets arguments", () => {
     assert.throws(() => resetOffsetsCall(base.slice(2).concat("--to-latest"), {}), /--admin/);
     assert.throws(() => resetOffsetsCall([...base, "--to-offset", "x"], {}), /--to-offset/);
     assert.throws(() => resetOffsetsCall([...base, "--to-datetime", "noon"], {}), /--to-datetime/);
+  });
+});
+
+describe("classic steering", () => {
+  test("eager and cooperative assignors rejoin on REBALANCE_IN_PROGRESS, others on ILLEGAL_GENERATION", () => {
+    assert.equal(rejoinError("range"), ErrorCode.REBALANCE_IN_PROGRESS);
+    assert.equal(rejoinError("cooperative-sticky"), ErrorCode.REBALANCE_IN_PROGRESS);
+    assert.equal(rejoinError("my-assignor"), ErrorCode.ILLEGAL_GENERATION);
+    assert.equal(rejoinError(null), ErrorCode.ILLEGAL_GENERATION);
+    assert.ok(isCooperative("cooperative-sticky"));
+    assert.ok(!isCooperative("range"));
+  });
+
+  test("a cooperative member's assignment loses only the reset partitions", () => {
+    const writer = new Writer(256);
+    writer.int16(3);
+    encodeConsumerProtocolAssignment(writer, 3, {
+      assignedPartitions: [
+        { topic: "T", partitions: [0, 1, 2] },
+        { topic: "U", partitions: [0] },
+      ],
+      userData: Buffer.from("x"),
+    });
+    const assignment = Buffer.from(writer.finish());
+    const drop = [{ topic: "T", topicId: ZERO_UUID, partitions: new Set([1, 2]) }];
+    const stripped = withoutPartitions(assignment, drop)!;
+    const reader = new Reader(stripped);
+    assert.equal(reader.int16(), 3);
+    const decoded = decodeConsumerProtocolAssignment(reader, 3);
+    assert.deepEqual(
+      decoded.assignedPartitions.map((a) => [a.topic, a.partitions]),
+      [
+        ["T", [0]],
+        ["U", [0]],
+      ],
+    );
+    assert.deepEqual(decoded.userData, Buffer.from("x"));
+    assert.equal(withoutPartitions(assignment, [{ ...drop[0]!, topic: "V" }]), undefined, "nothing to drop");
+    assert.equal(withoutPartitions(Buffer.from([0, 9, 1]), drop), undefined, "not an assignment");
   });
 });
