@@ -118,14 +118,14 @@ interface ResetAnswerView {
   id: string;
   group: string;
   topic: string;
-  dry_run: boolean;
+  dryRun: boolean;
   repeated: boolean;
   partitions: { partition: number; old: string | null; new: string }[];
-  members: { member_id: string; resynced: boolean }[];
+  members: { memberId: string; resynced: boolean }[];
 }
 
 export function formatAnswer(answer: ResetAnswerView): string {
-  const title = answer.dry_run
+  const title = answer.dryRun
     ? "dry run, nothing applied"
     : answer.repeated
       ? `already applied earlier as reset ${answer.id}, not applied again`
@@ -139,7 +139,7 @@ export function formatAnswer(answer: ResetAnswerView): string {
   }
   for (const member of answer.members) {
     lines.push(
-      `member ${member.member_id}: ${member.resynced ? "continues from the new offsets" : "not re-synced yet"}`,
+      `member ${member.memberId}: ${member.resynced ? "continues from the new offsets" : "not re-synced yet"}`,
     );
   }
   return lines.join("\n");

@@ -62,12 +62,12 @@ export interface ResetAnswer {
   readonly id: string;
   readonly group: string;
   readonly topic: string;
-  readonly dry_run: boolean;
+  readonly dryRun: boolean;
   /** True when this answer is a reset applied earlier with the same id, not applied again. */
   readonly repeated: boolean;
   readonly partitions: readonly PartitionReset[];
   /** The members that were told to fetch their offsets again, and whether each has done so. */
-  readonly members: readonly { readonly member_id: string; readonly resynced: boolean }[];
+  readonly members: readonly { readonly memberId: string; readonly resynced: boolean }[];
 }
 
 function sleep(ms: number): Promise<void> {
@@ -220,7 +220,7 @@ export class OffsetResets {
         false,
         false,
         resets,
-        steered.map((memberId) => ({ member_id: memberId, resynced: !waiting.has(memberId) })),
+        steered.map((memberId) => ({ memberId, resynced: !waiting.has(memberId) })),
       );
     } finally {
       if (fence && released) hosted.fences.delete(fence);
@@ -236,7 +236,7 @@ export class OffsetResets {
     partitions: PartitionReset[],
     members: ResetAnswer["members"],
   ): ResetAnswer {
-    return { id, group, topic: topic.name, dry_run: dryRun, repeated, partitions, members };
+    return { id, group, topic: topic.name, dryRun, repeated, partitions, members };
   }
 
   private async targets(
