@@ -70,8 +70,13 @@ public class RecordPrinter {
       System.out.println("{\"event\":\"started\"}");
       System.out.flush();
       while (!stop.get()) {
-        if (paused.get()) consumer.pause(consumer.assignment());
-        else if (!consumer.paused().isEmpty()) consumer.resume(consumer.paused());
+        try {
+          if (paused.get()) consumer.pause(consumer.assignment());
+          else if (!consumer.paused().isEmpty()) consumer.resume(consumer.paused());
+        } catch (IllegalStateException assignmentChanged) {
+          // The group protocol "consumer" reassigns in the background, between assignment() and pause():
+          // the next turn of the loop sees the new assignment.
+        }
         StringBuilder out = new StringBuilder();
         for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(100))) {
           out.append("{\"partition\":")
