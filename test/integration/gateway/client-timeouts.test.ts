@@ -34,8 +34,11 @@ async function connect(port: number): Promise<ClientSocket> {
 }
 
 /** The proxy's log lines about the connection from `client`'s local port. */
+/** The lines about a client's connection after the one that says it opened (which must come first). */
 function linesAbout(proxy: ProxyProcess, client: ClientSocket): Record<string, unknown>[] {
-  return logLines(proxy.logs()).filter((line) => line.client === `127.0.0.1:${client.localPort}`);
+  const lines = logLines(proxy.logs()).filter((line) => line.client === `127.0.0.1:${client.localPort}`);
+  assert.equal(lines[0]?.msg, "client connection opened", JSON.stringify(lines));
+  return lines.slice(1);
 }
 
 describe("client-side timeouts", { timeout: 180_000 }, () => {

@@ -78,8 +78,11 @@ function decode(apiKey: number, version: number, frame: Buffer): unknown {
 }
 
 /** The proxy's log lines about the connection from `client`'s local port. */
+/** The lines about a client's connection after the one that says it opened (which must come first). */
 function linesAbout(target: ProxyProcess, client: ClientSocket): Record<string, unknown>[] {
-  return logLines(target.logs()).filter((line) => line.client === `127.0.0.1:${client.localPort}`);
+  const lines = logLines(target.logs()).filter((line) => line.client === `127.0.0.1:${client.localPort}`);
+  assert.equal(lines[0]?.msg, "client connection opened", JSON.stringify(lines));
+  return lines.slice(1);
 }
 
 async function healthy(adminPort: number): Promise<boolean> {
