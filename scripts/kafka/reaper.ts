@@ -1,19 +1,21 @@
 /**
  * Watches an owner process and stops a cluster when the owner dies, even by SIGKILL. It may be started before
- * the cluster exists, so that a cluster whose owner dies mid-start is stopped as well.
- * usage: node scripts/kafka/reaper.ts <ownerPid> <ownerStartTime> <clusterDir>
+ * the cluster exists, so that a cluster whose owner dies mid-start is stopped as well. With `--clusters-under`, the
+ * dir holds clusters (the test run's shared ones): every JVM of a cluster below it is stopped.
+ * usage: node scripts/kafka/reaper.ts <ownerPid> <ownerStartTime> <clusterDir> [--clusters-under]
  */
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { clusterMarker } from "./cluster.ts";
-import { killWithMarker, pidsWithMarker, startTime } from "./processes.ts";
+import { killWithMarker, pidsMentioning, pidsWithMarker, startTime } from "./processes.ts";
 
 const POLL_MS = 500;
 
 /** Polls until the owner is gone (then stops the cluster) or the cluster was stopped normally (then just exits). */
-async function reap(ownerPid: number, ownerStartTime: string, dir: string): Promise<void> {
+async function reap(ownerPid: number, ownerStartTime: string, dir: string, under: boolean): Promise<void> {
   const marker = clusterMarker(dir);
+  const parentMarker = `${marker}/`;
   const state = join(dir, "cluster.json");
   let seenRunning = false;
   for (;;) {
@@ -24,16 +26,17 @@ async function reap(ownerPid: number, ownerStartTime: string, dir: string): Prom
       await sleep(POLL_MS);
       continue;
     }
-    await killWithMarker(pidsWithMarker(marker), marker);
+    if (under) await killWithMarker(pidsMentioning(parentMarker), parentMarker, "SIGKILL", 10_000, true);
+    else await killWithMarker(pidsWithMarker(marker), marker);
     rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
     return;
   }
 }
 
-const [owner, ownerStartTime, dir] = process.argv.slice(2);
-if (!owner || !ownerStartTime || !dir) {
-  process.stderr.write("usage: reaper.ts <ownerPid> <ownerStartTime> <clusterDir>\n");
+const [owner, ownerStartTime, dir, mode] = process.argv.slice(2);
+if (!owner || !ownerStartTime || !dir || (mode !== undefined && mode !== "--clusters-under")) {
+  process.stderr.write("usage: reaper.ts <ownerPid> <ownerStartTime> <clusterDir> [--clusters-under]\n");
   process.exitCode = 2;
 } else {
-  await reap(Number(owner), ownerStartTime, dir);
+  await reap(Number(owner), ownerStartTime, dir, mode === "--clusters-under");
 }

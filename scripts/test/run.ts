@@ -3,6 +3,10 @@
  * tests alone), runs `node --test` with a run id, then kills every process the run left behind (JVMs carry
  * `-Dkpp.run=<id>`) and removes the run's temp dir, also on Ctrl-C, failures and timeouts.
  *
+ * Kafka clusters are shared by the run's test files (test/helpers/kafka.ts): they live in the dir named by
+ * KPP_SHARED_KAFKA_DIR (inside the run's temp dir) and outlive the files that started them; the runner stops them
+ * when the run ends, and a detached reaper does it if the runner itself is killed outright.
+ *
  * Files run one at a time (they start JVMs; the CI machine has 2 cores) except for unit-only runs.
  *
  * usage: node scripts/test/run.ts [--unit | --integration] [node --test flags] [files or globs...]
@@ -13,7 +17,8 @@ import { mkdirSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { killWithMarker, pidsMentioning, pidsWithMarker } from "../kafka/processes.ts";
+import { clusterMarker } from "../kafka/cluster.ts";
+import { killWithMarker, pidsMentioning, pidsWithMarker, startTime } from "../kafka/processes.ts";
 import { CLIENTS_VENV, ROOT, setUp, venvReady } from "./setup.ts";
 
 const UNIT = "test/unit/**/*.test.ts";
@@ -25,6 +30,7 @@ const DEFAULT_RUN_TIMEOUT_MS = 80 * 60_000;
 const DEFAULT_TEST_TIMEOUT_MS = 10 * 60_000;
 const SHUTDOWN_GRACE_MS = 10_000;
 const KAFKAJS_REQUEST_QUEUE = pathToFileURL(join(ROOT, "test/helpers/kafkajs-request-queue.ts")).href;
+const REAPER = join(ROOT, "scripts/kafka/reaper.ts");
 
 function plan(argv: string[]): { patterns: string[]; flags: string[] } {
   const flags: string[] = [];
@@ -50,6 +56,10 @@ async function main(): Promise<number> {
   const runTmp = join(tmpdir(), `kpp-test-${runId}`);
   mkdirSync(runTmp, { recursive: true });
   env.KPP_TEST_TMP = runTmp;
+  const sharedKafkaDir = join(runTmp, "shared-kafka");
+  mkdirSync(sharedKafkaDir);
+  env.KPP_SHARED_KAFKA_DIR = sharedKafkaDir;
+  spawnSharedClusterReaper(sharedKafkaDir);
   const concurrency = onlyUnit ? Math.max(1, availableParallelism()) : 1;
   const args = [
     ...(needsClients ? ["--import", KAFKAJS_REQUEST_QUEUE] : []),
@@ -84,6 +94,7 @@ async function main(): Promise<number> {
     child.on("close", (code, signal) => resolve(code ?? (signal ? 128 + signalNumber(signal) : 1)));
   });
   clearTimeout(runTimer);
+  await stopSharedClusters(sharedKafkaDir);
   await sweep(runId);
   rmSync(runTmp, { recursive: true, force: true, maxRetries: 3 });
   if (interrupted) return 128 + signalNumber(interrupted);
@@ -104,6 +115,21 @@ async function setUpClients(env: NodeJS.ProcessEnv): Promise<void> {
     env.KPP_PYTHON = CLIENTS_VENV.python;
     env.PATH = `${dirname(CLIENTS_VENV.python)}${delimiter}${env.PATH ?? ""}`;
   }
+}
+
+/** Stops the run's shared clusters when the runner dies without its own cleanup (SIGKILL). */
+function spawnSharedClusterReaper(dir: string): void {
+  const args = [REAPER, String(process.pid), startTime(process.pid) ?? "unknown", dir, "--clusters-under"];
+  const reaper = spawn(process.execPath, args, { detached: true, stdio: "ignore" });
+  reaper.on("error", () => {});
+  reaper.unref();
+}
+
+/** Stops every cluster the run's test files shared (JVMs marked `-Dkpp.cluster=<dir>/...`) and removes the dir. */
+async function stopSharedClusters(dir: string): Promise<void> {
+  const marker = `${clusterMarker(dir)}/`;
+  await killWithMarker(pidsMentioning(marker), marker, "SIGKILL", 10_000, true);
+  rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 }
 
 /** Kills whatever the run left: JVMs (marked `-Dkpp.run=<id>`) and harness reapers watching its dirs. */

@@ -16,7 +16,7 @@ describe("leader failover through the proxy (Kafka 4.4, 3 brokers)", { timeout: 
   let kafka: Kafka;
 
   before(async () => {
-    gateway = await startGateway({ brokers: 3 });
+    gateway = await startGateway({ brokers: 3, exclusive: true }); // brokers are killed and restarted
     kafka = kafkaClient(gateway.bootstrap, "compat-failover");
   });
 

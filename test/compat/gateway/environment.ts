@@ -34,6 +34,8 @@ export interface GatewayToolOptions extends Omit<ToolOptions, "dir" | "bootstrap
 export interface GatewayOptions {
   brokers?: number;
   version?: KafkaVersion;
+  /** A cluster of this file's own, needed to kill or restart brokers (see useKafkaCluster). */
+  exclusive?: boolean;
   proxy?: Omit<StartProxyOptions, "upstream">;
 }
 
@@ -45,12 +47,20 @@ export const runsDirect = process.env.KPP_COMPAT_DIRECT === "1";
 
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const version = options.version ?? "4";
-  const cluster = await useKafkaCluster({ brokers: options.brokers ?? 3, version });
+  const cluster = await useKafkaCluster({
+    brokers: options.brokers ?? 3,
+    version,
+    exclusive: options.exclusive ?? false,
+  });
+  /** A shared cluster stays for the run's other files; the run stops it. */
+  const release = async () => {
+    if (!cluster.shared) await cluster.stop();
+  };
   let proxy: ProxyProcess | undefined;
   try {
     if (!runsDirect) proxy = await startProxy({ upstream: cluster.bootstrap, ...options.proxy });
   } catch (error) {
-    await cluster.stop();
+    await release();
     throw error;
   }
   const bootstrap = proxy?.bootstrap ?? cluster.bootstrap;
@@ -79,7 +89,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
           writeFileSync(join(keepLogsIn, `proxy-${proxy.port}.log`), proxy.logs());
         }
       } finally {
-        await cluster.stop();
+        await release();
       }
     },
   };

@@ -54,7 +54,7 @@ describe("two clusters behind one address (east: Kafka 4, 3 brokers; west: Kafka
   before(async () => {
     [east, west] = await Promise.all([
       useKafkaCluster({ brokers: 3 }),
-      useKafkaCluster({ brokers: 1, version: "3.9" }),
+      useKafkaCluster({ brokers: 1, version: "3.9", exclusive: true }), // west: its broker is killed and restarted
     ]);
     proxy = await startProxy({
       upstream: east.bootstrap,

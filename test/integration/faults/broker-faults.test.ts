@@ -175,8 +175,10 @@ describe("faults between the proxy and the broker", { timeout: 540_000 }, () => 
     faults = await startFaultProxy([{ host: "127.0.0.1", port: faultListener }]);
     const faultPort = faults.links[0]!.port;
     const compiling = compileWorkload();
+    // exclusive: its listeners lead to this file's own fault proxy, so no other file could use it
     cluster = await useKafkaCluster({
       brokers: 1,
+      exclusive: true,
       brokerProperties: {
         listeners: `PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port},FAULTS://127.0.0.1:${faultListener}`,
         "advertised.listeners": `PLAINTEXT://127.0.0.1:{port},FAULTS://127.0.0.1:${faultPort}`,

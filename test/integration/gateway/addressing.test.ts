@@ -50,7 +50,8 @@ async function adminStatus(adminPort = proxy.adminPort): Promise<AdminStatus> {
 
 describe("gateway addressing against a 3-broker cluster", { timeout: 240_000 }, () => {
   before(async () => {
-    cluster = await useKafkaCluster({ brokers: 3 });
+    // exclusive: kills and restarts a broker
+    cluster = await useKafkaCluster({ brokers: 3, exclusive: true });
     for (const broker of cluster.brokers) upstreamPorts.add(broker.port);
     proxy = await startProxy({ upstream: cluster.bootstrap, brokerIdBase: 1 });
   });

@@ -6,7 +6,8 @@ import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 let kafka: KafkaTestCluster;
 
 before(async () => {
-  kafka = await useKafkaCluster({ brokers: 3, version: "4" });
+  // exclusive: kills and restarts a broker
+  kafka = await useKafkaCluster({ brokers: 3, version: "4", exclusive: true });
 });
 
 async function produce(topic: string, lines: string[]): Promise<void> {

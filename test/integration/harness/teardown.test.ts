@@ -23,6 +23,8 @@ function launch(args: string[], mode: "fail" | "hang"): Launched {
   const out = join(mkdtempSync(join(work, "case-")), "cluster.json");
   const env: NodeJS.ProcessEnv = { ...process.env, KPP_FIXTURE_OUT: out, KPP_FIXTURE_MODE: mode };
   delete env.NODE_TEST_CONTEXT;
+  // Under run.ts the fixture shares clusters through the nested run's own dir; run alone it starts its own.
+  delete env.KPP_SHARED_KAFKA_DIR;
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     detached: true,

@@ -93,7 +93,7 @@ function lagsOf(view: GroupView, topic: string): (number | null)[] {
 
 describe("admin API", { timeout: 240_000 }, () => {
   before(async () => {
-    cluster = await useKafkaCluster();
+    cluster = await useKafkaCluster({ exclusive: true });
     virtualTopic = cluster.uniqueTopic("admin-virtual");
     plainTopic = cluster.uniqueTopic("admin-plain");
     group = cluster.uniqueTopic("admin-group");

@@ -107,7 +107,7 @@ for (const { version, formatterFlag } of BROKER_VERSIONS)
     });
     after(async () => {
       connection?.close();
-      await kafka?.stop();
+      if (kafka && !kafka.shared) await kafka.stop();
     });
 
     for (const codec of COMPRESSION_NAMES) {

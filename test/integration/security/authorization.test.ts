@@ -53,7 +53,7 @@ const USERS: Readonly<Record<Tenant | "platform", User>> = {
 const TENANTS: readonly Tenant[] = ["acme", "globex"];
 const other = (tenant: Tenant): Tenant => (tenant === "acme" ? "globex" : "acme");
 
-/** Marks this run's names (the cluster is this process's own; the mark tells runs apart in kept logs). */
+/** Marks this file's names: other test files of the run may share the cluster, and kept logs tell runs apart. */
 const RUN = Math.random().toString(36).slice(2, 6);
 type Kind = "plain" | "virtualized";
 const KINDS: readonly Kind[] = ["plain", "virtualized"];

@@ -14,8 +14,10 @@ let proxy: ProxyProcess;
 const ALLOWED = "pt-allowed-";
 
 before(async () => {
+  // exclusive: ACLs are cluster-wide, and no other file runs an authorizer
   kafka = await useKafkaCluster({
     brokers: 1,
+    exclusive: true,
     version: "4",
     security: "sasl_ssl",
     brokerProperties: {

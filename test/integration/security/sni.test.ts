@@ -102,7 +102,8 @@ function wildcardCertificate(): { ca: string; cert: string; key: string } {
 
 before(async () => {
   java = javaWithHostsFile();
-  kafka = await useKafkaCluster({ brokers: 3, version: "4", security: "sasl_ssl" });
+  // exclusive: no other file uses a 3-broker SASL_SSL cluster; shared, it would idle until the run ends
+  kafka = await useKafkaCluster({ brokers: 3, version: "4", security: "sasl_ssl", exclusive: true });
   dir = mkdtempSync(join(tmpdir(), "kpp-sni-"));
   const certificate = wildcardCertificate();
   const hosts = [BOOTSTRAP_HOST, ...kafka.brokers.map((broker) => `broker-${broker.id}.${DOMAIN}`)];

@@ -98,6 +98,7 @@ describe("virtual partitions: the Java idempotent producer", { timeout: 480_000 
     env = await startVirtualEnvironment(
       { "^va-.*": { virtual_partitions: VIRTUAL, physical_partitions: PHYSICAL } },
       "acceptance-idempotence",
+      { exclusive: true }, // a leader is killed and restarted
     );
   });
 

@@ -56,12 +56,16 @@ export interface VirtualEnvironment {
   close(): Promise<void>;
 }
 
-/** One 3-broker Kafka 4.4 cluster per test file, and a proxy with `topics` as its virtualization rules. */
+/**
+ * A 3-broker Kafka 4.4 cluster (shared with the run's other test files unless `exclusive`) and a proxy with
+ * `topics` as its virtualization rules.
+ */
 export async function startVirtualEnvironment(
   topics: Record<string, TopicRule>,
   clientId: string,
+  { exclusive = false }: { exclusive?: boolean } = {},
 ): Promise<VirtualEnvironment> {
-  const cluster = await useKafkaCluster({ brokers: 3 });
+  const cluster = await useKafkaCluster({ brokers: 3, exclusive });
   const extra = { mapping: { topics } };
   const proxy = await startProxy({ upstream: cluster.bootstrap, extra });
   const env: VirtualEnvironment = {
