@@ -1,5 +1,6 @@
 import { ApiKey, hasField, isFlexibleResponse } from "../../protocol/api.ts";
-import { Reader } from "../../protocol/primitives/reader.ts";
+import type { Reader } from "../../protocol/primitives/reader.ts";
+import { arrayLength, frameReader, releaseFrameReader, skip, skipTaggedFields } from "./frame-reading.ts";
 
 /** What a Fetch response's layout holds at one version. */
 interface FetchLayout {
@@ -44,40 +45,33 @@ export interface FetchVisitor {
   error(errorCode: number): void;
 }
 
-function skipTaggedFields(r: Reader): void {
-  for (let count = r.unsignedVarint(); count > 0; count--) {
-    r.unsignedVarint();
-    const size = r.unsignedVarint();
-    r.need(size);
-    r.offset += size;
-  }
-}
-
-function skip(r: Reader, bytes: number): void {
-  r.need(bytes);
-  r.offset += bytes;
-}
-
 /**
  * Walks a Fetch response frame (length prefix included) without decoding it: topic names or ids, partition error
  * codes and where each partition's records lie; the records themselves are skipped. Throws a KafkaProtocolError
  * for a frame that is not a Fetch response of `version`.
  */
 export function walkFetchResponse(frame: Buffer, version: number, visit: FetchVisitor): void {
-  const layout = layoutOf(version);
+  const r = frameReader(frame, 8);
+  try {
+    walkBody(r, layoutOf(version), visit);
+  } finally {
+    releaseFrameReader(r);
+  }
+}
+
+function walkBody(r: Reader, layout: FetchLayout, visit: FetchVisitor): void {
   const flexible = layout.flexible;
-  const r = new Reader(frame, 8);
   if (flexible) skipTaggedFields(r);
   if (layout.throttleTime) skip(r, 4);
   if (layout.topLevelError) {
     visit.error(r.int16());
     skip(r, 4);
   }
-  const topics = flexible ? r.compactArrayLength(1) : r.arrayLength(1);
+  const topics = arrayLength(r, flexible, 1);
   for (let t = 0; t < topics; t++) {
     if (layout.topicIds) visit.topic(r.uuid(), true);
     else visit.topic(flexible ? r.compactString() : r.string(), false);
-    const partitions = flexible ? r.compactArrayLength(1) : r.arrayLength(1);
+    const partitions = arrayLength(r, flexible, 1);
     for (let p = 0; p < partitions; p++) {
       skip(r, 4);
       const errorCode = r.int16();
@@ -85,7 +79,7 @@ export function walkFetchResponse(frame: Buffer, version: number, visit: FetchVi
       if (layout.lastStableOffset) skip(r, 8);
       if (layout.logStartOffset) skip(r, 8);
       if (layout.abortedTransactions) {
-        const aborted = flexible ? r.compactArrayLength(1) : r.arrayLength(1);
+        const aborted = arrayLength(r, flexible, 1);
         for (let a = 0; a < aborted; a++) {
           skip(r, 16);
           if (flexible) skipTaggedFields(r);
@@ -95,7 +89,7 @@ export function walkFetchResponse(frame: Buffer, version: number, visit: FetchVi
       const recordsBytes = flexible ? r.unsignedVarint() - 1 : r.int32();
       const start = r.offset;
       if (recordsBytes > 0) skip(r, recordsBytes);
-      visit.partition(errorCode, frame, start, r.offset);
+      visit.partition(errorCode, r.buf, start, r.offset);
       if (flexible) skipTaggedFields(r);
     }
     if (flexible) skipTaggedFields(r);

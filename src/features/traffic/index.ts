@@ -4,6 +4,7 @@ import type { FeatureServices } from "../../feature-api/services.ts";
 import { ApiKey, ErrorCode, type ResponseOf } from "../../protocol/api.ts";
 import { walkProduce } from "../../protocol/produce-request-peek.ts";
 import { type FetchVisitor, walkFetchResponse } from "./fetch-response-walk.ts";
+import { walkProduceResponse } from "./produce-response-walk.ts";
 import { countBatches } from "./record-batches.ts";
 import { TrafficCounts, type TrafficEntry } from "./traffic-counts.ts";
 
@@ -22,7 +23,8 @@ const CLIENT_SLOT = new ConnectionStateKey<ClientSlot>("traffic-client", () => (
  * Counts produce and fetch traffic as clients see it (this feature is nearest the client: virtual topics and
  * partitions): bytes and records per topic and upstream cluster, and per client id and principal. Produce is
  * read from the request frame, Fetch from the response the client gets; both from batch headers only, and
- * neither is decoded nor held back. Also serves `GET /api/traffic`, the rates of the last minute.
+ * neither is decoded nor held back. Also counts the partition error codes of Fetch and Produce responses, and
+ * serves `GET /api/traffic`, the rates of the last minute.
  */
 export function createTraffic(services: FeatureServices): Feature | undefined {
   const { config, topology, metrics, admin, onReload } = services;
@@ -96,6 +98,14 @@ export function createTraffic(services: FeatureServices): Feature | undefined {
     },
   };
 
+  // A Produce response's partition errors, counted once its walk has read every partition: a frame the walk
+  // cannot read counts none.
+  const producedErrors: number[] = [];
+  let producedErrorCount = 0;
+  const visitProducedError = (errorCode: number): void => {
+    if (errorCode !== ErrorCode.NONE) producedErrors[producedErrorCount++] = errorCode;
+  };
+
   const begin = (exchange: ExchangeInfo): void => {
     second = currentSecond();
     client = clientEntry(exchange.connection);
@@ -117,6 +127,24 @@ export function createTraffic(services: FeatureServices): Feature | undefined {
             topic = client = undefined;
           }
           return false;
+        },
+        observeResponseFrame(frame, exchange) {
+          if (!enabled || exchange.connection.internal) return;
+          try {
+            walkProduceResponse(frame, exchange.apiVersion, visitProducedError);
+            for (let i = 0; i < producedErrorCount; i++)
+              metrics.countError(ApiKey.Produce, producedErrors[i]!);
+          } catch (error) {
+            log.debug({ err: (error as Error).message }, "a Produce response could not be counted");
+          } finally {
+            producedErrorCount = 0;
+          }
+        },
+        observeResponse(response, exchange) {
+          if (!enabled || exchange.connection.internal) return;
+          for (const topicResponse of response.responses)
+            for (const partition of topicResponse.partitionResponses)
+              metrics.countError(ApiKey.Produce, partition.errorCode);
         },
       },
       [ApiKey.Fetch]: {

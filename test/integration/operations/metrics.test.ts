@@ -11,8 +11,16 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
 import { parse } from "yaml";
-import { ApiKey, apiInfo, ErrorCode, firstVersion } from "../../../src/protocol/api.ts";
+import {
+  ApiKey,
+  apiInfo,
+  ErrorCode,
+  firstVersion,
+  lastVersion,
+  ZERO_UUID,
+} from "../../../src/protocol/api.ts";
 import { RecordBatchView } from "../../../src/records/batch-view.ts";
+import { buildBatch } from "../../../src/records/builder.ts";
 import { iterateBatches } from "../../../src/records/iterate.ts";
 import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
 import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
@@ -34,12 +42,16 @@ const RECORDS_PER_V = 5;
 const M = V * RECORDS_PER_V;
 /** The newest Fetch that names topics (as `onePartitionFetch` builds them). */
 const FETCH_BY_NAME = firstVersion("FetchRequest", "topics.topicId") - 1;
+const PRODUCE_BY_NAME = lastVersion("ProduceRequest", "topicData.name")!;
 const DEPLOY = fileURLToPath(new URL("../../../deploy/", import.meta.url));
 
 let cluster: KafkaTestCluster;
 let proxy: ProxyProcess;
 let plainTopic: string;
 let virtualTopic: string;
+/** Topics only Produce errors are provoked on: one partition, and a virtualized one of V on P. */
+let errorTopic: string;
+let virtualErrorTopic: string;
 
 interface Sample {
   name: string;
@@ -137,6 +149,10 @@ before(async () => {
   virtualTopic = cluster.uniqueTopic("metrics-virtual");
   await cluster.createTopic(plainTopic, { partitions: 1 });
   await cluster.createTopic(virtualTopic, { partitions: P });
+  errorTopic = cluster.uniqueTopic("metrics-errors");
+  virtualErrorTopic = cluster.uniqueTopic("metrics-virtual-errors");
+  await cluster.createTopic(errorTopic, { partitions: 1 });
+  await cluster.createTopic(virtualErrorTopic, { partitions: P });
   proxy = await startProxy({
     upstream: cluster.bootstrap,
     extra: {
@@ -146,7 +162,12 @@ before(async () => {
           sasl: { enabled_mechanisms: ["PLAIN"], credentials: { users: { [USER]: PASSWORD } } },
         },
       },
-      mapping: { topics: { [`^${virtualTopic}$`]: { virtual_partitions: V, physical_partitions: P } } },
+      mapping: {
+        topics: {
+          [`^${virtualTopic}$`]: { virtual_partitions: V, physical_partitions: P },
+          [`^${virtualErrorTopic}$`]: { virtual_partitions: V, physical_partitions: P },
+        },
+      },
     },
   });
 });
@@ -284,16 +305,14 @@ test("a known workload appears in /metrics exactly, per topic, client id and pri
   assert.equal(producerRates?.produce.recordsPerSecond, (N + M) / 60);
 });
 
-test("partition error codes of Fetch responses are counted by API and error", async () => {
-  const errorLabels = { api_key: "Fetch", error: "OFFSET_OUT_OF_RANGE" };
-  const counted = (samples: Sample[]) => countedOrZero(samples, "kafka_proxy_errors_total", errorLabels);
-  const before = counted((await scrape()).samples);
+/** A raw client connected to the proxy and authenticated as USER. */
+async function authenticatedRawClient(): Promise<RawKafkaClient> {
   const raw = await RawKafkaClient.connect(proxy.bootstrap);
   try {
     const handshake = await raw.request(ApiKey.SaslHandshake, apiInfo(ApiKey.SaslHandshake)!.maxVersion, {
       mechanism: "PLAIN",
     });
-    assert.equal(handshake.errorCode, 0);
+    assert.equal(handshake.errorCode, ErrorCode.NONE);
     const authenticated = await raw.request(
       ApiKey.SaslAuthenticate,
       apiInfo(ApiKey.SaslAuthenticate)!.maxVersion,
@@ -301,7 +320,20 @@ test("partition error codes of Fetch responses are counted by API and error", as
         authBytes: Buffer.from(`\u0000${USER}\u0000${PASSWORD}`),
       },
     );
-    assert.equal(authenticated.errorCode, 0);
+    assert.equal(authenticated.errorCode, ErrorCode.NONE);
+    return raw;
+  } catch (error) {
+    raw.close();
+    throw error;
+  }
+}
+
+test("partition error codes of Fetch responses are counted by API and error", async () => {
+  const errorLabels = { api_key: "Fetch", error: "OFFSET_OUT_OF_RANGE" };
+  const counted = (samples: Sample[]) => countedOrZero(samples, "kafka_proxy_errors_total", errorLabels);
+  const before = counted((await scrape()).samples);
+  const raw = await authenticatedRawClient();
+  try {
     const response = await raw.request(
       ApiKey.Fetch,
       FETCH_BY_NAME,
@@ -312,6 +344,39 @@ test("partition error codes of Fetch responses are counted by API and error", as
     raw.close();
   }
   assert.equal(counted((await scrape()).samples), before + 1);
+});
+
+test("partition error codes of Produce responses are counted once, passed on raw or answered by the proxy", async () => {
+  const errorLabels = { api_key: "Produce", error: "UNKNOWN_TOPIC_OR_PARTITION" };
+  const counted = async () =>
+    countedOrZero((await scrape()).samples, "kafka_proxy_errors_total", errorLabels);
+  const records = buildBatch({ records: [{ value: "refused" }] });
+  const raw = await authenticatedRawClient();
+  const produce = async (topic: string, partition: number): Promise<number> => {
+    const response = await raw.request(ApiKey.Produce, PRODUCE_BY_NAME, {
+      transactionalId: null,
+      acks: -1,
+      timeoutMs: 10_000,
+      topicData: [{ name: topic, topicId: ZERO_UUID, partitionData: [{ index: partition, records }] }],
+    });
+    assert.equal(response.responses.length, 1);
+    assert.equal(response.responses[0].partitionResponses.length, 1);
+    return response.responses[0].partitionResponses[0].errorCode;
+  };
+  try {
+    // A partition the topic does not have: the broker refuses it, and the response is passed on raw.
+    const before = await counted();
+    assert.equal(await produce(errorTopic, 1), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    assert.equal(await counted(), before + 1);
+    // A virtual partition past the topic's V: the proxy refuses it itself, in a response it encodes.
+    assert.equal(await produce(virtualErrorTopic, V), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    assert.equal(await counted(), before + 2);
+    // A Produce that succeeds counts no error.
+    assert.equal(await produce(errorTopic, 0), ErrorCode.NONE);
+    assert.equal(await counted(), before + 2);
+  } finally {
+    raw.close();
+  }
 });
 
 test("every metric the Grafana dashboard and the alert rules name exists in /metrics", async () => {
