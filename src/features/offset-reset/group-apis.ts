@@ -6,7 +6,15 @@
 import type { ApiHandlers, RequestContext } from "../../feature-api/feature.ts";
 import { ApiKey, ErrorCode, type RequestOf, type ResponseOf } from "../../protocol/api.ts";
 import { isCooperative, rejoinError, withoutPartitions } from "./classic-steering.ts";
-import type { HostedGroup, HostedGroups } from "./hosted-members.ts";
+import {
+  type AssignedTopic,
+  copyAssignment,
+  countFenced,
+  ownsFenced,
+  ownsNoneFenced,
+  withoutFenced,
+} from "./consumer-steering.ts";
+import type { HostedGroup, HostedGroups, HostedMember } from "./hosted-members.ts";
 
 const STEERED_HEARTBEAT_MESSAGE = "the group's committed offsets were reset: rejoin and fetch them";
 
@@ -95,6 +103,8 @@ export function groupApiHandlers(groups: HostedGroups): ApiHandlers {
     [ApiKey.ConsumerGroupHeartbeat]: {
       async onRequest(request, context) {
         if (!isClient(context)) return context.next(request);
+        // Read before the request goes on: the layers below may rewrite it into their view.
+        const owned = request.topicPartitions;
         const response = await context.next(request);
         const memberId = response.memberId ?? request.memberId;
         if (!memberId) return response;
@@ -107,18 +117,10 @@ export function groupApiHandlers(groups: HostedGroups): ApiHandlers {
         const member = group.member(memberId, "consumer", connection.clientId, connection.remote);
         if (response.errorCode !== ErrorCode.NONE) return response;
         member.generation = response.memberEpoch;
+        if (response.assignment) member.assignment = copyAssignment(response.assignment.topicPartitions);
         if (request.memberEpoch === 0) group.resynced(memberId);
-        else if (group.mustTell(memberId)) {
-          // FENCED_MEMBER_EPOCH: the member drops its partitions as lost and rejoins at epoch 0.
-          response.errorCode = ErrorCode.FENCED_MEMBER_EPOCH;
-          response.errorMessage = STEERED_HEARTBEAT_MESSAGE;
-          response.assignment = null;
-          group.told(memberId);
-          context.log.info(
-            { group: request.groupId, memberId },
-            "offset reset: member told to rejoin and fetch the reset offsets",
-          );
-        }
+        else if (group.fences.size > 0)
+          steerConsumer(request.groupId, group, member, owned, response, context);
         return response;
       },
     },
@@ -132,6 +134,68 @@ export function groupApiHandlers(groups: HostedGroups): ApiHandlers {
       },
     },
   };
+}
+
+/**
+ * Moves a KIP-848 member along its resets (see consumer-steering.ts): a member keeping other partitions is
+ * given its assignment without the reset ones, then, once it has revoked them, with them again; a member owning
+ * only reset partitions (or whose assignment is not known) is fenced.
+ */
+function steerConsumer(
+  groupId: string,
+  group: HostedGroup,
+  member: HostedMember,
+  owned: readonly AssignedTopic[] | null,
+  response: ResponseOf<typeof ApiKey.ConsumerGroupHeartbeat>,
+  context: RequestContext<typeof ApiKey.ConsumerGroupHeartbeat>,
+): void {
+  const { memberId, assignment } = member;
+  let fence = false;
+  let withheld = false;
+  let restored = false;
+  for (const reset of group.fences) {
+    const state = reset.stateOf(memberId);
+    if (state === "untold") {
+      const counts = assignment ? countFenced(assignment, reset.partitions) : undefined;
+      if (counts?.fenced === 0) {
+        reset.told(memberId);
+        reset.resynced(memberId);
+      } else if (counts && counts.other > 0) {
+        reset.withholding(memberId);
+        withheld = true;
+      } else fence = true;
+    } else if (state === "withholding" && owned && ownsNoneFenced(owned, reset.partitions)) {
+      reset.restoring(memberId);
+      restored = true;
+    } else if (
+      state === "restoring" &&
+      owned &&
+      assignment &&
+      ownsFenced(owned, assignment, reset.partitions)
+    ) {
+      reset.resynced(memberId);
+    }
+  }
+  const log = { group: groupId, memberId };
+  if (fence) {
+    // FENCED_MEMBER_EPOCH: the member drops its partitions as lost and rejoins at epoch 0.
+    response.errorCode = ErrorCode.FENCED_MEMBER_EPOCH;
+    response.errorMessage = STEERED_HEARTBEAT_MESSAGE;
+    response.assignment = null;
+    group.told(memberId);
+    context.log.info(log, "offset reset: member told to rejoin and fetch the reset offsets");
+    return;
+  }
+  if (!assignment || !(withheld || restored || response.assignment)) return;
+  let answered: AssignedTopic[] = assignment;
+  for (const reset of group.fences)
+    if (reset.stateOf(memberId) === "withholding") answered = withoutFenced(answered, reset.partitions);
+  if (withheld || restored || answered !== assignment)
+    response.assignment = { topicPartitions: copyAssignment(answered) };
+  if (withheld)
+    context.log.info(log, "offset reset: member given its assignment without the reset partitions");
+  if (restored)
+    context.log.info(log, "offset reset: member given the reset partitions back, to fetch their offsets");
 }
 
 type Commit = RequestOf<typeof ApiKey.OffsetCommit>;

@@ -3,6 +3,8 @@
  * groups: which commits are held back (the fence) and which members still have to drop their partitions.
  */
 
+import type { AssignedTopic } from "./consumer-steering.ts";
+
 export type GroupProtocol = "classic" | "consumer";
 
 export interface HostedMember {
@@ -14,7 +16,18 @@ export interface HostedMember {
   remote: string;
   /** The assignor the group chose at the member's last join (classic groups), null before one. */
   assignor: string | null;
+  /** The partitions last assigned to a KIP-848 member, as its client sees them; null before an assignment. */
+  assignment: AssignedTopic[] | null;
 }
+
+/**
+ * Where a member stands in a reset: "untold"; "told" (its heartbeat was answered with the error that makes it
+ * rejoin); "revoking" (a cooperative member given its assignment without the reset partitions: it revokes
+ * them, committing its old positions, and re-syncs once more); "withholding" (a KIP-848 member given its
+ * assignment without the reset partitions, until it acknowledges their revocation); "restoring" (a KIP-848
+ * member given them back, until it acknowledges owning them again).
+ */
+export type SteeringState = "untold" | "told" | "revoking" | "withholding" | "restoring";
 
 /** The partitions of one topic a reset moves; undefined partitions for all of them. */
 export interface FencedPartitions {
@@ -32,12 +45,8 @@ export interface FencedPartitions {
  */
 export class Fence {
   readonly partitions: FencedPartitions;
-  /**
-   * Members that must drop their partitions and re-sync: member id -> "untold", "told" (its heartbeat was
-   * answered), or "revoking" (a cooperative member given its assignment without the reset partitions: it
-   * revokes them, committing its old positions, and re-syncs once more).
-   */
-  private readonly pending = new Map<string, "untold" | "told" | "revoking">();
+  /** Members that must drop their partitions and re-sync, and where each stands. */
+  private readonly pending = new Map<string, SteeringState>();
   private steering = false;
   private allReleased: () => void = () => {};
   readonly released: Promise<void>;
@@ -82,6 +91,21 @@ export class Fence {
     if (this.pending.get(memberId) === "told") this.pending.set(memberId, "revoking");
   }
 
+  /** Where `memberId` stands; undefined when it has nothing (more) to do for this reset. */
+  stateOf(memberId: string): SteeringState | undefined {
+    return this.steering ? this.pending.get(memberId) : undefined;
+  }
+
+  /** KIP-848 `memberId` was given its assignment without the reset partitions. */
+  withholding(memberId: string): void {
+    if (this.pending.get(memberId) === "untold") this.pending.set(memberId, "withholding");
+  }
+
+  /** KIP-848 `memberId` revoked the reset partitions and was given them back. */
+  restoring(memberId: string): void {
+    if (this.pending.get(memberId) === "withholding") this.pending.set(memberId, "restoring");
+  }
+
   /** `memberId` re-synced (a SyncGroup, or a KIP-848 heartbeat at epoch 0, answered without error). */
   resynced(memberId: string): void {
     if (this.pending.get(memberId) === "untold") return;
@@ -113,7 +137,7 @@ export class HostedGroup {
   member(memberId: string, protocol: GroupProtocol, clientId: string | null, remote: string): HostedMember {
     let member = this.members.get(memberId);
     if (!member) {
-      member = { memberId, protocol, generation: -1, clientId, remote, assignor: null };
+      member = { memberId, protocol, generation: -1, clientId, remote, assignor: null, assignment: null };
       this.members.set(memberId, member);
     }
     member.protocol = protocol;

@@ -57,4 +57,14 @@ describe("online offset reset with Java consumers that keep running", { timeout:
   describe("KIP-848 (group.protocol=consumer), plain topic", () => {
     resetScenarios(() => env, "java-consumer", twoMembers(KIP_848));
   });
+
+  // The broker assigns KIP-848 groups physical partitions: the virtualized topic's one goes to one member.
+  describe("KIP-848 (group.protocol=consumer), virtualized topic", () => {
+    resetScenarios(
+      () => env,
+      "java-consumer",
+      async (topic, group) => [await startJavaMember(env.proxy.bootstrap, topic, group, KIP_848)],
+      { virtualized: true },
+    );
+  });
 });

@@ -6,6 +6,12 @@ import {
   withoutPartitions,
 } from "../../../../src/features/offset-reset/classic-steering.ts";
 import { resetOffsetsCall } from "../../../../src/features/offset-reset/command.ts";
+import {
+  countFenced,
+  ownsFenced,
+  ownsNoneFenced,
+  withoutFenced,
+} from "../../../../src/features/offset-reset/consumer-steering.ts";
 import { Fence } from "../../../../src/features/offset-reset/hosted-members.ts";
 import { targetOffset } from "../../../../src/features/offset-reset/offset-reset.ts";
 import { parseResetRequest, ResetRequestError } from "../../../../src/features/offset-reset/reset-request.ts";
@@ -202,5 +208,49 @@ describe("classic steering", () => {
     assert.deepEqual(decoded.userData, Buffer.from("x"));
     assert.equal(withoutPartitions(assignment, [{ ...drop[0]!, topic: "V" }]), undefined, "nothing to drop");
     assert.equal(withoutPartitions(Buffer.from([0, 9, 1]), drop), undefined, "not an assignment");
+  });
+});
+
+describe("KIP-848 steering", () => {
+  const T = "ab".repeat(16);
+  const U = "cd".repeat(16);
+  const fenced = { topic: "T", topicId: T, partitions: new Set([1, 2]) };
+  const assignment = [
+    { topicId: T, partitions: [0, 1, 2] },
+    { topicId: U, partitions: [1] },
+  ];
+
+  test("a member keeping other partitions is given its assignment without the reset ones", () => {
+    assert.deepEqual(countFenced(assignment, fenced), { fenced: 2, other: 2 });
+    assert.deepEqual(countFenced([{ topicId: T, partitions: [1] }], fenced), { fenced: 1, other: 0 });
+    assert.deepEqual(withoutFenced(assignment, fenced), [
+      { topicId: T, partitions: [0] },
+      { topicId: U, partitions: [1] },
+    ]);
+  });
+
+  test("it revoked them when it owns none, and re-synced when it owns all of them again", () => {
+    const revoked = withoutFenced(assignment, fenced);
+    assert.ok(ownsNoneFenced(revoked, fenced));
+    assert.ok(!ownsNoneFenced(assignment, fenced));
+    assert.ok(ownsFenced(assignment, assignment, fenced));
+    assert.ok(!ownsFenced(revoked, assignment, fenced));
+    assert.ok(!ownsFenced([{ topicId: T, partitions: [0, 1] }], assignment, fenced), "one still missing");
+  });
+
+  test("a fence follows the member through withholding and restoring until it re-synced", () => {
+    const fence = new Fence(fenced);
+    fence.steer(["m1"]);
+    assert.equal(fence.stateOf("m1"), "untold");
+    fence.restoring("m1");
+    assert.equal(fence.stateOf("m1"), "untold", "restoring only follows withholding");
+    fence.withholding("m1");
+    assert.equal(fence.stateOf("m1"), "withholding");
+    assert.ok(fence.holds("m1", "T", "", 1), "its commit before revoking is held back");
+    fence.restoring("m1");
+    assert.equal(fence.stateOf("m1"), "restoring");
+    fence.resynced("m1");
+    assert.equal(fence.stateOf("m1"), undefined);
+    assert.ok(!fence.holds("m1", "T", "", 1));
   });
 });
