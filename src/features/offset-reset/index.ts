@@ -4,12 +4,13 @@
  * virtualization, so it speaks of virtual partitions as the clients do.
  */
 import { AdminError } from "../../admin/routes.ts";
-import type { Feature } from "../../feature-api/feature.ts";
+import type { ApiHandler, Feature } from "../../feature-api/feature.ts";
 import type { FeatureServices } from "../../feature-api/services.ts";
+import { ApiKey } from "../../protocol/api.ts";
 import { groupApiHandlers } from "./group-apis.ts";
 import { GroupViewError } from "./group-view.ts";
 import { HostedGroups } from "./hosted-members.ts";
-import { OffsetResets } from "./offset-reset.ts";
+import { OffsetResets, RESET_RECORD_GROUP_PREFIX } from "./offset-reset.ts";
 import { parseResetRequest, ResetRequestError } from "./reset-request.ts";
 
 export const OFFSET_RESET_FEATURE = "offset-reset";
@@ -46,5 +47,18 @@ export function createOffsetReset(services: FeatureServices): Feature {
       throw error;
     }
   });
-  return { name: OFFSET_RESET_FEATURE, handlers: groupApiHandlers(groups) };
+  return {
+    name: OFFSET_RESET_FEATURE,
+    handlers: { ...groupApiHandlers(groups), [ApiKey.ListGroups]: hideResetRecords },
+  };
 }
+
+/** ListGroups shows only real groups: the groups recording resets are the proxy's bookkeeping. */
+const hideResetRecords: ApiHandler<typeof ApiKey.ListGroups> = {
+  onResponse(response) {
+    const kept = response.groups.filter((group) => !group.groupId.startsWith(RESET_RECORD_GROUP_PREFIX));
+    if (kept.length === response.groups.length) return false;
+    response.groups = kept;
+    return true;
+  },
+};

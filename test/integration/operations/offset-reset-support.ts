@@ -283,6 +283,13 @@ export function resetScenarios(
       assert.equal(repeated.body.repeated, true);
       await settle();
       await expectCommitted(`${name}: a repeated reset to change nothing`, (p) => log.get(p)!.at(-1)! + 1n);
+
+      const record = `__kpp-reset.${group}`;
+      const onKafka = await listGroups(env().cluster.bootstrap);
+      assert.ok(onKafka.includes(record), `the reset is recorded on Kafka in ${record}`);
+      const viaProxy = await listGroups(proxy.bootstrap);
+      assert.ok(viaProxy.includes(group), "the group is listed through the proxy");
+      assert.ok(!viaProxy.includes(record), "the reset's record is not listed through the proxy");
     }
   });
 
@@ -556,4 +563,15 @@ async function startPrinter(command: string, args: string[]): Promise<RunningMem
       process.off("exit", killOnExit);
     },
   };
+}
+
+/** The group ids ListGroups answers at `bootstrap`. */
+async function listGroups(bootstrap: string): Promise<string[]> {
+  const admin = new kafkajs.Kafka({ brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    return (await admin.listGroups()).groups.map((g) => g.groupId);
+  } finally {
+    await admin.disconnect();
+  }
 }
