@@ -131,6 +131,64 @@ describe("online offset reset with KafkaJS consumers that keep running", { timeo
     });
   });
 
+  describe("two proxy instances in front of one group", () => {
+    let topic: string;
+    const group = `reset-two-instances-${process.pid}`;
+    let other: Awaited<ReturnType<typeof startProxy>> | undefined;
+    let member: Awaited<ReturnType<typeof startKafkaJsMember>> | undefined;
+
+    before(async () => {
+      topic = env.cluster.uniqueTopic("reset-two");
+      await env.cluster.createTopic(topic, { partitions: 3 });
+      await produce(env.proxy, topic, 20, "a");
+      other = await startProxy({
+        upstream: env.cluster.bootstrap,
+        extra: { admin: { token: TOKEN }, ...VIRTUALIZATION },
+      });
+      member = await startKafkaJsMember(env.proxy.bootstrap, topic, group, "two-instances-a");
+      await committedEverywhere(topic, group, 20n);
+    });
+
+    after(async () => {
+      await member?.stop();
+      await other?.stop();
+    });
+
+    test("a reset applied through one instance is answered as already applied by the other", async () => {
+      const id = `${group}-once`;
+      const first = await postReset(env.proxy, group, { topic, to: { offset: 10 }, id });
+      assert.equal(first.status, 200, JSON.stringify(first.body));
+      assert.equal(first.body.repeated, false);
+      await committedEverywhere(topic, group, 20n);
+      const retried = await postReset(other!, group, { topic, to: { offset: 10 }, id });
+      assert.equal(retried.status, 200, JSON.stringify(retried.body));
+      assert.equal(retried.body.repeated, true, "the other instance reads the record from Kafka");
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      assert.deepEqual(
+        [...(await committedOnKafka(env.cluster, topic, group)).values()],
+        [20n, 20n, 20n],
+        "applied once: the member's later commits stand",
+      );
+    });
+
+    test("a member connected through the other instance cannot be steered: refused, naming it", async () => {
+      const elsewhere = await startKafkaJsMember(other!.bootstrap, topic, group, "two-instances-b");
+      try {
+        let answer: Awaited<ReturnType<typeof postReset>> | undefined;
+        const deadline = Date.now() + 60_000;
+        while (Date.now() < deadline) {
+          answer = await postReset(env.proxy, group, { topic, to: "earliest" });
+          if (answer.status === 409) break;
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+        assert.equal(answer?.status, 409, JSON.stringify(answer?.body));
+        assert.match(String(answer!.body.error), /client id two-instances-b/);
+      } finally {
+        await elsewhere.stop();
+      }
+    });
+  });
+
   describe("a plain topic", () => {
     resetScenarios(
       () => env,
@@ -150,3 +208,14 @@ describe("online offset reset with KafkaJS consumers that keep running", { timeo
     );
   });
 });
+
+/** Waits until `group` has committed `offset` on every partition of `topic` (on Kafka itself). */
+async function committedEverywhere(topic: string, group: string, offset: bigint): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const committed = [...(await committedOnKafka(env.cluster, topic, group)).values()];
+    if (committed.length === 3 && committed.every((o) => o === offset)) return;
+    if (Date.now() > deadline) throw new Error(`the group did not commit ${offset}: ${committed}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}
