@@ -46,6 +46,10 @@ describe("online offset reset with Java consumers that keep running", { timeout:
     resetScenarios(() => env, "java-eager", twoMembers(EAGER));
   });
 
+  describe("classic eager (RangeAssignor), virtualized topic", () => {
+    resetScenarios(() => env, "java-eager", twoMembers(EAGER), { virtualized: true });
+  });
+
   describe("classic cooperative-sticky, plain topic", () => {
     resetScenarios(() => env, "java-cooperative", twoMembers(COOPERATIVE));
   });

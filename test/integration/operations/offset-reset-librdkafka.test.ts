@@ -50,4 +50,14 @@ describe("online offset reset with librdkafka consumers that keep running", { ti
   describe("KIP-848 (group.protocol=consumer), plain topic", () => {
     resetScenarios(() => env, "rdkafka-consumer", twoMembers(KIP_848));
   });
+
+  // The broker assigns KIP-848 groups physical partitions: the virtualized topic's one goes to one member.
+  describe("KIP-848 (group.protocol=consumer), virtualized topic", () => {
+    resetScenarios(
+      () => env,
+      "rdkafka-consumer",
+      async (topic, group) => [await startLibrdkafkaMember(env.proxy.bootstrap, topic, group, KIP_848)],
+      { virtualized: true },
+    );
+  });
 });
