@@ -1,10 +1,9 @@
 import type { Logger } from "../log/logger.ts";
 import { ApiKey, ErrorCode, firstVersion } from "../protocol/api.ts";
+import { CoordinatorType } from "../protocol/coordinator-type.ts";
 import { KafkaProtocolError } from "../protocol/errors.ts";
 import type { AdminClient } from "./admin-client.ts";
 
-/** FindCoordinator's key type for consumer groups. */
-const GROUP_KEY_TYPE = 0;
 const BATCHED_LOOKUPS = { min: firstVersion("FindCoordinatorRequest", "coordinatorKeys") };
 const MAX_ATTEMPTS = 6;
 const FIRST_BACKOFF_MS = 50;
@@ -185,7 +184,7 @@ export class GroupCoordinators {
         throw new Error(`no broker of cluster ${cluster} is known`);
       const response = await this.admin.request(
         ApiKey.FindCoordinator,
-        { key: "", keyType: GROUP_KEY_TYPE, coordinatorKeys: groups },
+        { key: "", keyType: CoordinatorType.group, coordinatorKeys: groups },
         { versions: BATCHED_LOOKUPS, nodeId },
       );
       coordinators = response.coordinators;

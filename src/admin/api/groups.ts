@@ -1,4 +1,5 @@
 import type { ProxyRequests } from "../../feature-api/services.ts";
+import { findGroupCoordinator } from "../../groups/group-coordinator.ts";
 import type { Logger } from "../../log/logger.ts";
 import { ApiKey, ErrorCode, fieldVersions, hasField, ZERO_UUID } from "../../protocol/api.ts";
 import { decodeConsumerProtocolAssignment } from "../../protocol/generated/index.ts";
@@ -9,8 +10,6 @@ import { iterateRecords } from "../../records/records.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { AdminError } from "../routes.ts";
 
-/** FindCoordinator's key type of a consumer group (Kafka's CoordinatorType.GROUP). */
-const GROUP_KEY_TYPE = 0;
 /** ListOffsets' timestamp that asks for the log end (Kafka's ListOffsetsRequest.LATEST_TIMESTAMP). */
 const LATEST_TIMESTAMP = -1n;
 /** The replica id of a consumer (not a follower). */
@@ -188,13 +187,7 @@ export class GroupsInspector {
 
   private async coordinatorOf(group: string): Promise<number> {
     const version = await this.topology.admin.versionFor(undefined, ApiKey.FindCoordinator);
-    const batched = hasField("FindCoordinatorRequest", "coordinatorKeys", version);
-    const response = await this.requests.request(
-      ApiKey.FindCoordinator,
-      { key: batched ? "" : group, keyType: GROUP_KEY_TYPE, coordinatorKeys: batched ? [group] : [] },
-      { apiVersion: version },
-    );
-    const found = batched ? response.coordinators[0] : response;
+    const found = await findGroupCoordinator(this.requests, version, group);
     if (!found || found.errorCode !== ErrorCode.NONE) {
       throw new AdminError(503, `no coordinator for group ${group} (error ${found?.errorCode})`);
     }

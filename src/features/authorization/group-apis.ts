@@ -1,6 +1,7 @@
 /** Consumer group APIs: offsets, coordinators, descriptions, listings and deletions. */
 import type { RequestContext } from "../../feature-api/feature.ts";
 import { ApiKey, ErrorCode, hasField, type RequestOf, type ResponseOf } from "../../protocol/api.ts";
+import { CoordinatorType } from "../../protocol/coordinator-type.ts";
 import { refusalResponse } from "../../protocol/refusal.ts";
 import type { Access } from "./access.ts";
 import {
@@ -18,9 +19,6 @@ import {
 import { everyNamedEntity } from "./named-entities.ts";
 import { type AclOperation, AUTHORIZATION_FAILED } from "./operations.ts";
 import { REQUIRED_OPERATIONS } from "./required-operations.ts";
-
-/** FindCoordinator's key types (Kafka's CoordinatorType), before v1 every key is a group. */
-const COORDINATOR_KEY_TYPES = { group: 0, transaction: 1, share: 2 } as const;
 
 type CommitTopic = RequestOf<typeof ApiKey.OffsetCommit>["topics"][number];
 type CommitTopicResult = ResponseOf<typeof ApiKey.OffsetCommit>["topics"][number];
@@ -194,9 +192,9 @@ function coordinatorResource(
 ): "group" | "transactional_id" | "cluster" {
   const keyType = hasField("FindCoordinatorRequest", "keyType", version)
     ? request.keyType
-    : COORDINATOR_KEY_TYPES.group;
-  if (keyType === COORDINATOR_KEY_TYPES.group) return "group";
-  if (keyType === COORDINATOR_KEY_TYPES.transaction) return "transactional_id";
+    : CoordinatorType.group;
+  if (keyType === CoordinatorType.group) return "group";
+  if (keyType === CoordinatorType.transaction) return "transactional_id";
   return "cluster";
 }
 

@@ -3,6 +3,7 @@
  * the topic's partitions and leaders, the group's members, committed offsets, and the log's offsets.
  */
 import type { ProxyRequests } from "../../feature-api/services.ts";
+import { findGroupCoordinator } from "../../groups/group-coordinator.ts";
 import {
   ApiKey,
   ErrorCode,
@@ -30,8 +31,6 @@ export const OFFSET_COMMIT_BY_NAME = {
   max: fieldVersions("OffsetCommitRequest", "topics.name").last ?? undefined,
 };
 
-/** FindCoordinator's key type for a group. */
-const GROUP_KEY_TYPE = 0;
 /** ListOffsets' isolation level that sees every record, as the consumer group tool's. */
 const READ_UNCOMMITTED = 0;
 const LIST_OFFSETS_TIMEOUT_MS = 30_000;
@@ -90,13 +89,7 @@ export class GroupReader {
 
   async coordinator(groupId: string): Promise<number> {
     const version = await this.versionFor(undefined, ApiKey.FindCoordinator);
-    const batched = hasField("FindCoordinatorRequest", "coordinatorKeys", version);
-    const response = await this.requests.request(
-      ApiKey.FindCoordinator,
-      { key: batched ? "" : groupId, keyType: GROUP_KEY_TYPE, coordinatorKeys: batched ? [groupId] : [] },
-      { apiVersion: version },
-    );
-    const answer = batched ? response.coordinators[0] : response;
+    const answer = await findGroupCoordinator(this.requests, version, groupId);
     if (!answer) throw new GroupViewError(502, `FindCoordinator answered nothing for group ${groupId}`);
     if (answer.errorCode !== ErrorCode.NONE)
       throw failed(`FindCoordinator for group ${groupId}`, answer.errorCode);

@@ -6,6 +6,7 @@ import type {
   RequestContext,
 } from "../../feature-api/feature.ts";
 import { ApiKey, ErrorCode, type RequestOf, type ResponseOf } from "../../protocol/api.ts";
+import { CoordinatorType } from "../../protocol/coordinator-type.ts";
 import { fetchNamesTopic } from "../../protocol/fetch-request-peek.ts";
 import { produceNamesTopic } from "../../protocol/produce-request-peek.ts";
 import { refusalResponse } from "../../protocol/refusal.ts";
@@ -26,9 +27,6 @@ import { SingleClusterRefusals } from "./single-cluster-refusals.ts";
 
 /** Where the error code sits in an ApiVersions response frame: after the length and the correlation id. */
 const API_VERSIONS_ERROR_OFFSET = 8;
-
-/** FindCoordinator's key types (Kafka's CoordinatorType): not part of the message definitions. */
-const TRANSACTION_KEY_TYPE = 1;
 
 type AnyRequest = Record<string, unknown>;
 type AnyResponse = Record<string, unknown>;
@@ -341,7 +339,7 @@ export class ClusterRoutingFeature implements Feature {
   ): Promise<ResponseOf<typeof ApiKey.FindCoordinator>> {
     const routing = this.topology.routing;
     const homeOf = (key: string) =>
-      request.keyType === TRANSACTION_KEY_TYPE
+      request.keyType === CoordinatorType.transaction
         ? routing.homeOfTransactionalId(key)
         : routing.homeOfGroup(key);
     const own = this.topology.clusterOfNode(context.nodeId);

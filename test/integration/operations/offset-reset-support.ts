@@ -97,20 +97,17 @@ export async function produce(
 }
 
 /** Committed offsets read from Kafka itself, not through the proxy (physical partitions). */
-export async function committedOnKafka(cluster: KafkaTestCluster, topic: string, group: string) {
-  const admin = quietClient(cluster.bootstrap, "reset-checker").admin();
-  await admin.connect();
-  try {
-    const [answer] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-    return new Map(answer!.partitions.map((p) => [p.partition, BigInt(p.offset)]));
-  } finally {
-    await admin.disconnect();
-  }
+export function committedOnKafka(cluster: KafkaTestCluster, topic: string, group: string) {
+  return committedAt(cluster.bootstrap, topic, group);
 }
 
 /** Committed offsets in the clients' view (through the proxy: virtual partitions). */
-export async function committedThroughProxy(proxy: ProxyProcess, topic: string, group: string) {
-  const admin = quietClient(proxy.bootstrap, "reset-checker").admin();
+export function committedThroughProxy(proxy: ProxyProcess, topic: string, group: string) {
+  return committedAt(proxy.bootstrap, topic, group);
+}
+
+async function committedAt(bootstrap: string, topic: string, group: string): Promise<Map<number, bigint>> {
+  const admin = quietClient(bootstrap, "reset-checker").admin();
   await admin.connect();
   try {
     const [answer] = await admin.fetchOffsets({ groupId: group, topics: [topic] });

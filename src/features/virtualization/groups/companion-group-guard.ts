@@ -11,6 +11,7 @@ import {
   type ResponseOf,
   requestEntities,
 } from "../../../protocol/api.ts";
+import { CoordinatorType } from "../../../protocol/coordinator-type.ts";
 import { decodeClientRequest } from "../../../protocol/frame.ts";
 import { refusalResponse } from "../../../protocol/refusal.ts";
 import { COMPANION_SEPARATOR, isCompanionGroup } from "./companion-groups.ts";
@@ -31,8 +32,6 @@ export const COMPANION_GROUP_REFUSAL = ErrorCode.GROUP_AUTHORIZATION_FAILED;
 /** The error message of the refusal, where the response has one. */
 export const COMPANION_REFUSAL_MESSAGE = `group ids containing "${COMPANION_SEPARATOR}" are reserved for the proxy's companion groups`;
 const SEPARATOR_BYTES = Buffer.from(COMPANION_SEPARATOR, "utf8");
-/** FindCoordinator's key type for groups (the only kind before the key type came, in v1). */
-const GROUP_KEY_TYPE = 0;
 /** At most this many refusal lines per window (across connections); the next line counts those left out. */
 const LOG_LINES_PER_WINDOW = 10;
 const LOG_WINDOW_MS = 10_000;
@@ -46,7 +45,7 @@ export const GUARDED_API_KEYS: readonly ApiKey[] = [
 export function companionGroupsNamed(apiKey: ApiKey, version: number, request: unknown): string[] {
   if (apiKey === ApiKey.FindCoordinator) {
     const lookup = request as RequestOf<typeof ApiKey.FindCoordinator>;
-    if (hasField("FindCoordinatorRequest", "keyType", version) && lookup.keyType !== GROUP_KEY_TYPE)
+    if (hasField("FindCoordinatorRequest", "keyType", version) && lookup.keyType !== CoordinatorType.group)
       return [];
     const keys = hasField("FindCoordinatorRequest", "coordinatorKeys", version)
       ? lookup.coordinatorKeys
