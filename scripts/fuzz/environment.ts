@@ -78,7 +78,8 @@ export async function startLiveEnvironment(options: LiveEnvironmentOptions): Pro
   const plainPartitions = options.plainPartitions ?? 3;
   const names = topicNames(options.tag);
   const started = performance.now();
-  const cluster = await useKafkaCluster({ brokers: 1 });
+  // Its own cluster: mutated requests that still decode may change broker-wide state other test files rely on.
+  const cluster = await useKafkaCluster({ brokers: 1, exclusive: true });
   log(
     `kafka ${cluster.brokerVersion} up at ${cluster.bootstrap} (${Math.round(performance.now() - started)} ms)`,
   );
@@ -131,12 +132,12 @@ export async function startLiveEnvironment(options: LiveEnvironmentOptions): Pro
       async close() {
         if (watch.alive) await watch.stop().catch(() => {});
         else await started.kill().catch(() => {});
-        await cluster.stop();
+        if (!cluster.shared) await cluster.stop();
       },
     };
   } catch (error) {
     await proxy?.kill().catch(() => {});
-    await cluster.stop();
+    if (!cluster.shared) await cluster.stop();
     throw error;
   }
 }
