@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { watchFile } from "node:fs";
 import { parseArgs } from "node:util";
 import { composeProxy } from "./composition.ts";
@@ -111,9 +112,15 @@ function printConnectHelp(config: ProxyConfig, server: ProxyServer, devBootstrap
     `  npm run -s kafka -- tool kafka-topics -- --bootstrap-server ${bootstrap} --create --topic demo --partitions 3`,
     `  npm run -s kafka -- tool kafka-console-producer -- --bootstrap-server ${bootstrap} --topic demo`,
     `  npm run -s kafka -- tool kafka-console-consumer -- --bootstrap-server ${bootstrap} --topic demo --from-beginning`,
-    config.metrics.enabled
-      ? `Metrics: http://${config.metrics.address.host}:${config.metrics.address.port}/metrics`
-      : "",
+    ...(config.metrics.enabled
+      ? [
+          `Dashboard: http://${config.metrics.address.host}:${config.metrics.address.port}/   ` +
+            `metrics: /metrics   admin API: /api (docs/admin-api.md)`,
+          devBootstrap && config.adminToken
+            ? `Admin token of this dev run (state-changing calls, e.g. reset-offsets --token): ${config.adminToken}`
+            : "",
+        ]
+      : []),
     "Press Ctrl-C to stop.",
     "",
   ];
@@ -262,7 +269,11 @@ export async function main(argv: string[]): Promise<number> {
     } else {
       dev = await startDevKafka(createLogger({ level: "info", json: false }));
       config = buildConfig(
-        { kafka: { bootstrap_servers: dev.bootstrap }, logging: { json: false } },
+        {
+          kafka: { bootstrap_servers: dev.bootstrap },
+          logging: { json: false },
+          admin: { token: randomBytes(16).toString("hex") },
+        },
         "dev defaults",
       );
     }
