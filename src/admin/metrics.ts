@@ -105,6 +105,29 @@ export class ProxyMetrics {
       registers: [this.registry],
     });
     const metrics = this;
+    const errors = this.errors;
+    new Counter({
+      name: "kafka_proxy_requests_errors_total",
+      help: "kafka_proxy_errors_total under the reference project's name and labels: by API name and error_type (the Kafka error's name)",
+      labelNames: ["api_key", "error_type"],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const { labels, value } of (await errors.get()).values)
+          this.labels(String(labels.api_key), String(labels.error)).inc(value);
+      },
+    });
+    const upstreamConnections = this.upstreamConnections;
+    new Gauge({
+      name: "kafka_proxy_active_broker_connections",
+      help: "Open connections from the proxy to brokers, over every upstream cluster (the reference project's name; kafka_proxy_upstream_connections has them per cluster)",
+      registers: [this.registry],
+      async collect() {
+        let open = 0;
+        for (const { value } of (await upstreamConnections.get()).values) open += value;
+        this.set(open);
+      },
+    });
     new Gauge({
       name: "kafka_proxy_upstream_cluster_ready",
       help: "1 while the upstream cluster's metadata answers (its last refresh succeeded), else 0, by cluster",

@@ -343,7 +343,20 @@ test("partition error codes of Fetch responses are counted by API and error", as
   } finally {
     raw.close();
   }
-  assert.equal(counted((await scrape()).samples), before + 1);
+  const after = (await scrape()).samples;
+  assert.equal(counted(after), before + 1);
+  assert.equal(
+    countedOrZero(after, "kafka_proxy_requests_errors_total", {
+      api_key: "Fetch",
+      error_type: "OFFSET_OUT_OF_RANGE",
+    }),
+    before + 1,
+    "the same count under the reference project's name",
+  );
+  assert.ok(
+    countedOrZero(after, "kafka_proxy_active_broker_connections", {}) > 0,
+    "broker connections are open",
+  );
 });
 
 test("partition error codes of Produce responses are counted once, passed on raw or answered by the proxy", async () => {
