@@ -28,7 +28,11 @@ function ensureChromium(): void {
     );
   }
   for (const args of [["update"], ["install", "-y", "--no-install-recommends", "chromium"]]) {
-    const result = spawnSync("apt-get", args, { stdio: "inherit", timeout: 600_000 });
+    const result = spawnSync("apt-get", args, {
+      stdio: "inherit",
+      timeout: 600_000,
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    });
     if (result.status !== 0) throw new Error(`apt-get ${args.join(" ")} failed: cannot install chromium`);
   }
   if (!existsSync(CHROMIUM)) throw new Error(`the chromium package did not install ${CHROMIUM}`);
