@@ -2,6 +2,8 @@
  * What a reset reads of a group and a topic, in the clients' view (through the whole chain): the coordinator,
  * the topic's partitions and leaders, the group's members, committed offsets, and the log's offsets.
  */
+
+import { AdminError } from "../../admin/routes.ts";
 import type { ProxyRequests } from "../../feature-api/services.ts";
 import { findGroupCoordinator } from "../../groups/group-coordinator.ts";
 import {
@@ -39,17 +41,8 @@ export const LATEST_TIMESTAMP = -1n;
 /** The offset OffsetFetch and ListOffsets give for "none". */
 export const NO_OFFSET = -1n;
 
-export class GroupViewError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.name = "GroupViewError";
-    this.status = status;
-  }
-}
-
-function failed(what: string, errorCode: number): GroupViewError {
-  return new GroupViewError(502, `${what} failed: ${kafkaError(errorCode)?.name ?? `error ${errorCode}`}`);
+function failed(what: string, errorCode: number): AdminError {
+  return new AdminError(502, `${what} failed: ${kafkaError(errorCode)?.name ?? `error ${errorCode}`}`);
 }
 
 export interface TopicView {
@@ -90,7 +83,7 @@ export class GroupReader {
   async coordinator(groupId: string): Promise<number> {
     const version = await this.versionFor(undefined, ApiKey.FindCoordinator);
     const answer = await findGroupCoordinator(this.requests, version, groupId);
-    if (!answer) throw new GroupViewError(502, `FindCoordinator answered nothing for group ${groupId}`);
+    if (!answer) throw new AdminError(502, `FindCoordinator answered nothing for group ${groupId}`);
     if (answer.errorCode !== ErrorCode.NONE)
       throw failed(`FindCoordinator for group ${groupId}`, answer.errorCode);
     return answer.nodeId;
@@ -105,7 +98,7 @@ export class GroupReader {
     });
     const topic = response.topics.find((t) => t.name === name);
     if (!topic || topic.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
-      throw new GroupViewError(404, `unknown topic ${name}`);
+      throw new AdminError(404, `unknown topic ${name}`);
     if (topic.errorCode !== ErrorCode.NONE) throw failed(`Metadata for topic ${name}`, topic.errorCode);
     return {
       name,
@@ -124,9 +117,9 @@ export class GroupReader {
       { nodeId: coordinator },
     );
     const group = response.groups[0];
-    if (!group) throw new GroupViewError(502, `DescribeGroups answered nothing for group ${groupId}`);
+    if (!group) throw new AdminError(502, `DescribeGroups answered nothing for group ${groupId}`);
     if (group.errorCode === ErrorCode.GROUP_ID_NOT_FOUND || group.groupState === "Dead")
-      throw new GroupViewError(404, `unknown group ${groupId}`);
+      throw new AdminError(404, `unknown group ${groupId}`);
     if (group.errorCode !== ErrorCode.NONE)
       throw failed(`DescribeGroups for group ${groupId}`, group.errorCode);
     return {
@@ -196,7 +189,7 @@ export class GroupReader {
       { nodeId: coordinator, apiVersion: version },
     );
     const group = grouped ? response.groups[0] : undefined;
-    if (grouped && !group) throw new GroupViewError(502, `OffsetFetch answered nothing for group ${groupId}`);
+    if (grouped && !group) throw new AdminError(502, `OffsetFetch answered nothing for group ${groupId}`);
     const errorCode = group ? group.errorCode : response.errorCode;
     if (errorCode !== ErrorCode.NONE) throw failed(`OffsetFetch for group ${groupId}`, errorCode);
     const topics = group ? group.topics : response.topics;
@@ -220,7 +213,7 @@ export class GroupReader {
     const byLeader = new Map<number, number[]>();
     for (const p of partitions) {
       const leader = topic.leaders.get(p) ?? -1;
-      if (leader < 0) throw new GroupViewError(503, `partition ${p} of ${topic.name} has no leader`);
+      if (leader < 0) throw new AdminError(503, `partition ${p} of ${topic.name} has no leader`);
       byLeader.set(leader, [...(byLeader.get(leader) ?? []), p]);
     }
     const offsets = new Map<number, bigint>();

@@ -8,7 +8,6 @@ import type { ApiHandler, Feature } from "../../feature-api/feature.ts";
 import type { FeatureServices } from "../../feature-api/services.ts";
 import { ApiKey } from "../../protocol/api.ts";
 import { groupApiHandlers } from "./group-apis.ts";
-import { GroupViewError } from "./group-view.ts";
 import { HostedGroups } from "./hosted-members.ts";
 import { OffsetResets, RESET_RECORD_GROUP_PREFIX } from "./offset-reset.ts";
 import { parseResetRequest, ResetRequestError } from "./reset-request.ts";
@@ -43,7 +42,6 @@ export function createOffsetReset(services: FeatureServices): Feature {
       return { json: answer };
     } catch (error) {
       if (error instanceof ResetRequestError) throw new AdminError(400, error.message);
-      if (error instanceof GroupViewError) throw new AdminError(error.status, error.message);
       throw error;
     }
   });

@@ -4,6 +4,7 @@
  * that makes a retried reset answer the first one's result.
  */
 import { randomUUID } from "node:crypto";
+import { AdminError } from "../../admin/routes.ts";
 import type { ProxyRequests } from "../../feature-api/services.ts";
 import type { Logger } from "../../log/logger.ts";
 import { ApiKey, ErrorCode, kafkaError, ZERO_UUID } from "../../protocol/api.ts";
@@ -11,7 +12,6 @@ import {
   EARLIEST_TIMESTAMP,
   GroupReader,
   type GroupView,
-  GroupViewError,
   LATEST_TIMESTAMP,
   NO_OFFSET,
   OFFSET_COMMIT_BY_NAME,
@@ -137,7 +137,7 @@ export class OffsetResets {
 
   async reset(groupId: string, request: ResetRequest): Promise<ResetAnswer> {
     const previous = this.running.get(groupId);
-    if (previous) throw new GroupViewError(409, `a reset of group ${groupId} is already under way`);
+    if (previous) throw new AdminError(409, `a reset of group ${groupId} is already under way`);
     const run = this.run(groupId, request);
     this.running.set(groupId, run);
     try {
@@ -152,7 +152,7 @@ export class OffsetResets {
     const partitions = request.partitions ?? [...topic.leaders.keys()].sort((a, b) => a - b);
     const unknown = partitions.filter((p) => !topic.leaders.has(p));
     if (unknown.length > 0)
-      throw new GroupViewError(
+      throw new AdminError(
         400,
         `partitions: ${request.topic} has partitions 0-${topic.leaders.size - 1}, not ${unknown.join(", ")}`,
       );
@@ -172,7 +172,7 @@ export class OffsetResets {
       const foreign = group.members.filter((m) => !hosted.members.has(m.memberId));
       if (foreign.length > 0) {
         const named = foreign.map((m) => `${m.memberId} (client id ${m.clientId}, host ${m.clientHost})`);
-        throw new GroupViewError(
+        throw new AdminError(
           409,
           `group ${groupId} has members that are not connected through this proxy instance, so they cannot be ` +
             `re-positioned while they run: ${named.join("; ")}. Stop them, or reset through the instance they use`,
@@ -291,7 +291,7 @@ export class OffsetResets {
       const errorCode = await this.commitAs(groupId, coordinator, topic, memberId, generation, resets, id);
       if (errorCode === ErrorCode.NONE) return;
       if (!COMMIT_RETRY_ERRORS.has(errorCode) || Date.now() > deadline)
-        throw new GroupViewError(
+        throw new AdminError(
           503,
           `committing the reset offsets of group ${groupId} failed: ${kafkaError(errorCode)?.name ?? errorCode}`,
         );
