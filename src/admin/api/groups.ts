@@ -1,5 +1,6 @@
 import type { ProxyRequests } from "../../feature-api/services.ts";
 import { findGroupCoordinator } from "../../groups/group-coordinator.ts";
+import { fetchGroupOffsets, OFFSET_FETCH_BY_NAME } from "../../groups/group-offsets.ts";
 import type { Logger } from "../../log/logger.ts";
 import { ApiKey, ErrorCode, fieldVersions, hasField, ZERO_UUID } from "../../protocol/api.ts";
 import { decodeConsumerProtocolAssignment } from "../../protocol/generated/index.ts";
@@ -20,10 +21,6 @@ const NO_FETCH_SESSION = 0;
 const FINAL_FETCH_EPOCH = -1;
 /** ListGroups' type of a group of the consumer protocol (KIP-848). */
 const CONSUMER_GROUP_TYPE = "consumer";
-/** The newest OffsetFetch version that still names topics (later ones name them by id). */
-const OFFSET_FETCH_BY_NAME = {
-  max: fieldVersions("OffsetFetchRequest", "groups.topics.name").last ?? undefined,
-};
 /** Bytes read per fetch while counting a virtual partition's unread records. */
 const COUNT_FETCH_BYTES = 4 * 1024 * 1024;
 /** Bytes read at most by one count of a partition's records; past it the lag is the physical estimate. */
@@ -259,24 +256,11 @@ export class GroupsInspector {
       ApiKey.OffsetFetch,
       OFFSET_FETCH_BY_NAME,
     );
-    const grouped = hasField("OffsetFetchRequest", "groups", version);
-    const response = await this.requests.request(
-      ApiKey.OffsetFetch,
-      grouped
-        ? {
-            groupId: "",
-            topics: [],
-            groups: [{ groupId: group, memberId: null, memberEpoch: -1, topics: null }],
-            requireStable: false,
-          }
-        : { groupId: group, topics: null, groups: [], requireStable: false },
-      { nodeId: coordinator, apiVersion: version },
-    );
-    const errorCode = grouped ? response.groups[0]?.errorCode : response.errorCode;
-    if (errorCode !== undefined && errorCode !== ErrorCode.NONE) {
-      throw new AdminError(503, `OffsetFetch of ${group} failed (error ${errorCode})`);
+    const fetched = await fetchGroupOffsets(this.requests, coordinator, version, group, null);
+    if (fetched && fetched.errorCode !== ErrorCode.NONE) {
+      throw new AdminError(503, `OffsetFetch of ${group} failed (error ${fetched.errorCode})`);
     }
-    const topics = grouped ? (response.groups[0]?.topics ?? []) : response.topics;
+    const topics = fetched?.topics ?? [];
     const out: { topic: string; partition: number; offset: bigint }[] = [];
     for (const topic of topics) {
       for (const partition of topic.partitions) {

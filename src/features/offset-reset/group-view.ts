@@ -6,6 +6,7 @@
 import { AdminError } from "../../admin/routes.ts";
 import type { ProxyRequests } from "../../feature-api/services.ts";
 import { findGroupCoordinator } from "../../groups/group-coordinator.ts";
+import { fetchGroupOffsets, OFFSET_FETCH_BY_NAME } from "../../groups/group-offsets.ts";
 import {
   ApiKey,
   ErrorCode,
@@ -25,10 +26,6 @@ export type VersionFor = (
   bounds?: VersionBounds,
 ) => Promise<number>;
 
-/** Offsets are read and written by topic name: the versions before topic ids. */
-const OFFSET_FETCH_BY_NAME = {
-  max: fieldVersions("OffsetFetchRequest", "groups.topics.name").last ?? undefined,
-};
 export const OFFSET_COMMIT_BY_NAME = {
   max: fieldVersions("OffsetCommitRequest", "topics.name").last ?? undefined,
 };
@@ -167,32 +164,12 @@ export class GroupReader {
     partitions: readonly number[],
   ): Promise<Map<number, CommittedOffset>> {
     const version = await this.versionFor(coordinator, ApiKey.OffsetFetch, OFFSET_FETCH_BY_NAME);
-    const grouped = hasField("OffsetFetchRequest", "groups", version);
-    const partitionIndexes = [...partitions];
-    const response = await this.requests.request(
-      ApiKey.OffsetFetch,
-      grouped
-        ? {
-            groupId: "",
-            topics: [],
-            groups: [
-              {
-                groupId,
-                memberId: null,
-                memberEpoch: -1,
-                topics: [{ name: topic.name, topicId: ZERO_UUID, partitionIndexes }],
-              },
-            ],
-            requireStable: false,
-          }
-        : { groupId, topics: [{ name: topic.name, partitionIndexes }], groups: [], requireStable: false },
-      { nodeId: coordinator, apiVersion: version },
-    );
-    const group = grouped ? response.groups[0] : undefined;
-    if (grouped && !group) throw new AdminError(502, `OffsetFetch answered nothing for group ${groupId}`);
-    const errorCode = group ? group.errorCode : response.errorCode;
-    if (errorCode !== ErrorCode.NONE) throw failed(`OffsetFetch for group ${groupId}`, errorCode);
-    const topics = group ? group.topics : response.topics;
+    const group = await fetchGroupOffsets(this.requests, coordinator, version, groupId, [
+      { name: topic.name, partitionIndexes: [...partitions] },
+    ]);
+    if (!group) throw new AdminError(502, `OffsetFetch answered nothing for group ${groupId}`);
+    if (group.errorCode !== ErrorCode.NONE) throw failed(`OffsetFetch for group ${groupId}`, group.errorCode);
+    const topics = group.topics;
     const offsets = new Map<number, CommittedOffset>();
     for (const t of topics) {
       for (const p of t.partitions) {
