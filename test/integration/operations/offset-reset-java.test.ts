@@ -1,12 +1,9 @@
-import { after, before, describe } from "node:test";
-import { useKafkaCluster } from "../../helpers/kafka.ts";
-import { startProxy } from "../../helpers/proxy.ts";
+import { describe } from "node:test";
 import {
   type ResetEnvironment,
   resetScenarios,
   startJavaMember,
-  TOKEN,
-  VIRTUALIZATION,
+  useResetEnvironment,
 } from "./offset-reset-support.ts";
 
 /** Heartbeats and sessions short enough for quick rebalances on a test cluster. */
@@ -29,17 +26,8 @@ function twoMembers(properties: Record<string, string>) {
 }
 
 describe("online offset reset with Java consumers that keep running", { timeout: 600_000 }, () => {
-  before(async () => {
-    const cluster = await useKafkaCluster();
-    const proxy = await startProxy({
-      upstream: cluster.bootstrap,
-      extra: { admin: { token: TOKEN }, ...VIRTUALIZATION },
-    });
-    env = { cluster, proxy };
-  });
-
-  after(async () => {
-    await env?.proxy.stop();
+  useResetEnvironment((ready) => {
+    env = ready;
   });
 
   describe("classic eager (RangeAssignor), plain topic", () => {

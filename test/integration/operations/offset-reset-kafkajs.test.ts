@@ -3,7 +3,6 @@ import { execFile } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { useKafkaCluster } from "../../helpers/kafka.ts";
 import { startProxy } from "../../helpers/proxy.ts";
 import {
   committedOnKafka,
@@ -13,6 +12,7 @@ import {
   resetScenarios,
   startKafkaJsMember,
   TOKEN,
+  useResetEnvironment,
   VIRTUALIZATION,
 } from "./offset-reset-support.ts";
 
@@ -21,17 +21,8 @@ const CLI = fileURLToPath(new URL("../../../src/cli.ts", import.meta.url));
 let env: ResetEnvironment;
 
 describe("online offset reset with KafkaJS consumers that keep running", { timeout: 300_000 }, () => {
-  before(async () => {
-    const cluster = await useKafkaCluster();
-    const proxy = await startProxy({
-      upstream: cluster.bootstrap,
-      extra: { admin: { token: TOKEN }, ...VIRTUALIZATION },
-    });
-    env = { cluster, proxy };
-  });
-
-  after(async () => {
-    await env?.proxy.stop();
+  useResetEnvironment((ready) => {
+    env = ready;
   });
 
   describe("requests", () => {

@@ -1,12 +1,9 @@
-import { after, before, describe } from "node:test";
-import { useKafkaCluster } from "../../helpers/kafka.ts";
-import { startProxy } from "../../helpers/proxy.ts";
+import { describe } from "node:test";
 import {
   type ResetEnvironment,
   resetScenarios,
   startLibrdkafkaMember,
-  TOKEN,
-  VIRTUALIZATION,
+  useResetEnvironment,
 } from "./offset-reset-support.ts";
 
 /** Heartbeats and sessions short enough for quick rebalances on a test cluster. */
@@ -26,17 +23,8 @@ function twoMembers(properties: Record<string, string>) {
 }
 
 describe("online offset reset with librdkafka consumers that keep running", { timeout: 400_000 }, () => {
-  before(async () => {
-    const cluster = await useKafkaCluster();
-    const proxy = await startProxy({
-      upstream: cluster.bootstrap,
-      extra: { admin: { token: TOKEN }, ...VIRTUALIZATION },
-    });
-    env = { cluster, proxy };
-  });
-
-  after(async () => {
-    await env?.proxy.stop();
+  useResetEnvironment((ready) => {
+    env = ready;
   });
 
   describe("classic eager (range), plain topic", () => {

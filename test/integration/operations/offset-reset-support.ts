@@ -7,8 +7,8 @@ import { toolsClasspath } from "../../../scripts/kafka/versions.ts";
 import { javaExecutable } from "../../../scripts/maven/resolve.ts";
 import { eventually } from "../../compat/gateway/environment.ts";
 import { clientPython } from "../../helpers/clients.ts";
-import type { KafkaTestCluster } from "../../helpers/kafka.ts";
-import type { ProxyProcess } from "../../helpers/proxy.ts";
+import { type KafkaTestCluster, useKafkaCluster } from "../../helpers/kafka.ts";
+import { type ProxyProcess, startProxy } from "../../helpers/proxy.ts";
 
 const { Kafka: KafkaClient, logLevel } = kafkajs;
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = "1";
@@ -571,4 +571,23 @@ async function listGroups(bootstrap: string): Promise<string[]> {
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * Registers, in the calling suite, the start of a cluster and of a proxy with the admin token and the
+ * virtualization rule (handed to `ready`), and the proxy's stop after the suite.
+ */
+export function useResetEnvironment(ready: (env: ResetEnvironment) => void): void {
+  let proxy: ProxyProcess | undefined;
+  before(async () => {
+    const cluster = await useKafkaCluster();
+    proxy = await startProxy({
+      upstream: cluster.bootstrap,
+      extra: { admin: { token: TOKEN }, ...VIRTUALIZATION },
+    });
+    ready({ cluster, proxy });
+  });
+  after(async () => {
+    await proxy?.stop();
+  });
 }
