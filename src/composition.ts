@@ -140,6 +140,7 @@ export function composeProxy(
   const sni = sniNames(config);
   const topology = createTopology(config, log, sni);
   const reloads: ((config: ProxyConfig) => void)[] = [];
+  const stops: (() => void)[] = [];
   const apiNames = new Map(API_KEYS.map((api) => [api.apiKey as number, api.name]));
   const metrics = new ProxyMetrics((apiKey) => apiNames.get(apiKey) ?? `api-${apiKey}`);
   metrics.watchClusters(() => topology.health());
@@ -155,6 +156,7 @@ export function composeProxy(
     admin,
     requests,
     onReload: (listener) => reloads.push(listener),
+    onStop: (listener) => stops.push(listener),
   };
   const features: Feature[] = [];
   for (const name of names) {
@@ -176,6 +178,9 @@ export function composeProxy(
   server.onReload((reloaded) => {
     admin.setToken(reloaded.adminToken);
     for (const reload of reloads) reload(reloaded);
+  });
+  server.onStop(() => {
+    for (const stop of stops) stop();
   });
   return server;
 }

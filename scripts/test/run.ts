@@ -18,7 +18,8 @@ import { availableParallelism, tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { clusterMarker } from "../kafka/cluster.ts";
-import { killWithMarker, pidsMentioning, pidsWithMarker, startTime } from "../kafka/processes.ts";
+import { killWithMarker, pidsMentioning, pidsWithMarker } from "../kafka/processes.ts";
+import { spawnReaper } from "../kafka/reaper.ts";
 import { CLIENTS_VENV, ROOT, setUp, venvReady } from "./setup.ts";
 
 const UNIT = "test/unit/**/*.test.ts";
@@ -30,7 +31,6 @@ const DEFAULT_RUN_TIMEOUT_MS = 80 * 60_000;
 const DEFAULT_TEST_TIMEOUT_MS = 10 * 60_000;
 const SHUTDOWN_GRACE_MS = 10_000;
 const KAFKAJS_REQUEST_QUEUE = pathToFileURL(join(ROOT, "test/helpers/kafkajs-request-queue.ts")).href;
-const REAPER = join(ROOT, "scripts/kafka/reaper.ts");
 
 function plan(argv: string[]): { patterns: string[]; flags: string[] } {
   const flags: string[] = [];
@@ -59,7 +59,7 @@ async function main(): Promise<number> {
   const sharedKafkaDir = join(runTmp, "shared-kafka");
   mkdirSync(sharedKafkaDir);
   env.KPP_SHARED_KAFKA_DIR = sharedKafkaDir;
-  spawnSharedClusterReaper(sharedKafkaDir);
+  spawnReaper(sharedKafkaDir, { clustersUnder: true });
   const concurrency = onlyUnit ? Math.max(1, availableParallelism()) : 1;
   const args = [
     ...(needsClients ? ["--import", KAFKAJS_REQUEST_QUEUE] : []),
@@ -115,14 +115,6 @@ async function setUpClients(env: NodeJS.ProcessEnv): Promise<void> {
     env.KPP_PYTHON = CLIENTS_VENV.python;
     env.PATH = `${dirname(CLIENTS_VENV.python)}${delimiter}${env.PATH ?? ""}`;
   }
-}
-
-/** Stops the run's shared clusters when the runner dies without its own cleanup (SIGKILL). */
-function spawnSharedClusterReaper(dir: string): void {
-  const args = [REAPER, String(process.pid), startTime(process.pid) ?? "unknown", dir, "--clusters-under"];
-  const reaper = spawn(process.execPath, args, { detached: true, stdio: "ignore" });
-  reaper.on("error", () => {});
-  reaper.unref();
 }
 
 /** Stops every cluster the run's test files shared (JVMs marked `-Dkpp.cluster=<dir>/...`) and removes the dir. */

@@ -1,7 +1,8 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { framePool } from "../net/frame-pool.ts";
 import type { UpstreamConnectionCounters } from "../net/upstream.ts";
 import { ErrorCode, kafkaError } from "../protocol/api.ts";
+import { type HistogramTally, TalliedCounter, TalliedHistogram, type Tally } from "./tallies.ts";
 
 const LATENCY_BUCKETS_SECONDS = [
   0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
@@ -19,38 +20,43 @@ export interface VirtualizationCounters {
   emptyBatch(): void;
 }
 
-/** Per error code, the counter child of one API (`kafka_proxy_errors_total`). */
-type ErrorChildren = Map<number, Counter.Internal>;
+/** The tallies of one API, made at its first request. */
+interface ApiTallies {
+  readonly requests: Tally;
+  readonly requestBytes: Tally;
+  readonly responseBytes: Tally;
+  readonly referenceRequests: Tally;
+  readonly requestSeconds: HistogramTally;
+  readonly referenceSeconds: HistogramTally;
+  readonly upstreamSeconds: HistogramTally;
+  /** Made at the first streamed response, so that APIs never streamed publish no series. */
+  streamed: Tally | undefined;
+  /** Per error code (`kafka_proxy_errors_total`). */
+  readonly errors: Map<number, Tally>;
+}
 
 export class ProxyMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<"api">;
-  private readonly requestBytes: Counter<"api">;
-  private readonly responseBytes: Counter<"api">;
-  private readonly requestsByKey: Counter.Internal[] = [];
-  private readonly requestBytesByKey: Counter.Internal[] = [];
-  private readonly responseBytesByKey: Counter.Internal[] = [];
+  private readonly requests: TalliedCounter;
+  private readonly requestBytes: TalliedCounter;
+  private readonly responseBytes: TalliedCounter;
+  private readonly byApiKey: (ApiTallies | undefined)[] = [];
   readonly connections: Gauge<"listener">;
   readonly connectionsAccepted: Counter<"listener">;
   readonly connectionsRejected: Counter<"reason">;
   readonly upstreamBrokers: Gauge;
   /** Unhandled promise rejections and uncaught exceptions: bugs, logged with their stacks (docs/operations.md). */
   readonly processErrors: Counter<"kind">;
-  readonly responsesStreamed: Counter<"api">;
-  private readonly requestSeconds: Histogram<"api">;
-  private readonly upstreamSeconds: Histogram<"api">;
-  private readonly requestSecondsByKey: Histogram.Internal<"api">[] = [];
-  private readonly upstreamSecondsByKey: Histogram.Internal<"api">[] = [];
+  private readonly responsesStreamed: TalliedCounter;
+  private readonly requestSeconds: TalliedHistogram;
+  private readonly upstreamSeconds: TalliedHistogram;
   private readonly apiName: (apiKey: number) => string;
   /** The reference names (`kafka_proxy_*`), so dashboards built for them keep working. */
-  private readonly referenceRequests: Counter<"api_key">;
-  private readonly referenceRequestsByKey: Counter.Internal[] = [];
-  private readonly referenceSeconds: Histogram<"api_key">;
-  private readonly referenceSecondsByKey: Histogram.Internal<"api_key">[] = [];
-  private readonly bytesReceived: Counter;
-  private readonly bytesSent: Counter;
-  private readonly errors: Counter<"api_key" | "error">;
-  private readonly errorsByKey: ErrorChildren[] = [];
+  private readonly referenceRequests: TalliedCounter;
+  private readonly referenceSeconds: TalliedHistogram;
+  private readonly bytesReceived: Tally;
+  private readonly bytesSent: Tally;
+  private readonly errors: TalliedCounter;
   private readonly upstreamConnections: Gauge<"cluster">;
   private readonly upstreamConnects: Counter<"cluster" | "outcome">;
   private readonly upstreamByCluster = new Map<string, UpstreamConnectionCounters>();
@@ -63,35 +69,36 @@ export class ProxyMetrics {
   constructor(apiName: (apiKey: number) => string) {
     this.apiName = apiName;
     collectDefaultMetrics({ register: this.registry, prefix: "kpp_" });
-    this.referenceRequests = new Counter({
-      name: "kafka_proxy_requests_total",
-      help: "Client requests received, by API name (as kpp_requests_total)",
-      labelNames: ["api_key"],
-      registers: [this.registry],
-    });
-    this.referenceSeconds = new Histogram({
-      name: "kafka_proxy_request_duration_seconds",
-      help: "From a client request's arrival to its response written to the client, by API name (as kpp_request_seconds)",
-      labelNames: ["api_key"],
-      buckets: LATENCY_BUCKETS_SECONDS,
-      registers: [this.registry],
-    });
-    this.bytesReceived = new Counter({
-      name: "kafka_proxy_bytes_received_total",
-      help: "Bytes of client requests received (frames with their length prefix)",
-      registers: [this.registry],
-    });
-    this.bytesSent = new Counter({
-      name: "kafka_proxy_bytes_sent_total",
-      help: "Bytes of responses sent to clients (frames with their length prefix)",
-      registers: [this.registry],
-    });
-    this.errors = new Counter({
-      name: "kafka_proxy_errors_total",
-      help: "Error codes other than NONE in responses sent to clients, by API name and error name: the top-level error of every response a feature decoded or answered, and each partition's error of Produce and Fetch responses (read from the frame without decoding it)",
-      labelNames: ["api_key", "error"],
-      registers: [this.registry],
-    });
+    const registry = this.registry;
+    this.referenceRequests = new TalliedCounter(
+      registry,
+      "kafka_proxy_requests_total",
+      "Client requests received, by API name (as kpp_requests_total)",
+      ["api_key"],
+    );
+    this.referenceSeconds = new TalliedHistogram(
+      registry,
+      "kafka_proxy_request_duration_seconds",
+      "From a client request's arrival to its response written to the client, by API name (as kpp_request_seconds)",
+      ["api_key"],
+      LATENCY_BUCKETS_SECONDS,
+    );
+    this.bytesReceived = new TalliedCounter(
+      registry,
+      "kafka_proxy_bytes_received_total",
+      "Bytes of client requests received (frames with their length prefix)",
+    ).tally();
+    this.bytesSent = new TalliedCounter(
+      registry,
+      "kafka_proxy_bytes_sent_total",
+      "Bytes of responses sent to clients (frames with their length prefix)",
+    ).tally();
+    this.errors = new TalliedCounter(
+      registry,
+      "kafka_proxy_errors_total",
+      "Error codes other than NONE in responses sent to clients, by API name and error name: the top-level error of every response a feature decoded or answered, and each partition's error of Produce and Fetch responses (read from the frame without decoding it)",
+      ["api_key", "error"],
+    );
     this.upstreamConnections = new Gauge({
       name: "kafka_proxy_upstream_connections",
       help: "Open connections from the proxy to brokers (clients' own and the proxy's shared ones), by upstream cluster",
@@ -105,7 +112,7 @@ export class ProxyMetrics {
       registers: [this.registry],
     });
     const metrics = this;
-    const errors = this.errors;
+    const errors = this.errors.counter;
     new Counter({
       name: "kafka_proxy_requests_errors_total",
       help: "kafka_proxy_errors_total under the reference project's name and labels: by API name and error_type (the Kafka error's name)",
@@ -145,24 +152,21 @@ export class ProxyMetrics {
       registers: [this.registry],
     });
     this.virtualization = this.virtualizationCounters();
-    this.requests = new Counter({
-      name: "kpp_requests_total",
-      help: "Client requests received, by API",
-      labelNames: ["api"],
-      registers: [this.registry],
-    });
-    this.requestBytes = new Counter({
-      name: "kpp_request_bytes_total",
-      help: "Bytes of client requests received, by API",
-      labelNames: ["api"],
-      registers: [this.registry],
-    });
-    this.responseBytes = new Counter({
-      name: "kpp_response_bytes_total",
-      help: "Bytes of responses sent to clients, by API",
-      labelNames: ["api"],
-      registers: [this.registry],
-    });
+    this.requests = new TalliedCounter(registry, "kpp_requests_total", "Client requests received, by API", [
+      "api",
+    ]);
+    this.requestBytes = new TalliedCounter(
+      registry,
+      "kpp_request_bytes_total",
+      "Bytes of client requests received, by API",
+      ["api"],
+    );
+    this.responseBytes = new TalliedCounter(
+      registry,
+      "kpp_response_bytes_total",
+      "Bytes of responses sent to clients, by API",
+      ["api"],
+    );
     this.connections = new Gauge({
       name: "kpp_client_connections",
       help: "Open client connections, by listener",
@@ -209,26 +213,26 @@ export class ProxyMetrics {
         this.inc(framePool.reused);
       },
     });
-    this.responsesStreamed = new Counter({
-      name: "kpp_responses_streamed_total",
-      help: "Large responses passed to clients chunk by chunk as they arrived (cut-through), by API",
-      labelNames: ["api"],
-      registers: [this.registry],
-    });
-    this.requestSeconds = new Histogram({
-      name: "kpp_request_seconds",
-      help: "From a client request's arrival to its response written to the client, by API",
-      labelNames: ["api"],
-      buckets: LATENCY_BUCKETS_SECONDS,
-      registers: [this.registry],
-    });
-    this.upstreamSeconds = new Histogram({
-      name: "kpp_upstream_seconds",
-      help: "From a forwarded request's write to the broker to its response's arrival, by API",
-      labelNames: ["api"],
-      buckets: LATENCY_BUCKETS_SECONDS,
-      registers: [this.registry],
-    });
+    this.responsesStreamed = new TalliedCounter(
+      registry,
+      "kpp_responses_streamed_total",
+      "Large responses passed to clients chunk by chunk as they arrived (cut-through), by API",
+      ["api"],
+    );
+    this.requestSeconds = new TalliedHistogram(
+      registry,
+      "kpp_request_seconds",
+      "From a client request's arrival to its response written to the client, by API",
+      ["api"],
+      LATENCY_BUCKETS_SECONDS,
+    );
+    this.upstreamSeconds = new TalliedHistogram(
+      registry,
+      "kpp_upstream_seconds",
+      "From a forwarded request's write to the broker to its response's arrival, by API",
+      ["api"],
+      LATENCY_BUCKETS_SECONDS,
+    );
     this.processErrors = new Counter({
       name: "kpp_process_errors_total",
       help: "Unhandled promise rejections (served through) and uncaught exceptions (the proxy closes gracefully and exits 1), by kind",
@@ -242,44 +246,57 @@ export class ProxyMetrics {
     });
   }
 
-  countRequest(apiKey: number, bytes: number): void {
-    let requests = this.requestsByKey[apiKey];
-    if (!requests) {
+  private tallies(apiKey: number): ApiTallies {
+    let tallies = this.byApiKey[apiKey];
+    if (!tallies) {
       const api = this.apiName(apiKey);
-      requests = this.requestsByKey[apiKey] = this.requests.labels(api);
-      this.requestBytesByKey[apiKey] = this.requestBytes.labels(api);
-      this.responseBytesByKey[apiKey] = this.responseBytes.labels(api);
+      tallies = {
+        requests: this.requests.tally(api),
+        requestBytes: this.requestBytes.tally(api),
+        responseBytes: this.responseBytes.tally(api),
+        referenceRequests: this.referenceRequests.tally(api),
+        requestSeconds: this.requestSeconds.tally(api),
+        referenceSeconds: this.referenceSeconds.tally(api),
+        upstreamSeconds: this.upstreamSeconds.tally(api),
+        streamed: undefined,
+        errors: new Map(),
+      };
+      this.byApiKey[apiKey] = tallies;
     }
-    requests.inc();
-    this.requestBytesByKey[apiKey]!.inc(bytes);
-    (this.referenceRequestsByKey[apiKey] ??= this.referenceRequests.labels(this.apiName(apiKey))).inc();
-    this.bytesReceived.inc(bytes);
+    return tallies;
+  }
+
+  countRequest(apiKey: number, bytes: number): void {
+    const tallies = this.tallies(apiKey);
+    tallies.requests.pending++;
+    tallies.referenceRequests.pending++;
+    tallies.requestBytes.pending += bytes;
+    this.bytesReceived.pending += bytes;
   }
 
   countResponse(apiKey: number, bytes: number): void {
-    this.responseBytesByKey[apiKey]?.inc(bytes);
-    this.bytesSent.inc(bytes);
+    this.tallies(apiKey).responseBytes.pending += bytes;
+    this.bytesSent.pending += bytes;
   }
 
   /** An error code of a response sent to a client; NONE is not counted. */
   countError(apiKey: number, errorCode: number): void {
     if (errorCode === ErrorCode.NONE) return;
-    const children = (this.errorsByKey[apiKey] ??= new Map());
-    let child = children.get(errorCode);
-    if (!child) {
-      child = this.errors.labels(this.apiName(apiKey), kafkaError(errorCode)?.name ?? `code-${errorCode}`);
-      children.set(errorCode, child);
+    const errors = this.tallies(apiKey).errors;
+    let tally = errors.get(errorCode);
+    if (!tally) {
+      tally = this.errors.tally(this.apiName(apiKey), kafkaError(errorCode)?.name ?? `code-${errorCode}`);
+      errors.set(errorCode, tally);
     }
-    child.inc();
+    tally.pending++;
   }
 
   /** Time in the proxy and at the broker together, from the request's arrival (a `performance.now()`). */
   observeRequest(apiKey: number, arrivedAt: number): void {
     const seconds = (performance.now() - arrivedAt) / 1000;
-    (this.requestSecondsByKey[apiKey] ??= this.requestSeconds.labels(this.apiName(apiKey))).observe(seconds);
-    (this.referenceSecondsByKey[apiKey] ??= this.referenceSeconds.labels(this.apiName(apiKey))).observe(
-      seconds,
-    );
+    const tallies = this.tallies(apiKey);
+    tallies.requestSeconds.observe(seconds);
+    tallies.referenceSeconds.observe(seconds);
   }
 
   /** Publishes `kafka_proxy_upstream_cluster_ready` from each cluster's health when metrics are collected. */
@@ -316,7 +333,7 @@ export class ProxyMetrics {
   }
 
   private virtualizationCounters(): VirtualizationCounters {
-    const counter = (name: string, help: string) => new Counter({ name, help, registers: [this.registry] });
+    const counter = (name: string, help: string) => new TalliedCounter(this.registry, name, help).tally();
     const remapped = counter(
       "kafka_proxy_partitions_remapped_total",
       "Partitions translated by virtualization, virtual to physical in requests and physical to virtual in responses (one per partition entry)",
@@ -334,20 +351,19 @@ export class ProxyMetrics {
       "Batches of which no record belonged to the virtual partition, sent as empty batches so that the consumer's offset moves on",
     );
     return {
-      partitionsRemapped: (count) => remapped.inc(count),
-      batchReencoded: () => reencoded.inc(),
-      recordsFiltered: (count) => filtered.inc(count),
-      emptyBatch: () => empty.inc(),
+      partitionsRemapped: (count) => remapped.add(count),
+      batchReencoded: () => reencoded.add(1),
+      recordsFiltered: (count) => filtered.add(count),
+      emptyBatch: () => empty.add(1),
     };
   }
 
   observeUpstream(apiKey: number, sentAt: number): void {
-    (this.upstreamSecondsByKey[apiKey] ??= this.upstreamSeconds.labels(this.apiName(apiKey))).observe(
-      (performance.now() - sentAt) / 1000,
-    );
+    this.tallies(apiKey).upstreamSeconds.observe((performance.now() - sentAt) / 1000);
   }
 
   countStreamed(apiKey: number): void {
-    this.responsesStreamed.labels(this.apiName(apiKey)).inc();
+    const tallies = this.tallies(apiKey);
+    (tallies.streamed ??= this.responsesStreamed.tally(this.apiName(apiKey))).pending++;
   }
 }

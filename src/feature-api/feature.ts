@@ -98,6 +98,11 @@ export interface RequestContext<K extends ApiKey = ApiKey> extends ExchangeInfo<
 export interface ApiHandler<K extends ApiKey> {
   wantsRequest?(frame: Buffer, exchange: ExchangeInfo<K>): boolean;
   /**
+   * Reads every client request frame of the API (length prefix included) as it arrived, before any handler's
+   * `wantsRequest`, whether or not a feature takes the request. Read-only, and only during the call.
+   */
+  observeRequestFrame?(frame: Buffer, exchange: ExchangeInfo<K>): void;
+  /**
    * Edits the client's request frame in place, at the same length, before it is passed on raw (no handler took
    * it): for changes that need no decoding, such as a producer id and the CRC that covers it.
    */

@@ -39,4 +39,6 @@ export interface FeatureServices {
   readonly requests: ProxyRequests;
   /** Registers what a feature takes from a reloaded config file without a restart. */
   onReload(listener: (config: ProxyConfig) => void): void;
+  /** Registers what a feature ends (timers, exchanges with peers) when the proxy stops. */
+  onStop(listener: () => void): void;
 }

@@ -59,6 +59,7 @@ export class Chain {
   private readonly filtered: boolean[] = [];
   private readonly patchers: (Link[] | undefined)[] = [];
   private readonly names: string[] = [];
+  private readonly requestObservers: (ApiHandler<ApiKey>[] | undefined)[] = [];
   private readonly frameObservers: (ApiHandler<ApiKey>[] | undefined)[] = [];
   private readonly bodyObservers: (ApiHandler<ApiKey>[] | undefined)[] = [];
 
@@ -74,6 +75,8 @@ export class Chain {
         this.links[apiKey] = links;
         if (handler.wantsRequest) this.filtered[apiKey] = true;
         if (handler.patchRequestFrame) (this.patchers[apiKey] ??= []).push({ feature, position, handler });
+        if (handler.observeRequestFrame)
+          (this.requestObservers[apiKey] ??= []).push(handler as ApiHandler<ApiKey>);
         if (handler.observeResponseFrame)
           (this.frameObservers[apiKey] ??= []).push(handler as ApiHandler<ApiKey>);
         if (handler.observeResponse) (this.bodyObservers[apiKey] ??= []).push(handler as ApiHandler<ApiKey>);
@@ -89,15 +92,25 @@ export class Chain {
     return this.names[apiKey] ?? `api-${apiKey}`;
   }
 
-  /** The links that take part in a client request: all of its API's, less those whose `wantsRequest` declines. */
+  /**
+   * The links that take part in a client request: all of its API's, less those whose `wantsRequest` declines.
+   * The handlers that observe request frames see it first.
+   */
   linksFor(info: ExchangeInfo, frame: Buffer): readonly Link[] | undefined {
+    const observers = this.requestObservers[info.apiKey];
+    if (observers) for (const handler of observers) handler.observeRequestFrame!(frame, info);
     const links = this.links[info.apiKey];
     if (!links || !this.filtered[info.apiKey]) return links;
     let wanted: Link[] | undefined;
-    for (const link of links) {
-      if (!link.handler.wantsRequest || link.handler.wantsRequest(frame, info)) (wanted ??= []).push(link);
+    for (let i = 0; i < links.length; i++) {
+      const link = links[i]!;
+      const wants = !link.handler.wantsRequest || link.handler.wantsRequest(frame, info);
+      if (wanted) {
+        if (wants) wanted.push(link);
+      } else if (!wants) wanted = links.slice(0, i);
     }
-    return wanted;
+    if (!wanted) return links;
+    return wanted.length > 0 ? wanted : undefined;
   }
 
   /** Lets every handler of the API that patches request frames edit one passed on raw, whatever it wanted. */

@@ -97,6 +97,7 @@ export class ProxyServer {
   private readonly tlsOptions: TlsOptions | undefined;
 
   private readonly reloadListeners: ((config: ProxyConfig) => void)[] = [];
+  private readonly stopListeners: (() => void)[] = [];
   private readonly layoutsOf: ServerParts["layoutsOf"];
   /** The reload in progress (reloads run one after another). */
   private reloading: Promise<unknown> = Promise.resolve();
@@ -188,6 +189,11 @@ export class ProxyServer {
         inFlight: connection.inFlight,
       };
     }
+  }
+
+  /** Registers what to end once the proxy has stopped (see `stop`). */
+  onStop(listener: () => void): void {
+    this.stopListeners.push(listener);
   }
 
   /** Registers what to take from a reloaded config file (see `reload`). */
@@ -393,6 +399,13 @@ export class ProxyServer {
     this.authenticator?.stop();
     this.refusals.stop();
     this.topology.stop();
+    for (const listener of this.stopListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.log.warn({ err: (error as Error).message }, "a feature failed to stop");
+      }
+    }
     const admin = this.adminServer;
     if (admin) {
       const closed = new Promise<void>((resolve) => admin.close(() => resolve()));

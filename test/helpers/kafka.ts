@@ -18,13 +18,11 @@
  * first JVM starts) does it if this process is killed outright. `npm test` additionally sweeps every JVM carrying
  * the run's `-Dkpp.run=<id>` marker when the run ends.
  */
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import {
   type ClusterInfo,
   clusterMarker,
@@ -41,6 +39,7 @@ import {
 } from "../../scripts/kafka/cluster.ts";
 import { probeMetadata } from "../../scripts/kafka/metadata-probe.ts";
 import { isAliveWith, killWithMarkerSync, pidsWithMarker, startTime } from "../../scripts/kafka/processes.ts";
+import { spawnReaper } from "../../scripts/kafka/reaper.ts";
 
 export type { ClusterInfo, KafkaVersion, Security, ToolResult } from "../../scripts/kafka/cluster.ts";
 
@@ -84,8 +83,6 @@ export const SHARED_KAFKA_DIR_VARIABLE = "KPP_SHARED_KAFKA_DIR";
 const READY_FILE = "shared-ready";
 const LOCK_WAIT_MS = 300_000;
 const LOCK_OWNER_FILE = "owner";
-
-const REAPER = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "scripts", "kafka", "reaper.ts");
 
 const clusters = new Map<string, Promise<KafkaTestCluster>>();
 const liveDirs = new Set<string>();
@@ -295,13 +292,6 @@ function uniqueDir(parent: string): string {
     parent,
     `kpp-kafka-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`,
   );
-}
-
-function spawnReaper(dir: string): void {
-  const args = [REAPER, String(process.pid), startTime(process.pid) ?? "unknown", dir];
-  const reaper = spawn(process.execPath, args, { detached: true, stdio: "ignore" });
-  reaper.on("error", () => {});
-  reaper.unref();
 }
 
 /** Synchronous teardown usable from an exit hook. */

@@ -101,7 +101,7 @@ export class FlowControl implements Feature {
       this.replace(quotas);
       log.info({ topics: quotas.topics.length, clients: quotas.clients.size }, "quotas reloaded");
     });
-    this.startExchange();
+    services.onStop(this.startExchange());
   }
 
   /** Replaces the quotas in force (a reload, or the admin API). */
@@ -332,7 +332,8 @@ export class FlowControl implements Feature {
   }
 
   /** Closes a usage interval: publishes this instance's usage, asks the peers for theirs, and reshares. */
-  private startExchange(): void {
+  /** Starts exchanging quota usage with peers (and closing each flow's interval); returns what stops it. */
+  private startExchange(): () => void {
     let last = Date.now();
     let running = false;
     const tick = async () => {
@@ -358,7 +359,7 @@ export class FlowControl implements Feature {
     let timer = setInterval(tick, interval);
     timer.unref();
     // A reload may change the interval: the timer follows on its next tick.
-    setInterval(() => {
+    const follower = setInterval(() => {
       const wanted = this.book.settings.sharing.exchangeIntervalMs;
       if (wanted === interval) return;
       clearInterval(timer);
@@ -366,6 +367,10 @@ export class FlowControl implements Feature {
       timer = setInterval(tick, interval);
       timer.unref();
     }, 1000).unref();
+    return () => {
+      clearInterval(timer);
+      clearInterval(follower);
+    };
   }
 
   private describe(): unknown {

@@ -117,8 +117,8 @@ export function createTraffic(services: FeatureServices): Feature | undefined {
     name: "traffic",
     handlers: {
       [ApiKey.Produce]: {
-        wantsRequest(frame, exchange) {
-          if (!enabled || exchange.connection.internal) return false;
+        observeRequestFrame(frame, exchange) {
+          if (!enabled || exchange.connection.internal) return;
           begin(exchange);
           try {
             walkProduce(frame, exchange.apiVersion, visitProducedTopic, visitProducedRecords);
@@ -126,7 +126,6 @@ export function createTraffic(services: FeatureServices): Feature | undefined {
             if (bytes > 0 || records > 0) client!.produced(second, bytes, records);
             topic = client = undefined;
           }
-          return false;
         },
         observeResponseFrame(frame, exchange) {
           if (!enabled || exchange.connection.internal) return;

@@ -1,4 +1,5 @@
-import { Counter, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
+import { TalliedCounter, type Tally } from "../../admin/tallies.ts";
 
 /** The window `/api/traffic` averages over, in seconds. */
 export const WINDOW_SECONDS = 60;
@@ -54,22 +55,22 @@ class RateWindow {
 
 /** The counter children and rates of one label set. */
 export class TrafficEntry {
-  private readonly counters: Counter.Internal[];
+  private readonly tallies: Tally[];
   private readonly window = new RateWindow();
 
-  constructor(counters: Counter.Internal[]) {
-    this.counters = counters;
+  constructor(tallies: Tally[]) {
+    this.tallies = tallies;
   }
 
   produced(second: number, bytes: number, records: number): void {
-    this.counters[PRODUCE_BYTES]!.inc(bytes);
-    this.counters[PRODUCE_RECORDS]!.inc(records);
+    this.tallies[PRODUCE_BYTES]!.pending += bytes;
+    this.tallies[PRODUCE_RECORDS]!.pending += records;
     this.window.add(second, PRODUCE_BYTES, bytes, records);
   }
 
   fetched(second: number, bytes: number, records: number): void {
-    this.counters[FETCH_BYTES]!.inc(bytes);
-    this.counters[FETCH_RECORDS]!.inc(records);
+    this.tallies[FETCH_BYTES]!.pending += bytes;
+    this.tallies[FETCH_RECORDS]!.pending += records;
     this.window.add(second, FETCH_BYTES, bytes, records);
   }
 
@@ -89,9 +90,14 @@ export interface ClientTraffic extends TrafficRates {
 }
 
 /** The four counters of one label dimension: produce bytes and records, fetch bytes and records. */
-function counterSet(registry: Registry, prefix: string, labelNames: string[], subject: string): Counter[] {
+function counterSet(
+  registry: Registry,
+  prefix: string,
+  labelNames: string[],
+  subject: string,
+): TalliedCounter[] {
   const counter = (name: string, help: string) =>
-    new Counter({ name: `${prefix}${name}`, help, labelNames, registers: [registry] });
+    new TalliedCounter(registry, `${prefix}${name}`, help, labelNames);
   return [
     counter(
       "produce_bytes_total",
@@ -117,8 +123,8 @@ function counterSet(registry: Registry, prefix: string, labelNames: string[], su
  * number of distinct topics and clients capped: past the cap a new one counts under `other`.
  */
 export class TrafficCounts {
-  private readonly topicCounters: Counter[];
-  private readonly clientCounters: Counter[];
+  private readonly topicCounters: TalliedCounter[];
+  private readonly clientCounters: TalliedCounter[];
   /** Cluster, then topic name. */
   private readonly topics = new Map<string, Map<string, TrafficEntry>>();
   private topicCount = 0;
@@ -159,7 +165,7 @@ export class TrafficCounts {
     entry = byName.get(name);
     if (!entry) {
       const labels = [name, cluster];
-      entry = new TrafficEntry(this.topicCounters.map((counter) => counter.labels(...labels)));
+      entry = new TrafficEntry(this.topicCounters.map((counter) => counter.tally(...labels)));
       byName.set(name, entry);
       if (name !== OTHER) this.topicCount++;
     }
@@ -179,7 +185,7 @@ export class TrafficCounts {
     }
     if (!byId) this.clients.set(principal, (byId = new Map()));
     const labels = [clientId, principal];
-    entry = new TrafficEntry(this.clientCounters.map((counter) => counter.labels(...labels)));
+    entry = new TrafficEntry(this.clientCounters.map((counter) => counter.tally(...labels)));
     byId.set(clientId, entry);
     if (clientId !== OTHER || principal !== OTHER) this.clientCount++;
     return entry;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { Registry } from "prom-client";
 import { AdminApi } from "../../../../src/admin/routes.ts";
 import type { ProxyConfig } from "../../../../src/config/load.ts";
@@ -19,6 +19,11 @@ import { exchange, fakeConnection, type UpstreamCall } from "../../../helpers/ch
 const PRODUCE = 9;
 const T_ID = "a".repeat(32);
 
+const stops: (() => void)[] = [];
+after(() => {
+  for (const stop of stops) stop();
+});
+
 function flowControl(quotas: unknown): { feature: FlowControl; registry: Registry; admin: AdminApi } {
   const registry = new Registry();
   const admin = new AdminApi("a-token-of-sixteen-chars");
@@ -32,6 +37,7 @@ function flowControl(quotas: unknown): { feature: FlowControl; registry: Registr
     admin,
     requests: { request: () => Promise.reject(new Error("no requests")) },
     onReload: () => {},
+    onStop: (stop: () => void) => stops.push(stop),
   } as unknown as FeatureServices;
   return { feature: new FlowControl(services), registry, admin };
 }
