@@ -9,6 +9,7 @@ import {
   setHeaderOnEveryRecord,
 } from "../../src/records/index.ts";
 import { sampleBatch, sampleRecords } from "./batches.ts";
+import { benchMetrics } from "./metrics.ts";
 import { benchProtocol } from "./protocol.ts";
 import { measure, megabytesPerSecond, printTable } from "./timing.ts";
 
@@ -87,3 +88,4 @@ console.log(`node ${process.versions.node}, best call of ${budgetMs} ms of calls
 benchCrc();
 benchCodecs();
 await benchProtocol(TOTAL_BYTES, RECORD_SIZE, budgetMs);
+benchMetrics(budgetMs);
