@@ -86,8 +86,11 @@ export async function producerPerf(
   topic: string,
   records: number,
   recordSize: number,
-  /** `configFile`: client properties (security settings) passed as --command-config. */
-  options: { acks?: "1" | "all"; properties?: string[]; configFile?: string } = {},
+  /**
+   * `configFile`: client properties (security settings) passed as --command-config. `recordsPerSecond`: a fixed
+   * pace instead of as fast as possible.
+   */
+  options: { acks?: "1" | "all"; properties?: string[]; configFile?: string; recordsPerSecond?: number } = {},
 ): Promise<ProducerRun> {
   const result = await run(
     dir,
@@ -102,7 +105,7 @@ export async function producerPerf(
       "--record-size",
       String(recordSize),
       "--throughput",
-      "-1",
+      String(options.recordsPerSecond ?? -1),
       ...(options.configFile ? ["--command-config", options.configFile] : []),
       "--command-property",
       `acks=${options.acks ?? "1"}`,
@@ -164,9 +167,16 @@ const CLOCK_TICKS_PER_SECOND = 100;
 
 /** User plus system CPU time of a process so far, in milliseconds (from /proc/<pid>/stat). */
 export function cpuMs(pid: number): number {
+  const { user, system } = cpuSplitMs(pid);
+  return user + system;
+}
+
+/** User and system CPU time of a process so far, apart, in milliseconds (from /proc/<pid>/stat). */
+export function cpuSplitMs(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  return ((utime + stime) * 1000) / CLOCK_TICKS_PER_SECOND;
+  return {
+    user: (Number(fields[11]) * 1000) / CLOCK_TICKS_PER_SECOND,
+    system: (Number(fields[12]) * 1000) / CLOCK_TICKS_PER_SECOND,
+  };
 }

@@ -43,6 +43,8 @@ export interface StartProxyOptions {
   brokerSlots?: number;
   /** Runs the compiled build (dist/, from `npm run build`) as installed users do, instead of the TypeScript sources. */
   compiled?: boolean;
+  /** Runs the compiled build of another checkout (its dist/src/cli.js), e.g. an older revision to compare with. */
+  buildRoot?: string;
 }
 
 function portIsFree(port: number): Promise<boolean> {
@@ -90,7 +92,11 @@ export async function startProxy(options: StartProxyOptions): Promise<ProxyProce
     ...extra,
   };
   writeFileSync(configFile, stringify(config));
-  const entry = options.compiled ? path.join(ROOT, "dist/src/cli.js") : path.join(ROOT, "src/cli.ts");
+  const entry = options.buildRoot
+    ? path.join(options.buildRoot, "dist/src/cli.js")
+    : options.compiled
+      ? path.join(ROOT, "dist/src/cli.js")
+      : path.join(ROOT, "src/cli.ts");
   const child = spawn(process.execPath, [...PROXY_NODE_FLAGS, entry, "--config", configFile], {
     cwd: ROOT,
     env: { ...process.env, ...options.env },

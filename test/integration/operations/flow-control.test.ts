@@ -217,105 +217,108 @@ describe("flow control: topic quotas answered like Kafka's", { timeout: 300_000 
     assert.ok(throttled > 0 && seconds > 0, `throttle metrics count: ${throttled} responses, ${seconds} s`);
   });
 
-  it("holds a consumer of T at 2 MB/s and hands it every record", async () => {
-    const messages = 64_000;
-    const run = await cluster.tool(
-      "kafka-consumer-perf-test",
-      [
-        "--bootstrap-server",
-        proxy.bootstrap,
-        "--topic",
-        limited,
-        "--num-records",
-        String(messages),
-        "--group",
-        `fc-consumer-${Date.now()}`,
-        "--timeout",
-        "60000",
-      ],
-      { timeoutMs: 120_000 },
-    );
-    assert.equal(run.exitCode, 0, run.stderr.slice(-3000));
-    assert.doesNotMatch(run.stderr, /Exception|ERROR/, "no client error");
-    // start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms,
-    // fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
-    const values = run.stdout
-      .trim()
-      .split("\n")
-      .at(-1)!
-      .split(",")
-      .map((v) => v.trim());
-    const consumed = Number(values[4]);
-    const fetchMs = Number(values[7]);
-    assert.ok(consumed >= messages, `every record read: ${run.stdout}`);
-    assert.ok(fetchMs >= 25_000, `the reads took the limit's time: ${run.stdout}`);
-    assertWithinLimit((consumed * RECORD_BYTES * 1000) / fetchMs, "consumer of T");
-  });
-
-  it("holds the limit across two proxy instances sharing it, and takes an equal share without its peer", async () => {
-    const shared = `${limited}-shared`;
-    const sharing = { instances: 2, exchange_interval_ms: 500 };
-    const extra = (peers: string[] = []) => ({
-      admin: { token: TOKEN },
-      quotas: quotas({ sharing: { ...sharing, peers } }),
+  // Once T is written, its consumer and the two sharing instances (their own proxies and topic) run side by side.
+  describe("a consumer limit, and a limit shared by two instances", { concurrency: true }, () => {
+    it("holds a consumer of T at 2 MB/s and hands it every record", async () => {
+      const messages = 64_000;
+      const run = await cluster.tool(
+        "kafka-consumer-perf-test",
+        [
+          "--bootstrap-server",
+          proxy.bootstrap,
+          "--topic",
+          limited,
+          "--num-records",
+          String(messages),
+          "--group",
+          `fc-consumer-${Date.now()}`,
+          "--timeout",
+          "60000",
+        ],
+        { timeoutMs: 120_000 },
+      );
+      assert.equal(run.exitCode, 0, run.stderr.slice(-3000));
+      assert.doesNotMatch(run.stderr, /Exception|ERROR/, "no client error");
+      // start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms,
+      // fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
+      const values = run.stdout
+        .trim()
+        .split("\n")
+        .at(-1)!
+        .split(",")
+        .map((v) => v.trim());
+      const consumed = Number(values[4]);
+      const fetchMs = Number(values[7]);
+      assert.ok(consumed >= messages, `every record read: ${run.stdout}`);
+      assert.ok(fetchMs >= 25_000, `the reads took the limit's time: ${run.stdout}`);
+      assertWithinLimit((consumed * RECORD_BYTES * 1000) / fetchMs, "consumer of T");
     });
-    const [first, second] = await Promise.all([
-      startProxy({ upstream: cluster.bootstrap, extra: extra() }),
-      startProxy({ upstream: cluster.bootstrap, extra: extra() }),
-    ]);
-    try {
-      const body = (other: ProxyProcess) =>
-        quotas({ sharing: { ...sharing, peers: [`http://127.0.0.1:${other.adminPort}`] } });
-      assert.equal(
-        (await admin(first, "PUT", "/api/quotas", body(second))).status,
-        401,
-        "no token, no change",
-      );
-      assert.equal((await admin(first, "PUT", "/api/quotas", body(second), TOKEN)).status, 200);
-      assert.equal((await admin(second, "PUT", "/api/quotas", body(first), TOKEN)).status, 200);
-      const invalid = await admin(
-        first,
-        "PUT",
-        "/api/quotas",
-        { topics: { "fc-(": { produce_bytes_per_second: -1 } } },
-        TOKEN,
-      );
-      assert.equal(invalid.status, 400);
-      assert.match(JSON.stringify(invalid.json), /body\.topics\.fc-\(/, "the problem names its field");
 
-      const records = 40_000;
-      const runs = [
-        producerPerfTest(first.bootstrap, shared, records),
-        producerPerfTest(second.bootstrap, shared, records),
-      ];
-      const rate = await measureWriteRate([shared], [first, second]);
-      const described = (await admin(first, "GET", "/api/quotas")).json as {
-        sharing: { peers_reachable: boolean };
-      };
-      assert.equal(described.sharing.peers_reachable, true, "the instances exchange usage");
-      const results = await Promise.all(runs);
-      for (const [i, result] of results.entries()) assertClean(result, records, `producer ${i + 1}`);
-      assertWithinLimit(rate, "two producers through two instances");
-      assert.equal(await recordsIn(shared), 2 * records, "every record is on the broker, once");
+    it("holds the limit across two proxy instances sharing it, and takes an equal share without its peer", async () => {
+      const shared = `${limited}-shared`;
+      const sharing = { instances: 2, exchange_interval_ms: 500 };
+      const extra = (peers: string[] = []) => ({
+        admin: { token: TOKEN },
+        quotas: quotas({ sharing: { ...sharing, peers } }),
+      });
+      const [first, second] = await Promise.all([
+        startProxy({ upstream: cluster.bootstrap, extra: extra() }),
+        startProxy({ upstream: cluster.bootstrap, extra: extra() }),
+      ]);
+      try {
+        const body = (other: ProxyProcess) =>
+          quotas({ sharing: { ...sharing, peers: [`http://127.0.0.1:${other.adminPort}`] } });
+        assert.equal(
+          (await admin(first, "PUT", "/api/quotas", body(second))).status,
+          401,
+          "no token, no change",
+        );
+        assert.equal((await admin(first, "PUT", "/api/quotas", body(second), TOKEN)).status, 200);
+        assert.equal((await admin(second, "PUT", "/api/quotas", body(first), TOKEN)).status, 200);
+        const invalid = await admin(
+          first,
+          "PUT",
+          "/api/quotas",
+          { topics: { "fc-(": { produce_bytes_per_second: -1 } } },
+          TOKEN,
+        );
+        assert.equal(invalid.status, 400);
+        assert.match(JSON.stringify(invalid.json), /body\.topics\.fc-\(/, "the problem names its field");
 
-      // Fail closed: with its peer gone, an instance takes limit / instances.
-      await second.stop();
-      const alone = `${limited}-alone`;
-      const aloneRecords = 20_000;
-      const aloneRun = producerPerfTest(first.bootstrap, alone, aloneRecords);
-      const aloneRate = await measureWriteRate([alone], [first], { warmUpMs: 3_000, windowMs: 15_000 });
-      const aloneState = (await admin(first, "GET", "/api/quotas")).json as {
-        sharing: { peers_reachable: boolean };
-      };
-      assert.equal(aloneState.sharing.peers_reachable, false);
-      assertClean(await aloneRun, aloneRecords, "producer without the peer");
-      process.stderr.write(`one instance without its peer: ${(aloneRate / 1e6).toFixed(3)} MB/s\n`);
-      assert.ok(
-        aloneRate <= (LIMIT / 2) * (1 + TOLERANCE) && aloneRate >= (LIMIT / 2) * (1 - 2 * TOLERANCE),
-        `without its peer an instance takes half the limit: ${(aloneRate / 1e6).toFixed(3)} MB/s`,
-      );
-    } finally {
-      await Promise.all([first.stop(), second.stop()]);
-    }
+        const records = 40_000;
+        const runs = [
+          producerPerfTest(first.bootstrap, shared, records),
+          producerPerfTest(second.bootstrap, shared, records),
+        ];
+        const rate = await measureWriteRate([shared], [first, second]);
+        const described = (await admin(first, "GET", "/api/quotas")).json as {
+          sharing: { peers_reachable: boolean };
+        };
+        assert.equal(described.sharing.peers_reachable, true, "the instances exchange usage");
+        const results = await Promise.all(runs);
+        for (const [i, result] of results.entries()) assertClean(result, records, `producer ${i + 1}`);
+        assertWithinLimit(rate, "two producers through two instances");
+        assert.equal(await recordsIn(shared), 2 * records, "every record is on the broker, once");
+
+        // Fail closed: with its peer gone, an instance takes limit / instances.
+        await second.stop();
+        const alone = `${limited}-alone`;
+        const aloneRecords = 20_000;
+        const aloneRun = producerPerfTest(first.bootstrap, alone, aloneRecords);
+        const aloneRate = await measureWriteRate([alone], [first], { warmUpMs: 3_000, windowMs: 15_000 });
+        const aloneState = (await admin(first, "GET", "/api/quotas")).json as {
+          sharing: { peers_reachable: boolean };
+        };
+        assert.equal(aloneState.sharing.peers_reachable, false);
+        assertClean(await aloneRun, aloneRecords, "producer without the peer");
+        process.stderr.write(`one instance without its peer: ${(aloneRate / 1e6).toFixed(3)} MB/s\n`);
+        assert.ok(
+          aloneRate <= (LIMIT / 2) * (1 + TOLERANCE) && aloneRate >= (LIMIT / 2) * (1 - 2 * TOLERANCE),
+          `without its peer an instance takes half the limit: ${(aloneRate / 1e6).toFixed(3)} MB/s`,
+        );
+      } finally {
+        await Promise.all([first.stop(), second.stop()]);
+      }
+    });
   });
 });
