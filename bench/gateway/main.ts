@@ -483,6 +483,19 @@ async function main(): Promise<void> {
         }),
       );
       await createTopics(names, VIRTUAL_PHYSICAL_PARTITIONS);
+      // Not measured: both proxies compile the virtualization's hot code (and the codecs) first.
+      const warmUps = [proxy, keptProxy].map((via, i) => ({ via, topic: `bench-virtual-warm-up-${i}` }));
+      await createTopics(
+        warmUps.map(({ topic }) => topic),
+        VIRTUAL_PHYSICAL_PARTITIONS,
+      );
+      for (const { via, topic } of warmUps) {
+        await producerPerf(cluster.dir, via.bootstrap, topic, plan.warmupRecords, RECORD_SIZE, {
+          properties: ["compression.type=lz4"],
+        });
+        await consumerPerf(cluster.dir, via.bootstrap, topic, plan.warmupRecords, `${topic}-g`);
+      }
+      log(`warm-up, not measured: ${plan.warmupRecords} records produced and consumed through each proxy`);
       for (const variant of VIRTUAL_VARIANTS) {
         const via = variant.marker === "kept" ? keptProxy : proxy;
         const label = `virtualized k=${VIRTUAL_RATIO} ${variant.compression} ${variant.marker}`;
@@ -797,10 +810,26 @@ async function main(): Promise<void> {
         /** "direct" here is the proxy without traffic metrics: the rows' ratios are metrics on over off. */
         const via: Record<Side, ProxyProcess> = { direct: quiet, proxy };
         await createTopics(
-          [...turns()].map(({ round, side }) => `bench-metrics-${side}-${round}`),
+          [...turns(plan.perfRounds)].map(({ round, side }) => `bench-metrics-${side}-${round}`),
           PARTITIONS,
         );
-        for (const { round, side } of turns()) {
+        // Not measured: the fresh proxy compiles its hot code first, as the other one did in earlier sections.
+        await createTopics(["bench-metrics-warm-up"], PARTITIONS);
+        await producerPerf(
+          cluster.dir,
+          quiet.bootstrap,
+          "bench-metrics-warm-up",
+          plan.warmupRecords,
+          RECORD_SIZE,
+        );
+        await consumerPerf(
+          cluster.dir,
+          quiet.bootstrap,
+          "bench-metrics-warm-up",
+          plan.warmupRecords,
+          "bench-metrics-warm-up-g",
+        );
+        for (const { round, side } of turns(plan.perfRounds)) {
           const topic = `bench-metrics-${side}-${round}`;
           const measured = via[side];
           const produced = await usageDuring(measured.process.pid!, () =>
@@ -818,7 +847,7 @@ async function main(): Promise<void> {
             results.usage("metrics on vs off: consume", "MB/s", consumed, payloadMb);
           }
           log(
-            `round ${round + 1}/${plan.rounds} metrics ${side === "direct" ? "off" : "on"}: produce ${produced.result.mbPerSec} MB/s, ` +
+            `round ${round + 1}/${plan.perfRounds} metrics ${side === "direct" ? "off" : "on"}: produce ${produced.result.mbPerSec} MB/s, ` +
               `consume ${consumed.result.fetchMbPerSec} MB/s, proxy ${cpuPerMb} ms CPU/MB`,
           );
         }
