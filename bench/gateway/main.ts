@@ -803,32 +803,25 @@ async function main(): Promise<void> {
 
     if (sections.has("metrics")) {
       log(
-        "\n== Traffic metrics on against off: perf tools through the proxy and through one with metrics.traffic: false ==",
+        "\n== Traffic metrics on against off: perf tools through two fresh proxies, one with metrics.traffic: false ==",
       );
+      // Both fresh, so that neither carries what earlier sections left (the idle section's 10,000 connections).
+      const counting = await launch({ mapping: { topics: virtualRules } });
       const quiet = await launch({ mapping: { topics: virtualRules }, metrics: { traffic: false } });
       try {
         /** "direct" here is the proxy without traffic metrics: the rows' ratios are metrics on over off. */
-        const via: Record<Side, ProxyProcess> = { direct: quiet, proxy };
+        const via: Record<Side, ProxyProcess> = { direct: quiet, proxy: counting };
         await createTopics(
           [...turns(plan.perfRounds)].map(({ round, side }) => `bench-metrics-${side}-${round}`),
           PARTITIONS,
         );
-        // Not measured: the fresh proxy compiles its hot code first, as the other one did in earlier sections.
-        await createTopics(["bench-metrics-warm-up"], PARTITIONS);
-        await producerPerf(
-          cluster.dir,
-          quiet.bootstrap,
-          "bench-metrics-warm-up",
-          plan.warmupRecords,
-          RECORD_SIZE,
-        );
-        await consumerPerf(
-          cluster.dir,
-          quiet.bootstrap,
-          "bench-metrics-warm-up",
-          plan.warmupRecords,
-          "bench-metrics-warm-up-g",
-        );
+        // Not measured: each proxy compiles its hot code first.
+        for (const [side, warming] of Object.entries(via)) {
+          const topic = `bench-metrics-warm-up-${side}`;
+          await createTopics([topic], PARTITIONS);
+          await producerPerf(cluster.dir, warming.bootstrap, topic, plan.warmupRecords, RECORD_SIZE);
+          await consumerPerf(cluster.dir, warming.bootstrap, topic, plan.warmupRecords, `${topic}-g`);
+        }
         for (const { round, side } of turns(plan.perfRounds)) {
           const topic = `bench-metrics-${side}-${round}`;
           const measured = via[side];
@@ -858,6 +851,7 @@ async function main(): Promise<void> {
         );
       } finally {
         await retire(quiet).catch(() => {});
+        await retire(counting).catch(() => {});
       }
     }
 
