@@ -15,27 +15,50 @@ export class Tally {
   }
 }
 
-interface TalliedSet {
-  readonly labels: Record<string, string>;
-  readonly tally: Tally;
+/** A metric's label sets, each made once (values in the order of the label names) with what it counts in. */
+class LabelSets<T> {
+  readonly byValues = new Map<string, { readonly labels: Record<string, string>; readonly tally: T }>();
+  private readonly labelNames: readonly string[];
+  private readonly make: (labels: Record<string, string>) => T;
+
+  constructor(labelNames: readonly string[], make: (labels: Record<string, string>) => T) {
+    this.labelNames = labelNames;
+    this.make = make;
+  }
+
+  tally(values: readonly string[]): T {
+    const key = values.join("\u0000");
+    let set = this.byValues.get(key);
+    if (!set) {
+      const labels: Record<string, string> = {};
+      this.labelNames.forEach((name, i) => {
+        labels[name] = values[i] ?? "";
+      });
+      set = { labels, tally: this.make(labels) };
+      this.byValues.set(key, set);
+    }
+    return set.tally;
+  }
 }
 
 /** A prom-client Counter counted through `Tally`s; label sets are kept once made, so callers bound them. */
 export class TalliedCounter {
-  private readonly sets = new Map<string, TalliedSet>();
-  private readonly labelNames: readonly string[];
+  private readonly sets: LabelSets<Tally>;
   readonly counter: Counter;
 
   constructor(registry: Registry, name: string, help: string, labelNames: readonly string[] = []) {
-    this.labelNames = labelNames;
-    const sets = this.sets;
+    const sets = new LabelSets(labelNames, (labels) => {
+      this.counter.inc(labels, 0);
+      return new Tally();
+    });
+    this.sets = sets;
     this.counter = new Counter({
       name,
       help,
       labelNames,
       registers: [registry],
       collect() {
-        for (const { labels, tally } of sets.values()) {
+        for (const { labels, tally } of sets.byValues.values()) {
           if (tally.pending === 0) continue;
           this.inc(labels, tally.pending);
           tally.pending = 0;
@@ -46,18 +69,7 @@ export class TalliedCounter {
 
   /** The tally of one label set (values in the order of the label names), published as 0 until counted. */
   tally(...values: string[]): Tally {
-    const key = values.join("\u0000");
-    let set = this.sets.get(key);
-    if (!set) {
-      const labels: Record<string, string> = {};
-      this.labelNames.forEach((name, i) => {
-        labels[name] = values[i] ?? "";
-      });
-      set = { labels, tally: new Tally() };
-      this.sets.set(key, set);
-      this.counter.inc(labels, 0);
-    }
-    return set.tally;
+    return this.sets.tally(values);
   }
 }
 
@@ -99,8 +111,7 @@ export class TalliedHistogram {
   readonly name: string;
   readonly help: string;
   private readonly bounds: readonly number[];
-  private readonly labelNames: readonly string[];
-  private readonly sets = new Map<string, { labels: Record<string, string>; tally: HistogramTally }>();
+  private readonly sets: LabelSets<HistogramTally>;
 
   constructor(
     registry: Registry,
@@ -111,24 +122,14 @@ export class TalliedHistogram {
   ) {
     this.name = name;
     this.help = help;
-    this.labelNames = labelNames;
     this.bounds = bounds;
+    this.sets = new LabelSets(labelNames, () => new HistogramTally(bounds));
     registry.registerMetric(this as unknown as Metric);
   }
 
   /** The tally of one label set, published from its first observation on. */
   tally(...values: string[]): HistogramTally {
-    const key = values.join("\u0000");
-    let set = this.sets.get(key);
-    if (!set) {
-      const labels: Record<string, string> = {};
-      this.labelNames.forEach((name, i) => {
-        labels[name] = values[i] ?? "";
-      });
-      set = { labels, tally: new HistogramTally(this.bounds) };
-      this.sets.set(key, set);
-    }
-    return set.tally;
+    return this.sets.tally(values);
   }
 
   /** What prom-client's registry reads to write the metric out. */
@@ -141,7 +142,7 @@ export class TalliedHistogram {
   }> {
     const values: HistogramValue[] = [];
     const bucket = `${this.name}_bucket`;
-    for (const { labels, tally } of this.sets.values()) {
+    for (const { labels, tally } of this.sets.byValues.values()) {
       if (tally.count === 0) continue;
       let cumulative = 0;
       this.bounds.forEach((le, i) => {
@@ -156,7 +157,7 @@ export class TalliedHistogram {
   }
 
   reset(): void {
-    for (const { tally } of this.sets.values()) {
+    for (const { tally } of this.sets.byValues.values()) {
       tally.counts.fill(0);
       tally.sum = 0;
       tally.count = 0;
