@@ -7,11 +7,11 @@
  *
  * Growth bound: RSS must not grow faster than 4 MB/min by BOTH estimates over the later samples: the
  * least-squares slope of the second half, and the rate between the medians of the middle and last thirds. The
- * medians of 13-14 samples each ignore single GC peaks and troughs, the fit ignores a one-off step, and a leak
+ * medians of 16-17 samples each ignore single GC peaks and troughs, the fit ignores a one-off step, and a leak
  * moves both. A quiet proxy measures about 1-1.5 MB/min here (the tail of its warm-up), so the bound leaves room
  * for a slower machine, while at the ~360 requests/s of this traffic a leak of some 200 bytes per request fails.
  * The warm-up's tail is longer with the operations features (more code, a larger heap): over two minutes three
- * runs measured 3.2-4.4 MB/min, where a six-minute soak measures 0.25 MB/min from its third minute on, so the
+ * runs measured 3.2-4.5 MB/min, where a six-minute soak measures 0.25 MB/min over its last three minutes, so the
  * second half starts at 75 s.
  *
  *   KPP_SOAK_SECONDS           soak time (default 150)

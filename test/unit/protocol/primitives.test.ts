@@ -276,6 +276,18 @@ describe("uuid", () => {
     );
   });
 
+  test("uuids that share a slot of the text cache read back as themselves, in any order", () => {
+    // The same four 32-bit words in another order: the same slot, a different uuid.
+    const first = "00000001000000020000000300000004";
+    const second = "00000004000000030000000200000001";
+    const bytes = Buffer.from(first + second + first + first + second, "hex");
+    const r = new Reader(bytes);
+    assert.deepEqual(
+      [r.uuid(), r.uuid(), r.uuid(), r.uuid(), r.uuid()],
+      [first, second, first, first, second],
+    );
+  });
+
   test("rejects malformed text and short input", () => {
     assertProtocolError(() => new Writer().uuid("ABCDEF0123456789abcdef0123456789"), "INVALID_VALUE");
     assertProtocolError(() => new Writer().uuid("1234"), "INVALID_VALUE");
