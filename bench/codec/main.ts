@@ -9,7 +9,7 @@ import {
   setHeaderOnEveryRecord,
 } from "../../src/records/index.ts";
 import { sampleBatch, sampleRecords } from "./batches.ts";
-import { benchMetrics } from "./metrics.ts";
+import { benchMetrics, benchTrafficWalk } from "./metrics.ts";
 import { benchProtocol } from "./protocol.ts";
 import { measure, megabytesPerSecond, printTable } from "./timing.ts";
 
@@ -89,3 +89,4 @@ benchCrc();
 benchCodecs();
 await benchProtocol(TOTAL_BYTES, RECORD_SIZE, budgetMs);
 benchMetrics(budgetMs);
+benchTrafficWalk(budgetMs);
