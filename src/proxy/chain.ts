@@ -92,13 +92,14 @@ export class Chain {
     return this.names[apiKey] ?? `api-${apiKey}`;
   }
 
-  /**
-   * The links that take part in a client request: all of its API's, less those whose `wantsRequest` declines.
-   * The handlers that observe request frames see it first.
-   */
-  linksFor(info: ExchangeInfo, frame: Buffer): readonly Link[] | undefined {
+  /** Shows a client request frame, as it arrived, to the handlers of its API that observe request frames. */
+  observeRequestFrame(info: ExchangeInfo, frame: Buffer): void {
     const observers = this.requestObservers[info.apiKey];
     if (observers) for (const handler of observers) handler.observeRequestFrame!(frame, info);
+  }
+
+  /** The links that take part in a client request: all of its API's, less those whose `wantsRequest` declines. */
+  linksFor(info: ExchangeInfo, frame: Buffer): readonly Link[] | undefined {
     const links = this.links[info.apiKey];
     if (!links || !this.filtered[info.apiKey]) return links;
     let wanted: Link[] | undefined;

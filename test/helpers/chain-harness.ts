@@ -87,6 +87,7 @@ export async function exchange<K extends ApiKey>(
     }
     return decodeResponse(call.apiKey, call.apiVersion, wire.subarray(4)).body;
   };
+  chain.observeRequestFrame(info, frame);
   const links = chain.linksFor(info, frame);
   let response: unknown;
   let intercepted = false;

@@ -331,8 +331,10 @@ export class FlowControl implements Feature {
     this.throttledResponses.inc({ direction, quota: flow.quota });
   }
 
-  /** Closes a usage interval: publishes this instance's usage, asks the peers for theirs, and reshares. */
-  /** Starts exchanging quota usage with peers (and closing each flow's interval); returns what stops it. */
+  /**
+   * Closes a usage interval on a timer: publishes this instance's usage, asks the peers for theirs, and reshares.
+   * Returns what stops the timer.
+   */
   private startExchange(): () => void {
     let last = Date.now();
     let running = false;

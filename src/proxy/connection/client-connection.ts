@@ -554,6 +554,7 @@ export class ClientConnection implements ClientConnectionInfo {
       requestFrame: frame,
       nodeId: this.nodeId,
     };
+    chain.observeRequestFrame(info, frame);
     const links = chain.linksFor(info, frame);
     if (authentication && authentication.principal === undefined) {
       // ApiVersions before authentication: asked over the proxy's own connections (see requestUpstream)
